@@ -1,0 +1,133 @@
+// A conditional flow p(x|θ) described once as IR: preprocessing bijection, then `blocks` transforms
+// (autoregressive or coupling), then the base distribution. Every graph the project needs (training,
+// log-density, θ-gradient, sampler) is built from these two functions.
+import { baseLogDensity } from './base.ts';
+import type { ModelDefinition } from './config.ts';
+import { type ConditionerLayout, conditioner } from './conditioner.ts';
+import { normaliseParameters, preprocessFromBase, preprocessToBase } from './preprocess.ts';
+import { type ElementwiseTransform, affineTransform, rationalQuadraticSpline } from './transforms.ts';
+import type { GraphBuilder, T } from '../ir/graph.ts';
+
+interface Block {
+  /** Maps x to the parameters of the element-wise transform. */
+  conditionerOf(x: T, context: T | null): T[];
+  toBase(x: T, context: T | null): { y: T; logDet: T };
+  fromBase(y: T, context: T | null): T;
+}
+
+function permutationMatrix(order: number[]): Float32Array {
+  const D = order.length;
+  const m = new Float32Array(D * D);
+  order.forEach((from, to) => (m[from * D + to] = 1));
+  return m;
+}
+
+function buildBlocks(g: GraphBuilder, def: ModelDefinition): Block[] {
+  const D = def.features.length;
+  const P = def.params.length;
+  const cfg = def.flow;
+  const autoregressive = cfg.kind === 'maf' || cfg.kind === 'nsf';
+  const transform: ElementwiseTransform =
+    cfg.kind === 'maf' || cfg.kind === 'realnvp'
+      ? affineTransform()
+      : rationalQuadraticSpline(g, { bins: cfg.bins, tailBound: cfg.tailBound });
+  const layout: ConditionerLayout = {
+    features: D,
+    context: P,
+    hidden: cfg.hidden,
+    depth: cfg.depth,
+    activation: cfg.activation,
+    heads: transform.heads,
+    outputGain: 1e-2,
+    autoregressive,
+  };
+  const blocks: Block[] = [];
+  for (let b = 0; b < cfg.blocks; b++) {
+    const prefix = `block${b}`;
+    if (autoregressive) {
+      // Reverse the feature order between blocks (a permutation: log|det| = 0), so every feature is
+      // conditioned on every other in some block.
+      const reverse = b % 2 === 1 && D > 1 ? g.constant(permutationMatrix([...Array(D).keys()].reverse()), [D, D]) : null;
+      const permute = (v: T): T => (reverse ? v.matmul(reverse) : v);
+      const conditionerOf = (x: T, context: T | null): T[] => conditioner(g, prefix, layout, x, context);
+      blocks.push({
+        conditionerOf,
+        toBase(x, context) {
+          const xp = permute(x);
+          const { y, logDet } = transform.toBase(xp, conditionerOf(xp, context));
+          return { y, logDet: logDet.sumLast() };
+        },
+        fromBase(y, context) {
+          // Inverting an autoregressive map: x_d needs x_<d, so D fixed-point passes are exact
+          // (pass k fixes feature k; Papamakarios et al. 2017, §3.1).
+          let x = y;
+          for (let pass = 0; pass < D; pass++) x = transform.fromBase(y, conditionerOf(x, context));
+          return permute(x);
+        },
+      });
+    } else {
+      // Coupling (Dinh et al. 2017): features with mask 1 pass unchanged and condition the others;
+      // alternate the mask between blocks.
+      const keepMask = Float32Array.from({ length: D }, (_, d) => ((d + b) % 2 === 0 ? 1 : 0));
+      const keep = g.constant(keepMask, [D]);
+      const change = g.constant(keepMask.map((v) => 1 - v), [D]);
+      const conditionerOf = (x: T, context: T | null): T[] => conditioner(g, prefix, layout, x.mul(keep), context);
+      blocks.push({
+        conditionerOf,
+        toBase(x, context) {
+          const { y, logDet } = transform.toBase(x, conditionerOf(x, context));
+          return { y: x.mul(keep).add(y.mul(change)), logDet: logDet.mul(change).sumLast() };
+        },
+        fromBase(y, context) {
+          const x = transform.fromBase(y, conditionerOf(y, context));
+          return y.mul(keep).add(x.mul(change));
+        },
+      });
+    }
+  }
+  return blocks;
+}
+
+export interface FlowGraphs {
+  /** log p(x|θ) in physical units; x [..., D], θ [..., P] broadcast over the leading axes. */
+  logProb(x: T, theta: T | null): T;
+  /** Data-space values for base draws z [..., D]. */
+  sample(z: T, theta: T | null): T;
+  /** Base-space image of x and the total log|det J| of data → base (round-trip checks). */
+  toBase(x: T, theta: T | null): { z: T; logDet: T };
+}
+
+/** Binds a model definition to a graph under construction. */
+export function flowGraphs(g: GraphBuilder, def: ModelDefinition): FlowGraphs {
+  const blocks = buildBlocks(g, def);
+  const contextOf = (theta: T | null): T | null => {
+    if (def.params.length === 0) return null;
+    if (!theta) throw new Error('this flow is conditional: θ is required');
+    return normaliseParameters(g, def.params, theta);
+  };
+  const toBase = (x: T, theta: T | null): { z: T; logDet: T } => {
+    const context = contextOf(theta);
+    const pre = preprocessToBase(g, def.preprocessing, x);
+    let z = pre.y;
+    let logDet = pre.logDet;
+    for (const block of blocks) {
+      const step = block.toBase(z, context);
+      z = step.y;
+      logDet = logDet.add(step.logDet);
+    }
+    return { z, logDet };
+  };
+  return {
+    toBase,
+    logProb(x, theta) {
+      const { z, logDet } = toBase(x, theta);
+      return baseLogDensity(def.flow.base, z).add(logDet);
+    },
+    sample(z, theta) {
+      const context = contextOf(theta);
+      let y = z;
+      for (let b = blocks.length - 1; b >= 0; b--) y = blocks[b].fromBase(y, context);
+      return preprocessFromBase(g, def.preprocessing, y);
+    },
+  };
+}

@@ -1,0 +1,73 @@
+// The graphs built from one flow description: training (tfjs) and the exported ONNX graphs.
+import type { ModelDefinition } from './config.ts';
+import { flowGraphs } from './flow.ts';
+import { GraphBuilder, type ParamSpec, type T } from '../ir/graph.ts';
+import { vjp } from '../ir/vjp.ts';
+
+export interface BuiltGraph {
+  graph: GraphBuilder;
+  /** Output name → node. */
+  outputs: Record<string, T>;
+}
+
+/** x [N, D] and per-event θ [N, P] (or [1, P]) → log p [N]: the graph that is trained and exported. */
+export function logProbGraph(def: ModelDefinition): BuiltGraph {
+  const g = new GraphBuilder();
+  const x = g.input('x', ['N', def.features.length]);
+  const theta = def.params.length > 0 ? g.input('theta', ['B', def.params.length]) : null;
+  return { graph: g, outputs: { log_prob: flowGraphs(g, def).logProb(x, theta) } };
+}
+
+/** The same N events against K parameter points: x [N, D], θ [K, P] → log p [K, N]. */
+function batchedLogProb(g: GraphBuilder, def: ModelDefinition): { x: T; theta: T; logProb: T } {
+  const x = g.input('x', ['N', def.features.length]);
+  const theta = g.input('theta', ['K', def.params.length]);
+  const logProb = flowGraphs(g, def).logProb(x.unsqueeze(0), theta.unsqueeze(1));
+  return { x, theta, logProb };
+}
+
+export function logProbBatchGraph(def: ModelDefinition): BuiltGraph {
+  const g = new GraphBuilder();
+  return { graph: g, outputs: { log_prob: batchedLogProb(g, def).logProb } };
+}
+
+/**
+ * θ-gradient: x [N, D], θ [K, P], weights w [N] → log p [K, N] and Σ_i w_i ∇_θ log p(x_i|θ_k) [K, P], by the
+ * reverse pass on the IR (seed = w broadcast over the K points).
+ */
+export function logProbGradGraph(def: ModelDefinition): BuiltGraph {
+  if (def.params.length === 0) throw new Error('an unconditional flow has no θ-gradient');
+  const g = new GraphBuilder();
+  const { theta, logProb } = batchedLogProb(g, def);
+  const weights = g.input('weights', ['N']);
+  const grad = vjp(g, logProb, g.expandAs(weights, logProb), theta);
+  return { graph: g, outputs: { log_prob: logProb, grad_theta: grad } };
+}
+
+/** Sampler: base draws z [N, D] and θ [N or 1, P] → x [N, D] in physical units. */
+export function sampleGraph(def: ModelDefinition): BuiltGraph {
+  const g = new GraphBuilder();
+  const z = g.input('z', ['N', def.features.length]);
+  const theta = def.params.length > 0 ? g.input('theta', ['B', def.params.length]) : null;
+  return { graph: g, outputs: { x: flowGraphs(g, def).sample(z, theta) } };
+}
+
+/** The trainable weights of a flow (same names in every graph of it). */
+export function parameterSpecs(def: ModelDefinition): ParamSpec[] {
+  return [...logProbGraph(def).graph.params.values()];
+}
+
+/** Initial weights: zeros, or uniform in ±gain/√fan_in. `uniform` returns values in (0, 1). */
+export function initialWeights(specs: ParamSpec[], uniform: () => number): Map<string, Float32Array> {
+  const weights = new Map<string, Float32Array>();
+  for (const spec of specs) {
+    const size = spec.shape.reduce((a, b) => a * b, 1);
+    const w = new Float32Array(size);
+    if (spec.init.kind === 'fanIn') {
+      const bound = spec.init.gain / Math.sqrt(spec.shape[0]);
+      for (let i = 0; i < size; i++) w[i] = (2 * uniform() - 1) * bound;
+    }
+    weights.set(spec.name, w);
+  }
+  return weights;
+}
