@@ -2,6 +2,7 @@
 // runs in onnxruntime-node (CPU, WebGPU, CUDA) and onnxruntime-web (WASM, WebGPU). See ONNX-NOTES.md for
 // the numerics traps avoided here (softplus written out, no LogSoftmax/Sum/Sign/IsNaN).
 import onnxProto from 'onnx-proto';
+import type { onnx as OnnxTypes } from 'onnx-proto';
 import { type GraphBuilder, type Node, type Shape, reachable } from './graph.ts';
 
 const { onnx } = onnxProto;
@@ -26,7 +27,7 @@ function bytesOf(a: Float32Array | BigInt64Array | Uint8Array): Uint8Array {
   return new Uint8Array(a.buffer, a.byteOffset, a.byteLength).slice();
 }
 
-function valueInfo(name: string, shape: Shape, elemType = FLOAT): onnx.IValueInfoProto {
+function valueInfo(name: string, shape: Shape, elemType = FLOAT): OnnxTypes.IValueInfoProto {
   return {
     name,
     type: {
@@ -40,19 +41,19 @@ function valueInfo(name: string, shape: Shape, elemType = FLOAT): onnx.IValueInf
   };
 }
 
-function intAttr(name: string, i: number): onnx.IAttributeProto {
+function intAttr(name: string, i: number): OnnxTypes.IAttributeProto {
   return { name, type: onnx.AttributeProto.AttributeType.INT, i };
 }
 
-function intsAttr(name: string, ints: number[]): onnx.IAttributeProto {
+function intsAttr(name: string, ints: number[]): OnnxTypes.IAttributeProto {
   return { name, type: onnx.AttributeProto.AttributeType.INTS, ints };
 }
 
 /** Emits the part of the graph that `outputs` need as a serialized ONNX ModelProto. */
 export function emitOnnx(graph: GraphBuilder, options: EmitOptions): Uint8Array {
-  const nodes: onnx.INodeProto[] = [];
-  const initializers: onnx.ITensorProto[] = [];
-  const inputs: onnx.IValueInfoProto[] = [];
+  const nodes: OnnxTypes.INodeProto[] = [];
+  const initializers: OnnxTypes.ITensorProto[] = [];
+  const inputs: OnnxTypes.IValueInfoProto[] = [];
   const names = new Map<number, string>();
   const boolNames = new Map<number, string>();
   let counter = 0;
@@ -66,7 +67,7 @@ export function emitOnnx(graph: GraphBuilder, options: EmitOptions): Uint8Array 
     addInitializer(name, [values.length], BigInt64Array.from(values.map(BigInt)), INT64);
     return name;
   };
-  const op = (opType: string, ins: string[], attribute: onnx.IAttributeProto[] = [], hint = opType): string => {
+  const op = (opType: string, ins: string[], attribute: OnnxTypes.IAttributeProto[] = [], hint = opType): string => {
     const out = fresh(hint);
     nodes.push({ opType, input: ins, output: [out], attribute, name: out });
     return out;
@@ -172,7 +173,7 @@ export function emitOnnx(graph: GraphBuilder, options: EmitOptions): Uint8Array 
     names.set(id, emit(id, node, shape));
   }
   // Graph outputs get their public names through Identity nodes (an output may also be an input).
-  const outputs: onnx.IValueInfoProto[] = [];
+  const outputs: OnnxTypes.IValueInfoProto[] = [];
   for (const [name, id] of Object.entries(options.outputs)) {
     nodes.push({ opType: 'Identity', input: [names.get(id)!], output: [name], name: `out_${name}` });
     outputs.push(valueInfo(name, graph.nodes[id].shape));

@@ -1,6 +1,8 @@
 // TensorFlow.js interpreter of the IR: evaluates a graph with tf ops, so training (tfjs autodiff over the
 // weights) runs on exactly the graph that is exported.
 import * as tf from '@tensorflow/tfjs-core';
+// The union package registers the gradients of every tf op (tfjs-core's CommonJS build has none).
+import '@tensorflow/tfjs';
 import { type GraphBuilder, type Node, type Shape, reachable } from './graph.ts';
 
 export type TensorMap = Record<string, tf.Tensor>;
