@@ -395,7 +395,7 @@ test('deltaNllMap contours of a circular ΔNLL lie at the expected radius within
   const y = Array.from({ length: 25 }, (_, i) => -3 + step * i);
   const sigma = 1.2;
   const deltaNll = y.map((b) => x.map((a) => (a * a + b * b) / (2 * sigma ** 2)));
-  const gradient = { gx: y.map((b) => x.map((a) => a / sigma ** 2)), gy: y.map((b) => x.map(() => b / sigma ** 2)) };
+  const gradient = { gx: y.map(() => x.map((a) => a / sigma ** 2)), gy: y.map((b) => x.map(() => b / sigma ** 2)) };
   const spec = deltaNllMap({ xTitle: 'θ₁', yTitle: 'θ₂', x, y, deltaNll, gradient, truth: { x: 0, y: 0 }, contours: [0.5, 2.0] });
   for (const level of [0.5, 2.0]) {
     const points = rowsOf(spec, 'contours', (r) => r.level === level);
