@@ -5,6 +5,8 @@ import { type FlowKind, type ModelDefinition, flowConfig } from '../../trainer/s
 import { initialWeights, parameterSpecs } from '../../trainer/src/flows/graphs.ts';
 import type { GraphBuilder, T } from '../../trainer/src/ir/graph.ts';
 import { evaluateGraph } from '../../trainer/src/ir/tfjs.ts';
+import { emitOnnx } from '../../trainer/src/ir/onnx.ts';
+import * as ort from 'onnxruntime-node';
 
 export const FLOW_TABLE: FlowKind[] = ['maf', 'nsf', 'nsf-coupling', 'realnvp'];
 
@@ -24,8 +26,9 @@ export function randomModel(kind: FlowKind, D: number, P: number, seed = 1): { d
   };
   const rng = new Rng(seed);
   const weights = initialWeights(parameterSpecs(def), () => rng.uniform());
-  // Output heads start near the identity in training; make them large here so the transforms are far from it.
-  for (const [name, w] of weights) if (name.includes('head')) for (let i = 0; i < w.length; i++) w[i] = (2 * rng.uniform() - 1) * 1.5;
+  // Output heads start near the identity in training; make them larger here so the transforms are far from it
+  // (while log p stays in the range of trained models, where float32 resolves it to 1e-5).
+  for (const [name, w] of weights) if (name.includes('head')) for (let i = 0; i < w.length; i++) w[i] = (2 * rng.uniform() - 1) * 0.4;
   return { def, weights };
 }
 
@@ -63,4 +66,23 @@ export function runIr(graph: GraphBuilder, outputs: T[], feeds: Record<string, F
     const params = Object.fromEntries([...graph.params.values()].map((s) => [s.name, tf.tensor(weights.get(s.name)!, [...s.shape])]));
     return evaluateGraph(graph, outputs.map((o) => o.id), inputs, params).map((t) => t.dataSync() as Float32Array);
   });
+}
+
+/**
+ * Evaluates graph outputs in float64 with onnxruntime (the float64 twin of the exported graph): the precise
+ * reference for finite differences, which float32 cannot resolve.
+ */
+export async function runOnnx64(
+  graph: GraphBuilder,
+  outputs: T[],
+  feeds: Record<string, { data: ArrayLike<number>; shape: number[] }>,
+  weights: Map<string, Float32Array>,
+): Promise<Float64Array[]> {
+  const names = Object.fromEntries(outputs.map((o, i) => [`out${i}`, o.id]));
+  const bytes = emitOnnx(graph, { name: 'float64-reference', outputs: names, weights, precision: 'float64' });
+  const session = await ort.InferenceSession.create(bytes);
+  const inputs = Object.fromEntries(Object.entries(feeds).map(([k, f]) => [k, new ort.Tensor('float64', Float64Array.from(f.data), f.shape)]));
+  const result = await session.run(inputs);
+  await session.release();
+  return outputs.map((_, i) => result[`out${i}`].data as Float64Array);
 }

@@ -6,7 +6,8 @@ import type { onnx as OnnxTypes } from 'onnx-proto';
 import { type GraphBuilder, type Node, type Shape, reachable } from './graph.ts';
 
 const { onnx } = onnxProto;
-const FLOAT = onnx.TensorProto.DataType.FLOAT;
+const FLOAT32 = onnx.TensorProto.DataType.FLOAT;
+const FLOAT64 = onnx.TensorProto.DataType.DOUBLE;
 const INT64 = onnx.TensorProto.DataType.INT64;
 const BOOL = onnx.TensorProto.DataType.BOOL;
 
@@ -21,13 +22,18 @@ export interface EmitOptions {
   /** Values of every parameter the outputs need. */
   weights: ReadonlyMap<string, Float32Array>;
   docString?: string;
+  /**
+   * float32 for every exported model; float64 gives a high-precision twin of the same graph, used as the
+   * reference for finite-difference checks.
+   */
+  precision?: 'float32' | 'float64';
 }
 
-function bytesOf(a: Float32Array | BigInt64Array | Uint8Array): Uint8Array {
+function bytesOf(a: Float32Array | Float64Array | BigInt64Array): Uint8Array {
   return new Uint8Array(a.buffer, a.byteOffset, a.byteLength).slice();
 }
 
-function valueInfo(name: string, shape: Shape, elemType = FLOAT): OnnxTypes.IValueInfoProto {
+function valueInfo(name: string, shape: Shape, elemType: number): OnnxTypes.IValueInfoProto {
   return {
     name,
     type: {
@@ -56,11 +62,13 @@ export function emitOnnx(graph: GraphBuilder, options: EmitOptions): Uint8Array 
   const inputs: OnnxTypes.IValueInfoProto[] = [];
   const names = new Map<number, string>();
   const boolNames = new Map<number, string>();
+  const FLOAT = options.precision === 'float64' ? FLOAT64 : FLOAT32;
+  const floatData = (a: Float32Array): Float32Array | Float64Array => (FLOAT === FLOAT64 ? Float64Array.from(a) : a);
   let counter = 0;
   const fresh = (hint: string): string => `${hint}_${counter++}`;
 
   const addInitializer = (name: string, dims: number[], data: Float32Array | BigInt64Array, dataType: number): void => {
-    initializers.push({ name, dims, dataType, rawData: bytesOf(data) });
+    initializers.push({ name, dims, dataType, rawData: bytesOf(data instanceof Float32Array ? floatData(data) : data) });
   };
   const int64Const = (values: number[]): string => {
     const name = fresh('i64');
@@ -84,7 +92,7 @@ export function emitOnnx(graph: GraphBuilder, options: EmitOptions): Uint8Array 
     const n = (i: number): string => names.get(i)!;
     switch (node.kind) {
       case 'input':
-        inputs.push(valueInfo(node.name, shape));
+        inputs.push(valueInfo(node.name, shape, FLOAT));
         return node.name;
       case 'param': {
         const value = options.weights.get(node.name);
@@ -176,7 +184,7 @@ export function emitOnnx(graph: GraphBuilder, options: EmitOptions): Uint8Array 
   const outputs: OnnxTypes.IValueInfoProto[] = [];
   for (const [name, id] of Object.entries(options.outputs)) {
     nodes.push({ opType: 'Identity', input: [names.get(id)!], output: [name], name: `out_${name}` });
-    outputs.push(valueInfo(name, graph.nodes[id].shape));
+    outputs.push(valueInfo(name, graph.nodes[id].shape, FLOAT));
   }
   // Inputs in declaration order, as the caller declared them.
   const order = graph.inputs.map((i) => i.name);

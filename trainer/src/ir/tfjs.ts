@@ -66,10 +66,14 @@ function evalNode(node: Node, shape: Shape, v: (id: number) => tf.Tensor, inputs
       break;
     }
     case 'compare': {
+      // Comparisons select (bins, tails); they carry no gradient, which tfjs must be told explicitly.
       const a = v(node.a);
       const b = v(node.b);
-      const c = node.op === 'greaterEqual' ? tf.greaterEqual(a, b) : tf.equal(a, b);
-      return tf.cast(c, 'float32');
+      const compare = tf.customGrad(() => ({
+        value: tf.cast(node.op === 'greaterEqual' ? tf.greaterEqual(a, b) : tf.equal(a, b), 'float32'),
+        gradFunc: () => [tf.zerosLike(a), tf.zerosLike(b)],
+      }));
+      return compare(a, b);
     }
     case 'where': {
       const cond = v(node.cond);

@@ -1,0 +1,3 @@
+// Node-only parts of the runtime: files, onnxruntime-node.
+export * from './files.ts';
+export * from './model.ts';

@@ -1,0 +1,63 @@
+// Node adapter: load exported models from a folder with onnxruntime-node, choosing the execution provider.
+// onnxruntime does not fall back by itself when a provider cannot start (ONNX-NOTES.md), so providers are
+// tried in order here and the one that ran is reported.
+import { readFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import * as ort from 'onnxruntime-node';
+import { FlowModel, type ModelSource } from '../model/flow-model.ts';
+
+export type ExecutionProviderChoice = 'auto' | 'cpu' | 'webgpu' | 'cuda';
+export const EXECUTION_PROVIDERS: readonly ExecutionProviderChoice[] = ['auto', 'cpu', 'webgpu', 'cuda'];
+
+const HINTS: Record<string, string> = {
+  webgpu: 'WebGPU on Linux needs a GPU, its driver, and the Vulkan loader (Debian/Ubuntu package libvulkan1).',
+  cuda: 'the CUDA provider is downloaded at install time: reinstall with `npm_config_onnxruntime_node_install=cuda12 npm ci` (needs internet, CUDA 12 and cuDNN 9).',
+};
+
+export function folderSource(dir: string): ModelSource {
+  const root = resolve(dir);
+  return {
+    location: root,
+    async readBytes(file: string) {
+      try {
+        return new Uint8Array(await readFile(join(root, file)));
+      } catch {
+        throw new Error(`${join(root, file)} cannot be read: is ${root} an exported model folder (manifest.json + .onnx files)?`);
+      }
+    },
+  };
+}
+
+export interface NodeLoadOptions {
+  ep?: ExecutionProviderChoice;
+  threads?: number;
+}
+
+/** The provider that worked for the last 'auto' load, so later loads do not retry failing ones. */
+let autoProvider: string | null = null;
+
+export async function loadModel(dir: string, options: NodeLoadOptions = {}): Promise<FlowModel> {
+  const choice = options.ep ?? 'auto';
+  if (!EXECUTION_PROVIDERS.includes(choice)) {
+    throw new Error(`unknown execution provider "${String(choice)}": expected one of ${EXECUTION_PROVIDERS.join(', ')}`);
+  }
+  if (options.threads !== undefined && !(Number.isInteger(options.threads) && options.threads >= 1)) {
+    throw new Error(`threads must be a positive integer, got ${options.threads}`);
+  }
+  const source = folderSource(dir);
+  const order = choice === 'auto' ? (autoProvider ? [autoProvider] : ['cuda', 'webgpu', 'cpu']) : [choice];
+  const failures: string[] = [];
+  for (const ep of order) {
+    try {
+      const model = await FlowModel.load(source, ort, { executionProviders: [ep], intraOpNumThreads: options.threads });
+      if (choice === 'auto') autoProvider = ep;
+      return model;
+    } catch (error) {
+      const message = (error as Error).message;
+      // Only a provider that cannot start is worth another try; a bad file fails the same everywhere.
+      if (!message.includes('cannot be loaded by onnxruntime')) throw error;
+      failures.push(`${ep}: ${message}${HINTS[ep] ? ` — ${HINTS[ep]}` : ''}`);
+    }
+  }
+  throw new Error(`no execution provider could run ${source.location}:\n  ${failures.join('\n  ')}`);
+}

@@ -1,0 +1,123 @@
+// Export: writes the ONNX graphs (log-density, batched log-density, θ-gradient, sampler) and manifest.json
+// for a trained model. The manifest is validated against schemas/model.schema.json before it is written.
+import { createHash } from 'node:crypto';
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { type GraphName, type ManifestGraph, type ModelManifest, validateManifest } from '@flowscan/runtime';
+import { writeFileAtomic } from '@flowscan/runtime/node';
+import { type BuiltGraph, logProbBatchGraph, logProbGradGraph, logProbGraph, sampleGraph } from '../flows/graphs.ts';
+import { LOGIT_EPSILON } from '../flows/preprocess.ts';
+import { ONNX_IR_VERSION, ONNX_OPSET, emitOnnx } from '../ir/onnx.ts';
+import type { TrainedModel } from '../train/saved-model.ts';
+
+export const OUTSIDE_SUPPORT_POLICY =
+  'Features outside the support [lo, hi] (training range widened by the margin) are clamped to its edge inside ' +
+  'the graph: log p is finite and equals the value at the edge (with the edge Jacobian), never NaN; the ' +
+  'runtime counts such events and by default refuses them. Parameters outside the training range are ' +
+  'extrapolated by the networks (finite, untrusted); log-scaled parameters ≤ 0 are clamped to 1e-30.';
+
+interface GraphPlan {
+  name: GraphName;
+  build: () => BuiltGraph;
+  inputs: ManifestGraph['inputs'];
+  outputs: ManifestGraph['outputs'];
+}
+
+function plans(model: TrainedModel): GraphPlan[] {
+  const def = model.definition;
+  const D = def.features.length;
+  const P = def.params.length;
+  const x = { name: 'x', shape: ['N', D], description: `events [N, ${D}] in physical units (${def.features.map((f) => f.name).join(', ')})` };
+  const thetaPerEvent = { name: 'theta', shape: ['B', P], description: `parameters [1 or N, ${P}] (${def.params.map((p) => p.name).join(', ')})` };
+  const thetaK = { name: 'theta', shape: ['K', P], description: `K parameter points [K, ${P}] evaluated against the same N events` };
+  const list: GraphPlan[] = [
+    {
+      name: 'log_prob',
+      build: () => logProbGraph(def),
+      inputs: P > 0 ? [x, thetaPerEvent] : [x],
+      outputs: [{ name: 'log_prob', shape: ['N'], description: 'log p(x_i|θ) per event, nats, density in physical units' }],
+    },
+    {
+      name: 'sample',
+      build: () => sampleGraph(def),
+      inputs: [
+        { name: 'z', shape: ['N', D], description: `base-distribution draws (${def.flow.base.kind})` },
+        ...(P > 0 ? [thetaPerEvent] : []),
+      ],
+      outputs: [{ name: 'x', shape: ['N', D], description: 'events in physical units' }],
+    },
+  ];
+  if (P > 0) {
+    list.push(
+      {
+        name: 'log_prob_batch',
+        build: () => logProbBatchGraph(def),
+        inputs: [x, thetaK],
+        outputs: [{ name: 'log_prob', shape: ['K', 'N'], description: 'log p(x_i|θ_k)' }],
+      },
+      {
+        name: 'log_prob_grad',
+        build: () => logProbGradGraph(def),
+        inputs: [x, thetaK, { name: 'weights', shape: ['N'], description: 'event weights w_i' }],
+        outputs: [
+          { name: 'log_prob', shape: ['K', 'N'], description: 'log p(x_i|θ_k)' },
+          { name: 'grad_theta', shape: ['K', P], description: 'Σ_i w_i ∂ log p(x_i|θ_k)/∂θ in physical parameter units' },
+        ],
+      },
+    );
+  } else {
+    // An unconditional flow: the batched graph is the plain one with K = 1 (no θ input).
+    list.push({ name: 'log_prob_batch', build: () => logProbGraph(def), inputs: [x], outputs: [{ name: 'log_prob', shape: ['N'], description: 'log p(x_i)' }] });
+  }
+  return list;
+}
+
+export interface ExportOptions {
+  name: string;
+  description?: string;
+}
+
+/** Writes `outDir/manifest.json` and one .onnx file per graph; returns the manifest. */
+export async function exportModel(model: TrainedModel, outDir: string, options: ExportOptions): Promise<ModelManifest> {
+  await mkdir(outDir, { recursive: true });
+  const def = model.definition;
+  const graphs: Partial<Record<GraphName, ManifestGraph>> = {};
+  for (const plan of plans(model)) {
+    const built = plan.build();
+    const outputs = Object.fromEntries(plan.outputs.map((o) => [o.name, built.outputs[o.name].id]));
+    const bytes = emitOnnx(built.graph, {
+      name: `${options.name}_${plan.name}`,
+      outputs,
+      weights: model.weights,
+      docString: `flowscan ${def.flow.kind} flow "${options.name}": ${plan.name}`,
+    });
+    const file = `${plan.name}.onnx`;
+    await writeFileAtomic(join(outDir, file), bytes);
+    graphs[plan.name] = {
+      file,
+      sha256: createHash('sha256').update(bytes).digest('hex'),
+      bytes: bytes.byteLength,
+      inputs: plan.inputs,
+      outputs: plan.outputs,
+    };
+  }
+  const manifest = {
+    format: 'flowscan-model',
+    formatVersion: 1,
+    name: options.name,
+    ...(options.description ? { description: options.description } : {}),
+    features: def.features.map((f) => ({ name: f.name, unit: f.unit, range: f.range })),
+    parameters: def.params.map((p) => ({ name: p.name, unit: p.unit, range: p.range, logScale: p.logScale })),
+    flow: def.flow,
+    preprocessing: { supportMargin: def.supportMargin, logitEpsilon: LOGIT_EPSILON, features: def.preprocessing },
+    support: def.preprocessing.map((p) => [p.lo, p.hi]),
+    graphs,
+    onnx: { opset: ONNX_OPSET, irVersion: ONNX_IR_VERSION },
+    provenance: { ...model.provenance, exportedAt: new Date().toISOString() },
+    outsideSupport: OUTSIDE_SUPPORT_POLICY,
+  };
+  const where = join(outDir, 'manifest.json');
+  const valid = validateManifest(JSON.parse(JSON.stringify(manifest)), where);
+  await writeFileAtomic(where, `${JSON.stringify(valid, null, 2)}\n`);
+  return valid;
+}

@@ -1,0 +1,116 @@
+// Training data in the layout the trainer uses, and the model definition derived from it
+// (ranges, support, preprocessing statistics).
+import { createHash } from 'node:crypto';
+import type { FeaturePreprocessing, FlowConfig, ModelDefinition, Variable } from '../flows/config.ts';
+import { LOGIT_EPSILON } from '../flows/preprocess.ts';
+
+export interface TrainingData {
+  /** Row-major N×D features. */
+  features: Float32Array;
+  /** Row-major N×P parameters each event was generated at. */
+  params: Float32Array;
+  /** Optional per-event weights (N). */
+  weights?: Float32Array;
+  count: number;
+}
+
+export interface VariableDeclaration {
+  name: string;
+  unit?: string;
+  logScale?: boolean;
+}
+
+/** Builds row-major training arrays from named columns. */
+export function trainingDataFromColumns(
+  columns: Record<string, ArrayLike<number>>,
+  features: string[],
+  params: string[],
+  weightColumn?: string,
+): TrainingData {
+  const pick = (name: string): ArrayLike<number> => {
+    const c = columns[name];
+    if (!c) throw new Error(`column "${name}" is missing (have: ${Object.keys(columns).join(', ')})`);
+    return c;
+  };
+  if (features.length === 0) throw new Error('at least one feature column is needed');
+  const count = pick(features[0]).length;
+  if (count === 0) throw new Error('the training data has no events');
+  const interleave = (names: string[]): Float32Array => {
+    const out = new Float32Array(count * names.length);
+    names.forEach((name, j) => {
+      const c = pick(name);
+      if (c.length !== count) throw new Error(`column "${name}" has ${c.length} values, expected ${count}`);
+      for (let i = 0; i < count; i++) out[i * names.length + j] = c[i];
+    });
+    return out;
+  };
+  const data: TrainingData = { features: interleave(features), params: interleave(params), count };
+  if (weightColumn) data.weights = Float32Array.from(pick(weightColumn));
+  return data;
+}
+
+function columnRange(data: Float32Array, width: number, j: number): [number, number] {
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (let i = j; i < data.length; i += width) {
+    if (data[i] < lo) lo = data[i];
+    if (data[i] > hi) hi = data[i];
+  }
+  return [lo, hi];
+}
+
+function logit(u: number): number {
+  const c = Math.min(Math.max(u, LOGIT_EPSILON), 1 - LOGIT_EPSILON);
+  return Math.log(c) - Math.log1p(-c);
+}
+
+/** Derives the model definition: variables with training ranges, support with margin, logit statistics. */
+export function defineModel(
+  data: TrainingData,
+  features: VariableDeclaration[],
+  params: VariableDeclaration[],
+  flow: FlowConfig,
+  supportMargin = 0.02,
+): ModelDefinition {
+  const D = features.length;
+  const P = params.length;
+  const featureVars: Variable[] = features.map((f, j) => ({
+    name: f.name,
+    unit: f.unit ?? '',
+    range: columnRange(data.features, D, j),
+    logScale: false,
+  }));
+  const paramVars: Variable[] = params.map((p, j) => {
+    const range = columnRange(data.params, P, j);
+    if (p.logScale && range[0] <= 0) {
+      throw new Error(`parameter "${p.name}" is declared log-scaled but has values ≤ 0 (min ${range[0]})`);
+    }
+    return { name: p.name, unit: p.unit ?? '', range, logScale: p.logScale ?? false };
+  });
+  const preprocessing: FeaturePreprocessing[] = featureVars.map((v, j) => {
+    const [min, max] = v.range;
+    const span = max > min ? max - min : Math.max(Math.abs(min), 1);
+    const lo = min - supportMargin * span;
+    const hi = max + supportMargin * span;
+    let sum = 0;
+    let sumSq = 0;
+    for (let i = j; i < data.features.length; i += D) {
+      const t = logit((data.features[i] - lo) / (hi - lo));
+      sum += t;
+      sumSq += t * t;
+    }
+    const mean = sum / data.count;
+    const std = Math.sqrt(Math.max(sumSq / data.count - mean * mean, 0)) || 1;
+    return { lo, hi, mean, std };
+  });
+  return { features: featureVars, params: paramVars, flow, preprocessing, supportMargin };
+}
+
+/** sha256 over the training arrays: identifies the data a model was trained on. */
+export function dataHash(data: TrainingData): string {
+  const h = createHash('sha256');
+  h.update(new Uint8Array(data.features.buffer, data.features.byteOffset, data.features.byteLength));
+  h.update(new Uint8Array(data.params.buffer, data.params.byteOffset, data.params.byteLength));
+  if (data.weights) h.update(new Uint8Array(data.weights.buffer, data.weights.byteOffset, data.weights.byteLength));
+  return h.digest('hex');
+}

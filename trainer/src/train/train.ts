@@ -1,0 +1,303 @@
+// The training loop: maximum likelihood with Adam over shuffled mini-batches, a validation split, early
+// stopping, a learning-rate schedule, gradient-norm clipping, per-event weights, checkpoints and resume.
+import * as tf from '@tensorflow/tfjs-core';
+import { Rng } from '@flowscan/runtime';
+import type { ModelDefinition } from '../flows/config.ts';
+import { initialWeights, logProbGraph, parameterSpecs } from '../flows/graphs.ts';
+import type { ParamSpec } from '../ir/graph.ts';
+import { evaluateGraph } from '../ir/tfjs.ts';
+import type { TrainingData } from './dataset.ts';
+import { type Checkpoint, loadCheckpoint, saveCheckpoint } from './checkpoint.ts';
+
+export type Schedule = 'plateau' | 'cosine' | 'constant';
+export const SCHEDULES: readonly Schedule[] = ['plateau', 'cosine', 'constant'];
+
+export interface TrainOptions {
+  maxEpochs: number;
+  batchSize: number;
+  learningRate: number;
+  /** Fraction of events held out for validation (early stopping, reported loss). */
+  validationFraction: number;
+  /** Epochs without validation improvement before stopping. */
+  patience: number;
+  schedule: Schedule;
+  /** Global gradient-norm clip; 0 disables. */
+  clipNorm: number;
+  seed: number;
+  /** Folder for per-epoch checkpoints (optional). */
+  checkpointDir?: string;
+  /** Continue from the checkpoint in checkpointDir. */
+  resume?: boolean;
+  /** Called after every epoch (progress display). */
+  onEpoch?: (report: EpochReport) => void;
+  /** Called after every batch with the fraction of the epoch done. */
+  onBatch?: (epoch: number, fraction: number, loss: number) => void;
+}
+
+export const DEFAULT_TRAIN_OPTIONS: TrainOptions = {
+  maxEpochs: 50,
+  batchSize: 512,
+  learningRate: 2e-3,
+  validationFraction: 0.1,
+  patience: 6,
+  schedule: 'plateau',
+  clipNorm: 5,
+  seed: 1,
+};
+
+export interface EpochReport {
+  epoch: number;
+  trainLoss: number;
+  validationLoss: number;
+  learningRate: number;
+  eventsPerSecond: number;
+  seconds: number;
+  improved: boolean;
+}
+
+export interface TrainResult {
+  weights: Map<string, Float32Array>;
+  history: EpochReport[];
+  bestEpoch: number;
+  /** Mean weighted negative log-likelihood per event on the validation split (physical units). */
+  validationLoss: number;
+  epochs: number;
+  stoppedBy: 'early-stopping' | 'max-epochs';
+  eventsPerSecond: number;
+  trainingEvents: number;
+  validationEvents: number;
+}
+
+export class TrainingDivergedError extends Error {}
+
+function validate(options: TrainOptions, data: TrainingData, def: ModelDefinition): void {
+  const check = (ok: boolean, message: string): void => {
+    if (!ok) throw new Error(message);
+  };
+  check(Number.isInteger(options.maxEpochs) && options.maxEpochs >= 1, `epochs must be a positive integer, got ${options.maxEpochs}`);
+  check(Number.isInteger(options.batchSize) && options.batchSize >= 1, `batch size must be a positive integer, got ${options.batchSize}`);
+  check(options.learningRate > 0 && options.learningRate < 1, `learning rate must be in (0, 1), got ${options.learningRate}`);
+  check(options.validationFraction > 0 && options.validationFraction < 0.9, `validation fraction must be in (0, 0.9), got ${options.validationFraction}`);
+  check(Number.isInteger(options.patience) && options.patience >= 1, `patience must be a positive integer, got ${options.patience}`);
+  check(SCHEDULES.includes(options.schedule), `schedule must be one of ${SCHEDULES.join(', ')}, got ${options.schedule}`);
+  check(options.clipNorm >= 0, `clip norm must be ≥ 0, got ${options.clipNorm}`);
+  const D = def.features.length;
+  const P = def.params.length;
+  check(data.features.length === data.count * D, `features hold ${data.features.length} values, expected ${data.count}×${D}`);
+  check(data.params.length === data.count * P, `parameters hold ${data.params.length} values, expected ${data.count}×${P}`);
+  check(!data.weights || data.weights.length === data.count, `weights hold ${data.weights?.length} values, expected ${data.count}`);
+  check(Math.floor(data.count * options.validationFraction) >= 1 && data.count >= 2, `${data.count} events are too few to split off a validation set`);
+}
+
+/** Adam (Kingma & Ba 2015) with explicit state, so checkpoints can save and restore it. */
+class Adam {
+  readonly m: tf.Variable[];
+  readonly v: tf.Variable[];
+  step = 0;
+  constructor(
+    private readonly vars: tf.Variable[],
+    private readonly beta1 = 0.9,
+    private readonly beta2 = 0.999,
+    private readonly epsilon = 1e-8,
+  ) {
+    this.m = vars.map((p) => tf.variable(tf.zerosLike(p), false));
+    this.v = vars.map((p) => tf.variable(tf.zerosLike(p), false));
+  }
+  apply(grads: tf.Tensor[], learningRate: number): void {
+    this.step++;
+    const c1 = 1 - this.beta1 ** this.step;
+    const c2 = 1 - this.beta2 ** this.step;
+    tf.tidy(() => {
+      this.vars.forEach((p, i) => {
+        const g = grads[i];
+        this.m[i].assign(tf.add(tf.mul(this.m[i], this.beta1), tf.mul(g, 1 - this.beta1)));
+        this.v[i].assign(tf.add(tf.mul(this.v[i], this.beta2), tf.mul(tf.square(g), 1 - this.beta2)));
+        const update = tf.div(tf.div(this.m[i], c1), tf.add(tf.sqrt(tf.div(this.v[i], c2)), this.epsilon));
+        p.assign(tf.sub(p, tf.mul(update, learningRate)));
+      });
+    });
+  }
+}
+
+function readWeights(specs: ParamSpec[], vars: tf.Variable[]): Map<string, Float32Array> {
+  return new Map(specs.map((s, i) => [s.name, Float32Array.from(vars[i].dataSync() as Float32Array)]));
+}
+
+function assignWeights(specs: ParamSpec[], vars: tf.Variable[], weights: Map<string, Float32Array>): void {
+  specs.forEach((s, i) => vars[i].assign(tf.tensor(weights.get(s.name)!, [...s.shape])));
+}
+
+/** Trains the flow by maximum likelihood. The model definition fixes architecture and preprocessing. */
+export async function trainFlow(def: ModelDefinition, data: TrainingData, overrides: Partial<TrainOptions> = {}): Promise<TrainResult> {
+  const options: TrainOptions = { ...DEFAULT_TRAIN_OPTIONS, ...overrides };
+  validate(options, data, def);
+  const D = def.features.length;
+  const P = def.params.length;
+  const rng = new Rng(options.seed);
+
+  // Split once with the seed: the validation events never change across resumes.
+  const order = new Uint32Array(data.count).map((_, i) => i);
+  rng.shuffle(order);
+  const nValidation = Math.floor(data.count * options.validationFraction);
+  const trainIdx = order.subarray(nValidation);
+  const validIdx = order.subarray(0, nValidation);
+
+  const { graph, outputs } = logProbGraph(def);
+  const specs = parameterSpecs(def);
+  const init = initialWeights(specs, () => rng.uniform());
+  const vars = specs.map((s) => tf.variable(tf.tensor(init.get(s.name)!, [...s.shape]), true, s.name));
+  const adam = new Adam(vars);
+
+  const allX = tf.tensor2d(data.features, [data.count, D]);
+  const allTheta = P > 0 ? tf.tensor2d(data.params, [data.count, P]) : null;
+  const allW = tf.tensor1d(data.weights ?? new Float32Array(data.count).fill(1));
+  const validIndices = tf.tensor1d(Int32Array.from(validIdx), 'int32');
+
+  const paramMap = (): Record<string, tf.Tensor> => Object.fromEntries(specs.map((s, i) => [s.name, vars[i]]));
+  /** Weighted mean NLL of a batch, as a scalar tensor. */
+  const batchLoss = (idx: tf.Tensor1D): tf.Scalar => {
+    const inputs: Record<string, tf.Tensor> = { x: tf.gather(allX, idx) };
+    if (allTheta) inputs.theta = tf.gather(allTheta, idx);
+    const [logProb] = evaluateGraph(graph, [outputs.log_prob.id], inputs, paramMap());
+    const w = tf.gather(allW, idx);
+    return tf.div(tf.neg(tf.sum(tf.mul(logProb, w))), tf.sum(w)) as tf.Scalar;
+  };
+  const validationLoss = (): number => {
+    let total = 0;
+    let weight = 0;
+    const chunk = 8192;
+    for (let s = 0; s < validIdx.length; s += chunk) {
+      const [sum, wsum] = tf.tidy(() => {
+        const idx = tf.slice(validIndices, s, Math.min(chunk, validIdx.length - s));
+        const w = tf.gather(allW, idx);
+        return [tf.mul(batchLoss(idx), tf.sum(w)).dataSync()[0], tf.sum(w).dataSync()[0]];
+      });
+      total += sum;
+      weight += wsum;
+    }
+    return total / weight;
+  };
+
+  let state: Checkpoint = {
+    epoch: 0,
+    learningRate: options.learningRate,
+    bestValidationLoss: Infinity,
+    bestEpoch: 0,
+    epochsWithoutImprovement: 0,
+    history: [],
+    adamStep: 0,
+  };
+  let best = init;
+  if (options.resume) {
+    if (!options.checkpointDir) throw new Error('--resume needs the checkpoint folder (the --out of the interrupted run)');
+    const loaded = await loadCheckpoint(options.checkpointDir, specs);
+    state = loaded.state;
+    assignWeights(specs, vars, loaded.weights);
+    best = loaded.bestWeights;
+    adam.step = state.adamStep;
+    specs.forEach((s, i) => {
+      adam.m[i].assign(tf.tensor(loaded.adamM.get(s.name)!, [...s.shape]));
+      adam.v[i].assign(tf.tensor(loaded.adamV.get(s.name)!, [...s.shape]));
+    });
+  }
+
+  let stoppedBy: TrainResult['stoppedBy'] = 'max-epochs';
+  const batches = Math.ceil(trainIdx.length / options.batchSize);
+  try {
+    while (state.epoch < options.maxEpochs) {
+      const epoch = state.epoch + 1;
+      if (options.schedule === 'cosine') {
+        state.learningRate = 0.5 * options.learningRate * (1 + Math.cos((Math.PI * (epoch - 1)) / options.maxEpochs));
+      }
+      const started = performance.now();
+      // A per-epoch stream: shuffles are reproducible and a resumed run continues identically.
+      const epochOrder = Uint32Array.from(trainIdx);
+      rng.fork(epoch).shuffle(epochOrder);
+      let lossSum = 0;
+      for (let b = 0; b < batches; b++) {
+        const slice = epochOrder.subarray(b * options.batchSize, Math.min((b + 1) * options.batchSize, epochOrder.length));
+        const loss = tf.tidy(() => {
+          const idx = tf.tensor1d(Int32Array.from(slice), 'int32');
+          const { value, grads } = tf.variableGrads(() => batchLoss(idx), vars);
+          const list = vars.map((v) => grads[v.name]);
+          let clipped = list;
+          if (options.clipNorm > 0) {
+            const norm = tf.sqrt(tf.addN(list.map((g) => tf.sum(tf.square(g))))).dataSync()[0];
+            if (norm > options.clipNorm) clipped = list.map((g) => tf.mul(g, options.clipNorm / norm));
+          }
+          const lossValue = value.dataSync()[0];
+          if (Number.isFinite(lossValue)) adam.apply(clipped, state.learningRate);
+          return lossValue;
+        });
+        if (!Number.isFinite(loss)) {
+          throw new TrainingDivergedError(
+            `training diverged: the loss became ${loss} at epoch ${epoch}, batch ${b + 1}/${batches}. ` +
+              `No model is written. Lower --lr (now ${state.learningRate}) or --clip-norm, or check the data for ` +
+              `outliers; with --out the last good epoch (${state.bestEpoch}) is in its checkpoint for --resume.`,
+          );
+        }
+        lossSum += loss * slice.length;
+        options.onBatch?.(epoch, (b + 1) / batches, loss);
+      }
+      const seconds = (performance.now() - started) / 1000;
+      const vLoss = validationLoss();
+      if (!Number.isFinite(vLoss)) {
+        throw new TrainingDivergedError(`training diverged: validation loss is ${vLoss} after epoch ${epoch}`);
+      }
+      const improved = vLoss < state.bestValidationLoss - 1e-5;
+      if (improved) {
+        state.bestValidationLoss = vLoss;
+        state.bestEpoch = epoch;
+        state.epochsWithoutImprovement = 0;
+        best = readWeights(specs, vars);
+      } else {
+        state.epochsWithoutImprovement++;
+      }
+      const report: EpochReport = {
+        epoch,
+        trainLoss: lossSum / trainIdx.length,
+        validationLoss: vLoss,
+        learningRate: state.learningRate,
+        eventsPerSecond: trainIdx.length / seconds,
+        seconds,
+        improved,
+      };
+      state.history.push(report);
+      state.epoch = epoch;
+      // Reduce-on-plateau halves the rate after half the patience without improvement.
+      if (options.schedule === 'plateau' && !improved && state.epochsWithoutImprovement % Math.max(1, Math.floor(options.patience / 2)) === 0) {
+        state.learningRate *= 0.5;
+      }
+      state.adamStep = adam.step;
+      if (options.checkpointDir) {
+        await saveCheckpoint(options.checkpointDir, specs, state, {
+          weights: readWeights(specs, vars),
+          bestWeights: best,
+          adamM: readWeights(specs, adam.m),
+          adamV: readWeights(specs, adam.v),
+        });
+      }
+      options.onEpoch?.(report);
+      if (state.epochsWithoutImprovement >= options.patience) {
+        stoppedBy = 'early-stopping';
+        break;
+      }
+    }
+  } finally {
+    tf.dispose([allX, allW, validIndices, ...vars, ...adam.m, ...adam.v]);
+    if (allTheta) allTheta.dispose();
+  }
+  const history = state.history;
+  const meanRate = history.reduce((s, h) => s + h.eventsPerSecond, 0) / Math.max(history.length, 1);
+  return {
+    weights: best,
+    history,
+    bestEpoch: state.bestEpoch,
+    validationLoss: state.bestValidationLoss,
+    epochs: state.epoch,
+    stoppedBy,
+    eventsPerSecond: meanRate,
+    trainingEvents: trainIdx.length,
+    validationEvents: validIdx.length,
+  };
+}
