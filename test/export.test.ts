@@ -92,14 +92,16 @@ for (const kind of FLOW_TABLE) {
   });
 
   for (const K of [1, 8]) {
-    test(`${kind}: ONNX θ-gradient (K=${K}, weighted) equals tfjs autodiff and finite differences`, async (t) => {
+    // K = 1: one weight row shared by all points; K = 8: one row per point (mixture responsibilities).
+    const J = K === 1 ? 1 : K;
+    test(`${kind}: ONNX θ-gradient (K=${K}, ${J} weight row(s)) equals tfjs autodiff and finite differences`, async (t) => {
       const { def, weights, model } = await exported(kind);
       const rng = new Rng(3);
       const x = exportEvents(rng);
       const thetas = randomTheta(rng, K, def);
-      const w = Float32Array.from({ length: N }, () => 0.5 + rng.uniform());
+      const w = Float32Array.from({ length: J * N }, () => 0.5 + rng.uniform());
       const events = model.eventsTensor(x, N);
-      const { logProb, grad } = await model.logProbGrad(events, thetas, model.weightsTensor(w));
+      const { logProb, grad } = await model.logProbGrad(events, thetas, model.weightsTensor(w, J));
       t.true(logProb.every(Number.isFinite) && grad.every(Number.isFinite), 'no NaN or Inf');
 
       // Oracle 1: tfjs autodiff through the batched log-density of the same IR.
@@ -108,7 +110,7 @@ for (const kind of FLOW_TABLE) {
         const params = Object.fromEntries([...built.graph.params.values()].map((s) => [s.name, tf.tensor(weights.get(s.name)!, [...s.shape])]));
         const f = (th: tf.Tensor): tf.Scalar => {
           const [lp] = evaluateGraph(built.graph, [built.outputs.log_prob.id], { x: tf.tensor(x, [N, D]), theta: th }, params);
-          return tf.sum(tf.mul(lp, tf.tensor(w, [1, N]))) as tf.Scalar;
+          return tf.sum(tf.mul(lp, tf.tensor(w, [J, N]))) as tf.Scalar;
         };
         return tf.grad(f)(tf.tensor(thetas, [K, P])).dataSync() as Float32Array;
       });
@@ -126,9 +128,10 @@ for (const kind of FLOW_TABLE) {
         }
       }
       const [lp64] = await runOnnx64(built.graph, [built.outputs.log_prob], { x: { data: x, shape: [N, D] }, theta: { data: shifted, shape: [2 * K * P, P] } }, weights);
-      const weightedSum = (row: number): number => {
+      const weightedSum = (row: number, k: number): number => {
+        const wRow = J === 1 ? 0 : k;
         let s = 0;
-        for (let i = 0; i < N; i++) s += w[i] * lp64[row * N + i];
+        for (let i = 0; i < N; i++) s += w[wRow * N + i] * lp64[row * N + i];
         return s;
       };
       const close = (a: number, b: number, rel: number): boolean => Math.abs(a - b) <= Math.max(rel * Math.abs(b), 1e-4);
@@ -137,7 +140,7 @@ for (const kind of FLOW_TABLE) {
       for (let k = 0; k < K; k++) {
         for (let j = 0; j < P; j++) {
           const at = k * P + j;
-          const finite = (weightedSum(2 * at + 1) - weightedSum(2 * at)) / (2 * steps[at]);
+          const finite = (weightedSum(2 * at + 1, k) - weightedSum(2 * at, k)) / (2 * steps[at]);
           t.true(close(grad[at], autodiff[at], 1e-3), `k=${k} ${def.params[j].name}: ONNX ${grad[at]} vs autodiff ${autodiff[at]}`);
           t.true(close(grad[at], finite, 1e-3), `k=${k} ${def.params[j].name}: ONNX ${grad[at]} vs finite differences ${finite}`);
           worstAutodiff = Math.max(worstAutodiff, Math.abs(grad[at] - autodiff[at]) / Math.max(Math.abs(autodiff[at]), 0.1));

@@ -138,15 +138,17 @@ export class FlowModel {
     return out.log_prob.data as Float32Array;
   }
 
-  /** log p [K×N] and Σ_i w_i ∇_θ log p(x_i|θ_k) [K×P] for K parameter points, in one call. */
+  /** log p [K×N] and Σ_i w_ki ∇_θ log p(x_i|θ_k) [K×P] for K parameter points, in one call. */
   async logProbGrad(events: Ort.Tensor, thetas: Float32Array, weights: Ort.Tensor): Promise<GradResult> {
     const k = thetas.length / this.parameterCount;
     const out = await this.session('log_prob_grad').run({ x: events, theta: this.thetaTensor(thetas, k), weights });
     return { logProb: out.log_prob.data as Float32Array, grad: out.grad_theta.data as Float32Array };
   }
 
-  weightsTensor(w: Float32Array): Ort.Tensor {
-    return new this.ort.Tensor('float32', w, [w.length]);
+  /** Event weights for logProbGrad: one row [N] shared by all points, or `rows` rows (one per point). */
+  weightsTensor(w: Float32Array, rows = 1): Ort.Tensor {
+    if (w.length % rows !== 0) throw new Error(`${w.length} weights do not split into ${rows} rows`);
+    return new this.ort.Tensor('float32', w, [rows, w.length / rows]);
   }
 
   /** Maps base draws z [N×D] to events at θ (one point or one per draw). */

@@ -58,10 +58,10 @@ function plans(model: TrainedModel): GraphPlan[] {
       {
         name: 'log_prob_grad',
         build: () => logProbGradGraph(def),
-        inputs: [x, thetaK, { name: 'weights', shape: ['N'], description: 'event weights w_i' }],
+        inputs: [x, thetaK, { name: 'weights', shape: ['J', 'N'], description: 'event weights w_ji, J = 1 (shared by all K points) or J = K (one row per point)' }],
         outputs: [
           { name: 'log_prob', shape: ['K', 'N'], description: 'log p(x_i|θ_k)' },
-          { name: 'grad_theta', shape: ['K', P], description: 'Σ_i w_i ∂ log p(x_i|θ_k)/∂θ in physical parameter units' },
+          { name: 'grad_theta', shape: ['K', P], description: 'Σ_i w_ki ∂ log p(x_i|θ_k)/∂θ in physical parameter units' },
         ],
       },
     );

@@ -32,14 +32,15 @@ export function logProbBatchGraph(def: ModelDefinition): BuiltGraph {
 }
 
 /**
- * θ-gradient: x [N, D], θ [K, P], weights w [N] → log p [K, N] and Σ_i w_i ∇_θ log p(x_i|θ_k) [K, P], by the
- * reverse pass on the IR (seed = w broadcast over the K points).
+ * θ-gradient: x [N, D], θ [K, P], weights w [J, N] (J = 1: the same weights for every point, or J = K: one
+ * row per point, as mixture responsibilities need) → log p [K, N] and Σ_i w_ki ∇_θ log p(x_i|θ_k) [K, P], by
+ * the reverse pass on the IR (seed = w broadcast to [K, N]).
  */
 export function logProbGradGraph(def: ModelDefinition): BuiltGraph {
   if (def.params.length === 0) throw new Error('an unconditional flow has no θ-gradient');
   const g = new GraphBuilder();
   const { theta, logProb } = batchedLogProb(g, def);
-  const weights = g.input('weights', ['N']);
+  const weights = g.input('weights', ['J', 'N']);
   const grad = vjp(g, logProb, g.expandAs(weights, logProb), theta);
   return { graph: g, outputs: { log_prob: logProb, grad_theta: grad } };
 }

@@ -285,8 +285,11 @@ export class GraphBuilder {
     return this.push({ kind: 'sum', x: x.id, axes: norm, keepDims }, shape);
   }
 
+  /** Broadcasts x to like's shape (x must be broadcastable to it: equal dims, 1, or symbolic at run time). */
   expandAs(x: T, like: T): T {
-    return this.push({ kind: 'expandAs', x: x.id, like: like.id }, broadcastShapes(x.shape, like.shape));
+    if (x.rank > like.rank) throw new Error(`expandAs: rank ${x.rank} cannot broadcast to rank ${like.rank}`);
+    broadcastShapes(x.shape, like.shape);
+    return this.push({ kind: 'expandAs', x: x.id, like: like.id }, like.shape);
   }
 
   handle(id: number): T {
