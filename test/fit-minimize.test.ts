@@ -237,3 +237,16 @@ test('a start whose first value is NaN is reported while the other starts still 
   t.regex(error.message, /no start produced a finite objective value/);
   t.regex(error.message, /start 1: .*value NaN at x = \[6, 0\]/);
 });
+
+test('L-BFGS-B still reaches gtol when the value stops resolving the decrease (quantised f, exact gradient)', async (t) => {
+  // Rosenbrock + 1000 with f rounded to 1e-6: the last iterations gain far less than that, so the line search
+  // must trust the gradient (approximate Wolfe, accepting a point that passes gtol) instead of failing.
+  const quantised = recordingObjective(2, (x) => {
+    const { value, gradient } = rosenbrock(x);
+    return { value: 1000 + Math.round(value * 1e6) / 1e6, gradient };
+  });
+  // ftol is switched off through ftolIterations: the quantised f no longer changes over the last iterations.
+  const result = await minimize(quantised, { method: 'lbfgsb', starts: f64([-1.2, 1]), gtol: 1e-9, ftolIterations: 1000 });
+  t.is(result.best.reason, 'gtol', result.best.message);
+  for (const xi of result.best.x) t.true(Math.abs(xi - 1) < 1e-8, `x = ${result.best.x}`);
+});

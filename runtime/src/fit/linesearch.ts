@@ -13,7 +13,8 @@
  *   at once — it is a solution, whatever its value says;
  * - "approximate Wolfe" (Hager & Zhang, SIAM J. Optim. 16 (2005) 170, eq. 4.1): a value within rounding of
  *   f(u) (ε = 1e-13·|f(u)|, a few hundred ulp) counts as sufficient decrease if the slope shows progress,
- *   (2c1 − 1)·φ′(0) ≥ φ′(λ). Plain Armijo rejects such points because c1·λ·φ′(0) is below the rounding of f.
+ *   (2c1 − 1)·φ′(0) ≥ φ′(λ) ≥ c2·φ′(0). Plain Armijo rejects such points because c1·λ·φ′(0) is below the
+ *   rounding of f.
  * Robust fallback: when the trial budget runs out (e.g. the objective carries float32 noise and the
  * curvature condition cannot be resolved) the best point satisfying sufficient decrease is accepted
  * (a backtracking-Armijo step); only if no trial decreased f enough does the search report failure.
@@ -56,7 +57,7 @@ export function* wolfeLineSearch(
   const origin: Trial = { step: 0, value: start.f, slope: slope0, sample: undefined };
   const sufficient = (t: Trial) =>
     t.value <= start.f + C1 * t.step * slope0 ||
-    (t.value <= start.f + ROUNDING * Math.abs(start.f) && t.slope <= (2 * C1 - 1) * slope0);
+    (t.value <= start.f + ROUNDING * Math.abs(start.f) && t.slope <= (2 * C1 - 1) * slope0 && t.slope >= C2 * slope0);
   const solves = (t: Trial) => t.sample !== undefined && projectedGradientNorm(t.sample.u, t.sample.g, lower, upper) <= gtol;
   const curvature = (t: Trial) => Math.abs(t.slope) <= -C2 * slope0;
   let trials = 0;
