@@ -2,9 +2,10 @@
  * Profile-likelihood intervals.
  *
  * For parameter j the profile is q_j(v) = min over the other parameters of NLL(x | x_j = v) − NLL_min. By
- * Wilks' theorem 2q_j is asymptotically χ²(1), so {v : q_j(v) ≤ ℓ} is a confidence interval with ℓ = 0.5 for
- * 68.3 % (1σ) and ℓ = 2 for 95.4 % (2σ) (F. James, "Statistical Methods in Experimental Physics", 2nd ed.,
- * §9.3; this is MINOS). Unlike ±σ from the Hessian it follows a non-parabolic NLL, e.g. a Poisson likelihood.
+ * Wilks' theorem (Ann. Math. Statist. 9 (1938) 60) 2q_j is asymptotically χ²(1), so {v : q_j(v) ≤ ℓ} is a
+ * confidence interval with ℓ = 0.5 for 68.3 % (1σ) and ℓ = 2 for 95.4 % (2σ) — the MINOS errors of MINUIT
+ * (F. James and M. Roos, Comput. Phys. Commun. 10 (1975) 343). Unlike ±σ from the Hessian they follow a
+ * non-parabolic NLL, e.g. a Poisson likelihood.
  *
  * For every parameter, side and level we find the endpoint where q_j = ℓ with a bracketing root finder on
  * h(t) = √(2 q_j(x̂_j ± t)) − √(2ℓ), which is close to linear in the distance t (exactly so for a Gaussian
@@ -22,7 +23,7 @@ import { ScaledEmbedding } from './embedding.ts';
 import { covarianceFromHessian, hessian } from './hessian.ts';
 import { Lockstep } from './lockstep.ts';
 import { isConverged, type MachineOutcome } from './machine.ts';
-import { minimizerFactory, type MinimizerOptions } from './minimize.ts';
+import { minimizerFactory, type MachineFactory, type MinimizerOptions } from './minimize.ts';
 import type { BatchObjective, Bounds, EvaluationCounts } from './objective.ts';
 import {
   checkIndex,
@@ -34,12 +35,6 @@ import {
   resolveBounds,
   resolveScales,
 } from './validate.ts';
-
-/**
- * Largest Hessian step-check disagreement (see `hessian.ts`) at which the estimated covariance still guides
- * the searches. Starting guesses tolerate tens of per cent; beyond that H is noise.
- */
-const UNRELIABLE_HESSIAN = 0.1;
 
 export interface ProfileOptions {
   /** The best-fit point x̂ (length P). */
@@ -122,15 +117,79 @@ export async function profileLikelihood(objective: BatchObjective, options: Prof
   const tolerance = checkNonNegative(options.tolerance ?? 1e-4, 'tolerance', true);
   const maxSteps = checkInteger(options.maxSteps ?? 30, 'maxSteps', 1);
   const factory = minimizerFactory(options.minimizer ?? { method: 'lbfgsb' });
-  const warnings: string[] = [];
-  const counts: EvaluationCounts = { calls: 0, points: 0 };
+  const userScales = options.scales === undefined ? undefined : resolveScales(options.scales, p);
+  if (options.covariance !== undefined) checkCovariance(options.covariance, p);
 
+  const counts: EvaluationCounts = { calls: 0, points: 0 };
+  const start = await startingInformation(objective, best, bounds, userScales, options, counts);
+  const warnings = [...start.warnings];
+  const scales = userScales ?? Float64Array.from(start.errors, (e) => (e > 0 && Number.isFinite(e) ? e : 1));
+  const context: SearchContext = {
+    engine: new Lockstep(objective),
+    factory,
+    best,
+    bounds,
+    scales,
+    nllMin: start.nllMin,
+    tolerance,
+    maxSteps,
+  };
+
+  const records = parameters.map((j) => {
+    const record = new ParameterRecord(j, best[j]);
+    const slope = Float64Array.from({ length: p }, (_, k) =>
+      start.covariance !== undefined && k !== j ? start.covariance[k * p + j] / start.covariance[j * p + j] : 0,
+    );
+    const sigma = Number.isFinite(start.errors[j]) && start.errors[j] > 0 ? start.errors[j] : scales[j];
+    const intervals = levels.map((level) => ({ level }) as ProfileInterval);
+    levels.forEach((level, n) => {
+      searchEndpoint(context, j, level, -1, sigma, slope, record, (endpoint) => (intervals[n].lower = endpoint));
+      searchEndpoint(context, j, level, 1, sigma, slope, record, (endpoint) => (intervals[n].upper = endpoint));
+    });
+    return { record, intervals, hessianError: start.covariance !== undefined ? start.errors[j] : undefined };
+  });
+  await context.engine.run();
+  counts.calls += context.engine.counts.calls;
+  counts.points += context.engine.counts.points;
+
+  const profiles = records.map(({ record, intervals, hessianError }) => {
+    warnings.push(...record.warnings(tolerance));
+    return { index: record.index, estimate: record.estimate, hessianError, intervals, scan: record.scan() };
+  });
+  return { nllMin: start.nllMin, parameters: profiles, warnings, evaluations: counts, wallMs: performance.now() - t0 };
+}
+
+/**
+ * Largest Hessian step-check disagreement (see `hessian.ts`) at which the estimated covariance still guides
+ * the searches. Starting guesses tolerate tens of per cent; beyond that H is noise.
+ */
+const UNRELIABLE_HESSIAN = 0.1;
+
+interface StartingInformation {
+  nllMin: number;
+  /** Covariance used for first guesses and warm starts, when there is a trustworthy one. */
+  covariance: Float64Array | undefined;
+  /** Per-parameter error estimates for the first guesses. */
+  errors: Float64Array;
+  warnings: string[];
+}
+
+/** NLL at the best fit and a covariance: the supplied ones, or from one batched Hessian evaluation. */
+async function startingInformation(
+  objective: BatchObjective,
+  best: Float64Array,
+  bounds: Bounds,
+  userScales: Float64Array | undefined,
+  options: ProfileOptions,
+  counts: EvaluationCounts,
+): Promise<StartingInformation> {
+  const p = best.length;
+  const warnings: string[] = [];
   let nllMin = options.nllMin;
   let covariance = options.covariance;
   let diagonal: Float64Array | undefined;
-  if (covariance !== undefined) checkCovariance(covariance, p);
   if (nllMin === undefined || covariance === undefined) {
-    const h = await hessian(objective, best, { bounds, scales: options.scales, relativeStep: options.hessianStep });
+    const h = await hessian(objective, best, { bounds, scales: userScales, relativeStep: options.hessianStep });
     counts.calls += h.evaluations.calls;
     counts.points += h.evaluations.points;
     nllMin ??= h.value;
@@ -150,119 +209,135 @@ export async function profileLikelihood(objective: BatchObjective, options: Prof
       }
     }
   }
-  if (!Number.isFinite(nllMin)) throw new Error(`profile: NLL at the best fit is ${nllMin}; it must be finite.`);
-  const nllAtBest = nllMin as number;
-
-  const userScales = options.scales === undefined ? undefined : resolveScales(options.scales, p);
+  if (!Number.isFinite(nllMin)) throw new Error(`profile: the NLL at the best fit is ${nllMin}; it must be finite.`);
   const errors = Float64Array.from({ length: p }, (_, i) => {
     if (covariance !== undefined) return Math.sqrt(covariance[i * p + i]);
     if (diagonal !== undefined && diagonal[i] > 0) return 1 / Math.sqrt(diagonal[i]);
     return userScales?.[i] ?? 1;
   });
-  const scales = userScales ?? Float64Array.from(errors, (e) => (e > 0 && Number.isFinite(e) ? e : 1));
+  return { nllMin: nllMin as number, covariance, errors, warnings };
+}
 
-  const engine = new Lockstep(objective);
-  const profiles: ParameterProfile[] = [];
-  const finalizers: (() => void)[] = [];
-  for (const j of parameters) {
-    const free = Int32Array.from({ length: p - 1 }, (_, k) => (k < j ? k : k + 1));
-    const slope = Float64Array.from({ length: p }, (_, k) =>
-      covariance !== undefined && k !== j ? covariance[k * p + j] / covariance[j * p + j] : 0,
-    );
-    const scanPoints: { value: number; deltaNll: number }[] = [{ value: best[j], deltaNll: 0 }];
-    let unconverged = 0;
-    let lowest: { deltaNll: number; x: Float64Array } | undefined;
-    const intervals = levels.map((level) => ({ level }) as ProfileInterval);
-    profiles.push({
-      index: j,
-      estimate: best[j],
-      hessianError: covariance !== undefined ? errors[j] : undefined,
-      intervals,
-      scan: { values: new Float64Array(0), deltaNll: new Float64Array(0) },
-    });
-    const sigma = Number.isFinite(errors[j]) && errors[j] > 0 ? errors[j] : scales[j];
+/** What every endpoint search shares. */
+interface SearchContext {
+  engine: Lockstep;
+  factory: MachineFactory;
+  best: Float64Array;
+  bounds: Bounds;
+  scales: Float64Array;
+  nllMin: number;
+  tolerance: number;
+  maxSteps: number;
+}
 
-    levels.forEach((level, levelIndex) => {
-      for (const direction of [-1, 1] as const) {
-        const bound = direction < 0 ? bounds.lower[j] : bounds.upper[j];
-        const limit = Math.abs(bound - best[j]);
-        const search = endpointSearch(level, sigma * Math.sqrt(2 * level), limit, tolerance, maxSteps);
-        const visited = new Map<number, { x: Float64Array; message: string }>([[0, { x: best, message: '' }]]);
-        let anchor = { value: best[j], x: best };
+/** The profile points of one parameter, gathered from all its endpoint searches. */
+class ParameterRecord {
+  private readonly points: { value: number; deltaNll: number }[];
+  private unconverged = 0;
+  private lowest: { deltaNll: number; x: Float64Array } | undefined;
 
-        const finish = (outcome: EndpointOutcome) => {
-          const at = visited.get(outcome.t) ?? { x: best, message: '' };
-          const endpoint: ProfileEndpoint = {
-            value: outcome.t >= limit ? bound : best[j] + direction * outcome.t,
-            deltaNll: outcome.q,
-            open: outcome.open,
-            converged: outcome.converged,
-            steps: outcome.steps,
-            x: at.x,
-            message: outcome.converged || !at.message ? outcome.message : `${outcome.message} ${at.message}`,
-          };
-          if (direction < 0) intervals[levelIndex].lower = endpoint;
-          else intervals[levelIndex].upper = endpoint;
-        };
-
-        const launch = (t: number) => {
-          const value = t >= limit ? bound : best[j] + direction * t;
-          const base = new Float64Array(p);
-          for (let k = 0; k < p; k++) {
-            const moved = anchor.x[k] + slope[k] * (value - anchor.value);
-            base[k] = Math.min(bounds.upper[k], Math.max(bounds.lower[k], moved));
-          }
-          base[j] = value;
-          const embedding = new ScaledEmbedding(base, free, scales, bounds.lower, bounds.upper);
-          const describe = (u: Float64Array) =>
-            `x = ${formatPoint(embedding.physical(u))} (profile of parameter ${j} at ${value})`;
-          const machine = factory(new Float64Array(p - 1), embedding.lowerU, embedding.upperU, describe);
-          engine.start(machine, embedding, (result: MachineOutcome) => {
-            const x = embedding.physical(result.u);
-            const q = result.value - nllAtBest;
-            if (!isConverged(result.reason)) unconverged += 1;
-            if (Number.isFinite(q)) {
-              scanPoints.push({ value, deltaNll: q });
-              if (lowest === undefined || q < lowest.deltaNll) lowest = { deltaNll: q, x };
-              anchor = { value, x };
-            }
-            visited.set(t, { x, message: `The re-minimisation at x_${j} = ${value} stopped: ${result.message}` });
-            const next = search.next(q);
-            if (next.done) finish(next.value);
-            else launch(next.value);
-          });
-        };
-
-        const first = search.next();
-        if (first.done) finish(first.value);
-        else launch(first.value);
-      }
-    });
-
-    // Runs after the engine has finished (the callbacks above append to scanPoints).
-    const profile = profiles[profiles.length - 1];
-    finalizers.push(() => {
-      scanPoints.sort((a, b) => a.value - b.value);
-      profile.scan = {
-        values: Float64Array.from(scanPoints, (s) => s.value),
-        deltaNll: Float64Array.from(scanPoints, (s) => s.deltaNll),
-      };
-      if (unconverged > 0) {
-        warnings.push(`parameter ${j}: ${unconverged} re-minimisation(s) of the other parameters did not converge; the profile may be biased upward there.`);
-      }
-      if (lowest !== undefined && lowest.deltaNll < -tolerance) {
-        warnings.push(
-          `parameter ${j}: the profile reached ΔNLL = ${lowest.deltaNll.toPrecision(4)} at x = ${formatPoint(lowest.x)}, ` +
-            'below the supplied minimum: the best fit is not the global minimum. Refit from that point and profile again.',
-        );
-      }
-    });
+  constructor(
+    readonly index: number,
+    readonly estimate: number,
+  ) {
+    this.points = [{ value: estimate, deltaNll: 0 }];
   }
-  await engine.run();
-  for (const finalize of finalizers) finalize();
-  counts.calls += engine.counts.calls;
-  counts.points += engine.counts.points;
-  return { nllMin: nllAtBest, parameters: profiles, warnings, evaluations: counts, wallMs: performance.now() - t0 };
+
+  add(value: number, deltaNll: number, x: Float64Array, converged: boolean): void {
+    if (!converged) this.unconverged += 1;
+    if (!Number.isFinite(deltaNll)) return;
+    this.points.push({ value, deltaNll });
+    if (this.lowest === undefined || deltaNll < this.lowest.deltaNll) this.lowest = { deltaNll, x };
+  }
+
+  scan(): { values: Float64Array; deltaNll: Float64Array } {
+    const sorted = [...this.points].sort((a, b) => a.value - b.value);
+    return { values: Float64Array.from(sorted, (s) => s.value), deltaNll: Float64Array.from(sorted, (s) => s.deltaNll) };
+  }
+
+  warnings(tolerance: number): string[] {
+    const out: string[] = [];
+    if (this.unconverged > 0) {
+      out.push(
+        `parameter ${this.index}: ${this.unconverged} re-minimisation(s) of the other parameters did not converge; ` +
+          'the profile may be biased upward there.',
+      );
+    }
+    if (this.lowest !== undefined && this.lowest.deltaNll < -tolerance) {
+      out.push(
+        `parameter ${this.index}: the profile reached ΔNLL = ${this.lowest.deltaNll.toPrecision(4)} at x = ${formatPoint(this.lowest.x)}, ` +
+          'below the supplied minimum: the best fit is not the global minimum. Refit from that point and profile again.',
+      );
+    }
+    return out;
+  }
+}
+
+/**
+ * Drives one endpoint search (parameter j, one level, one side): each trial distance it proposes becomes a
+ * re-minimisation of the other parameters in the shared lock-step engine; its result feeds the search, which
+ * proposes the next trial or finishes and hands its endpoint to `done`.
+ */
+function searchEndpoint(
+  context: SearchContext,
+  j: number,
+  level: number,
+  direction: -1 | 1,
+  sigma: number,
+  slope: Float64Array,
+  record: ParameterRecord,
+  done: (endpoint: ProfileEndpoint) => void,
+): void {
+  const { best, bounds, scales } = context;
+  const p = best.length;
+  const free = Int32Array.from({ length: p - 1 }, (_, k) => (k < j ? k : k + 1));
+  const bound = direction < 0 ? bounds.lower[j] : bounds.upper[j];
+  const limit = Math.abs(bound - best[j]);
+  const valueAt = (t: number) => (t >= limit ? bound : best[j] + direction * t);
+  const search = endpointSearch(level, sigma * Math.sqrt(2 * level), limit, context.tolerance, context.maxSteps);
+  const visited = new Map<number, { x: Float64Array; message: string }>([[0, { x: best, message: '' }]]);
+  let anchor = { value: best[j], x: best };
+
+  const finish = (outcome: EndpointOutcome) => {
+    const at = visited.get(outcome.t) ?? { x: best, message: '' };
+    done({
+      value: valueAt(outcome.t),
+      deltaNll: outcome.q,
+      open: outcome.open,
+      converged: outcome.converged,
+      steps: outcome.steps,
+      x: at.x,
+      message: outcome.converged || !at.message ? outcome.message : `${outcome.message} ${at.message}`,
+    });
+  };
+
+  const launch = (t: number) => {
+    const value = valueAt(t);
+    // Warm start: the nearest profile point so far, moved along the Gaussian regression line.
+    const base = new Float64Array(p);
+    for (let k = 0; k < p; k++) {
+      const moved = anchor.x[k] + slope[k] * (value - anchor.value);
+      base[k] = Math.min(bounds.upper[k], Math.max(bounds.lower[k], moved));
+    }
+    base[j] = value;
+    const embedding = new ScaledEmbedding(base, free, scales, bounds.lower, bounds.upper);
+    const describe = (u: Float64Array) => `x = ${formatPoint(embedding.physical(u))} (profile of parameter ${j} at ${value})`;
+    const machine = context.factory(new Float64Array(p - 1), embedding.lowerU, embedding.upperU, describe);
+    context.engine.start(machine, embedding, (result: MachineOutcome) => {
+      const x = embedding.physical(result.u);
+      const q = result.value - context.nllMin;
+      record.add(value, q, x, isConverged(result.reason));
+      if (Number.isFinite(q)) anchor = { value, x };
+      visited.set(t, { x, message: `The re-minimisation at x_${j} = ${value} stopped: ${result.message}` });
+      const next = search.next(q);
+      if (next.done) finish(next.value);
+      else launch(next.value);
+    });
+  };
+
+  const first = search.next();
+  if (first.done) finish(first.value);
+  else launch(first.value);
 }
 
 interface EndpointOutcome {
