@@ -1,5 +1,6 @@
 import test from 'ava';
-import { cholesky, choleskyInverse, choleskySolve, seededRandom, symmetricEigen } from '../runtime/src/fit/index.ts';
+import { cholesky, choleskyInverse, choleskySolve, symmetricEigen } from '../runtime/src/fit/index.ts';
+import { Rng } from '../runtime/src/random.ts';
 
 /** A random symmetric positive definite n×n matrix M Mᵀ + n·I. */
 function randomSpd(n: number, random: () => number): Float64Array {
@@ -15,7 +16,8 @@ function randomSpd(n: number, random: () => number): Float64Array {
 }
 
 test('Cholesky reproduces A = L Lᵀ, solves A x = b and inverts A', (t) => {
-  const random = seededRandom(7);
+  const rng = new Rng(7);
+  const random = () => rng.uniform();
   for (const n of [1, 3, 12]) {
     const a = randomSpd(n, random);
     const l = cholesky(a, n);
@@ -58,7 +60,8 @@ test('Cholesky rejects indefinite, singular and NaN matrices', (t) => {
 
 test('Jacobi eigenvalues and vectors match a matrix built as Q diag(λ) Qᵀ', (t) => {
   const n = 6;
-  const random = seededRandom(3);
+  const rng = new Rng(3);
+  const random = () => rng.uniform();
   // Q from Gram–Schmidt on random vectors (independent of the Jacobi rotations).
   const q: number[][] = [];
   while (q.length < n) {
@@ -82,24 +85,4 @@ test('Jacobi eigenvalues and vectors match a matrix built as Q diag(λ) Qᵀ', (
       t.true(Math.abs(av - values[k] * vectors[i * n + k]) < 1e-12);
     }
   }
-});
-
-test('seededRandom is reproducible, seed-dependent and uniform on [0, 1)', (t) => {
-  const a = seededRandom(42);
-  const b = seededRandom(42);
-  const c = seededRandom(43);
-  const draws = Array.from({ length: 20000 }, () => a());
-  t.deepEqual(draws.slice(0, 5), Array.from({ length: 5 }, () => b()));
-  t.notDeepEqual(draws.slice(0, 5), Array.from({ length: 5 }, () => c()));
-  t.true(draws.every((r) => r >= 0 && r < 1));
-  // Mean and variance of U(0,1): 1/2 and 1/12, checked at 5 standard errors.
-  const mean = draws.reduce((s, r) => s + r, 0) / draws.length;
-  const variance = draws.reduce((s, r) => s + (r - mean) ** 2, 0) / draws.length;
-  t.true(Math.abs(mean - 0.5) < 5 * Math.sqrt(1 / 12 / draws.length), `mean ${mean}`);
-  t.true(Math.abs(variance - 1 / 12) < 5 * Math.sqrt(1 / 180 / draws.length), `variance ${variance}`);
-  // Deciles are equally filled (χ² with 9 degrees of freedom, 99.9 % quantile 27.9).
-  const counts = new Array<number>(10).fill(0);
-  for (const r of draws) counts[Math.floor(r * 10)] += 1;
-  const chi2 = counts.reduce((s, n) => s + (n - 2000) ** 2 / 2000, 0);
-  t.true(chi2 < 27.9, `χ² = ${chi2}`);
 });

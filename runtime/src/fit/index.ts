@@ -48,5 +48,4 @@ export {
   type ScanResult,
 } from './scan.ts';
 export { localSignificance, type LocalSignificance } from './significance.ts';
-export { seededRandom } from './random.ts';
 export { cholesky, choleskyInverse, choleskySolve, symmetricEigen, type SymmetricEigen } from './linalg.ts';

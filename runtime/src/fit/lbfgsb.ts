@@ -66,8 +66,8 @@ export function* lbfgsbMachine(u0: Float64Array, settings: LbfgsbSettings): Poin
       if (dot(current.g, direction) < 0) {
         // ū is inside the box, so every λ ≤ 1 is feasible (convexity); beyond 1 the box decides.
         const maxStep = Math.max(1, largestFeasibleStep(current.u, direction, lower, upper));
-        // Without curvature information B = I and d can be huge; a first step of unit length (BLNZ's
-        // choice for the first iteration) keeps the first trial point within a few scale units.
+        // Without curvature information B = I and d can be huge; a first step of unit length (as the L-BFGS-B
+        // code of Zhu et al., ACM TOMS 23 (1997) 550, does) keeps the first trial point within a scale unit.
         const initialStep = memory.size === 0 ? Math.min(1, 1 / Math.sqrt(dot(direction, direction))) : 1;
         next = yield* wolfeLineSearch(evaluator, current, direction, initialStep, maxStep, lower, upper, gtol);
       }

@@ -128,8 +128,9 @@ export function projectInPlace(u: Float64Array, lower: Float64Array, upper: Floa
 }
 
 /**
- * ‖P(u − g) − u‖_∞, the projected-gradient norm of Byrd et al. (1995) §6: zero exactly at a KKT point of
- * the box-constrained problem, so it serves as the first-order stationarity test with bounds.
+ * ‖P(u − g) − u‖_∞, the projected-gradient norm that L-BFGS-B (Byrd et al. 1995) compares with its pgtol:
+ * zero exactly at a KKT point of the box-constrained problem, so it is the first-order stationarity test
+ * with bounds.
  */
 export function projectedGradientNorm(u: Float64Array, g: Float64Array, lower: Float64Array, upper: Float64Array): number {
   let norm = 0;

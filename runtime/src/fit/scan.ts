@@ -6,7 +6,7 @@
  * evaluations where L-BFGS-B needs tens, but they need no gradient, see the whole box, and make plots.
  */
 import { evaluateBatch, type BatchObjective, type Bounds, type EvaluationCounts } from './objective.ts';
-import { seededRandom } from './random.ts';
+import { Rng } from '../random.ts';
 import { checkIndex, checkInteger, checkPoints, objectiveDimension, requireFiniteBounds, resolveBounds } from './validate.ts';
 
 /** Scans refuse more points than this (P doubles each, held in memory). */
@@ -38,7 +38,7 @@ export interface RandomScanOptions extends ScanOptions {
   bounds: Bounds;
   /** Number of points. */
   count: number;
-  /** Seed of the internal generator (default 1); ignored when `random` is given. */
+  /** Seed (a safe integer) of the runtime's xoshiro128** generator (default 1); ignored when `random` is given. */
   seed?: number;
   /** Own uniform generator on [0, 1) instead of the internal one. */
   random?: () => number;
@@ -91,7 +91,8 @@ export async function randomScan(objective: BatchObjective, options: RandomScanO
   const bounds = requireFiniteBounds(options.bounds, p, 'randomScan');
   const count = checkInteger(options.count, 'randomScan: count', 1);
   checkCount(count, 'randomScan');
-  const random = options.random ?? seededRandom(options.seed ?? 1);
+  const rng = options.random === undefined ? new Rng(options.seed ?? 1) : undefined;
+  const random = options.random ?? (() => (rng as Rng).uniform());
   const points = new Float64Array(count * p);
   for (let row = 0; row < count; row++) {
     for (let i = 0; i < p; i++) {
