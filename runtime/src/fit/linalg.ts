@@ -15,7 +15,7 @@
 const RELATIVE_PIVOT_FLOOR = 1e-14;
 
 /** Identity matrix of size n. */
-export function identity(n: number): Float64Array {
+function identity(n: number): Float64Array {
   const out = new Float64Array(n * n);
   for (let i = 0; i < n; i++) out[i * n + i] = 1;
   return out;
@@ -30,19 +30,6 @@ export function matVec(a: Float64Array, x: Float64Array, n: number): Float64Arra
     y[i] = sum;
   }
   return y;
-}
-
-/** C = A B for row-major n×n matrices. */
-export function matMul(a: Float64Array, b: Float64Array, n: number): Float64Array {
-  const c = new Float64Array(n * n);
-  for (let i = 0; i < n; i++) {
-    for (let k = 0; k < n; k++) {
-      const aik = a[i * n + k];
-      if (aik === 0) continue;
-      for (let j = 0; j < n; j++) c[i * n + j] += aik * b[k * n + j];
-    }
-  }
-  return c;
 }
 
 /**
