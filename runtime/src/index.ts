@@ -2,3 +2,9 @@
 export * from './model/manifest.ts';
 export * from './model/flow-model.ts';
 export * from './random.ts';
+export * from './data/csv.ts';
+export * from './stats/ks.ts';
+export * from './fit/index.ts';
+export * from './likelihood/mixture.ts';
+export * from './likelihood/fit.ts';
+export * as plots from './plots/index.ts';

@@ -1,6 +1,9 @@
 // The list of subcommands. Each module exports `register(program)` adding one subcommand with its --help.
 import type { Command } from 'commander';
+import { register as registerExport } from './export.ts';
+import { register as registerTrain } from './train.ts';
 
 export function registerCommands(program: Command): void {
-  void program;
+  registerTrain(program);
+  registerExport(program);
 }

@@ -1,0 +1,235 @@
+// A complete fit of a mixture likelihood: multi-start minimisation, Hessian errors and correlations,
+// optional profile-likelihood intervals and the local significance against the background-only hypothesis.
+import { covarianceFromHessian, hessian } from '../fit/hessian.ts';
+import { type MinimizeMethod, type MinimizeProgress, minimize } from '../fit/minimize.ts';
+import type { EvaluationCounts } from '../fit/objective.ts';
+import { profileLikelihood } from '../fit/profile.ts';
+import { localSignificance } from '../fit/significance.ts';
+import { Rng } from '../random.ts';
+import { type DataSummary, type MixtureLikelihood, yieldName } from './mixture.ts';
+
+export interface FitOptions {
+  method?: MinimizeMethod;
+  /** Starting point by parameter name (missing ones: the middle of their bounds, or a yield guess). */
+  start?: Record<string, number>;
+  /** Number of starts evaluated together (the first is `start`, the others uniform in the bounds). */
+  starts?: number;
+  seed?: number;
+  /** Profile-likelihood intervals at ΔNLL = 0.5 and 2.0 for every free parameter. */
+  profile?: boolean;
+  /** Component whose absence is the background-only hypothesis (for the significance). */
+  signal?: string;
+  onProgress?: (stage: string, progress: MinimizeProgress) => void;
+}
+
+export interface FittedParameter {
+  name: string;
+  unit: string;
+  component: string;
+  value: number;
+  /** √(H⁻¹)_jj; absent when fixed or when the Hessian is not positive definite. */
+  error?: number;
+  fixed: boolean;
+  atBound: 'free' | 'lower' | 'upper';
+  bounds: [number, number];
+  trainingRange: [number, number] | null;
+  /** Profile-likelihood intervals (value ranges where ΔNLL ≤ level). */
+  intervals?: { level: number; lower: number; upper: number; lowerOpen: boolean; upperOpen: boolean }[];
+}
+
+export interface FitResult {
+  method: MinimizeMethod;
+  nll: number;
+  converged: boolean;
+  reason: string;
+  parameters: FittedParameter[];
+  /** Free parameter names, in the order of covariance and correlation. */
+  freeNames: string[];
+  covariance?: number[][];
+  correlation?: number[][];
+  hessianMessage?: string;
+  significance?: { z: number; q0: number; nllBackgroundOnly: number; signal: string };
+  data: DataSummary;
+  /** Graph evaluations: objective calls (each = one batched run per component), points, and wall time. */
+  evaluations: { calls: number; points: number; graphRuns: number };
+  wallMs: number;
+  warnings: string[];
+}
+
+function defaultStart(likelihood: MixtureLikelihood, start: Record<string, number>): Float64Array {
+  const { lower, upper } = likelihood.bounds();
+  const names = likelihood.freeNames;
+  const components = likelihood.componentNames();
+  return Float64Array.from(names, (name, j) => {
+    if (name in start) {
+      const v = start[name];
+      if (!(v >= lower[j] && v <= upper[j])) {
+        throw new Error(`start value ${name} = ${v} lies outside its bounds [${lower[j]}, ${upper[j]}]`);
+      }
+      return v;
+    }
+    const yieldOf = components.find((c) => yieldName(c) === name);
+    if (yieldOf) return likelihood.data.sumWeights / components.length;
+    return 0.5 * (lower[j] + upper[j]);
+  });
+}
+
+/** Natural scales (≈ expected errors) so all coordinates are comparable inside the minimiser. */
+function parameterScales(likelihood: MixtureLikelihood): Float64Array {
+  const { lower, upper } = likelihood.bounds();
+  const components = likelihood.componentNames();
+  return Float64Array.from(likelihood.freeNames, (name, j) =>
+    components.some((c) => yieldName(c) === name) ? Math.sqrt(likelihood.data.sumWeights + 1) : Math.max((upper[j] - lower[j]) / 100, 1e-12),
+  );
+}
+
+function addCounts(total: EvaluationCounts, more: EvaluationCounts): void {
+  total.calls += more.calls;
+  total.points += more.points;
+}
+
+export async function fitLikelihood(likelihood: MixtureLikelihood, options: FitOptions = {}): Promise<FitResult> {
+  const t0 = performance.now();
+  const method = options.method ?? 'lbfgsb';
+  const K = options.starts ?? 1;
+  if (!(Number.isInteger(K) && K >= 1 && K <= 4096)) throw new Error(`starts must be an integer in [1, 4096], got ${K}`);
+  const bounds = likelihood.bounds();
+  const P = likelihood.dimension;
+  const first = defaultStart(likelihood, options.start ?? {});
+  const rng = new Rng(options.seed ?? 1);
+  const starts = new Float64Array(K * P);
+  starts.set(first);
+  for (let k = 1; k < K; k++) {
+    for (let j = 0; j < P; j++) {
+      const lo = bounds.lower[j];
+      const hi = Number.isFinite(bounds.upper[j]) ? bounds.upper[j] : 2 * first[j] + 1;
+      starts[k * P + j] = lo + (hi - lo) * rng.uniform();
+    }
+  }
+  const scales = parameterScales(likelihood);
+  const counts: EvaluationCounts = { calls: 0, points: 0 };
+  const runs0 = likelihood.graphRuns;
+  const warnings: string[] = [];
+
+  const result = await minimize(likelihood, {
+    method,
+    starts,
+    bounds,
+    scales,
+    onProgress: (p) => options.onProgress?.('fit', p),
+  } as Parameters<typeof minimize>[1]);
+  addCounts(counts, result.evaluations);
+  const best = result.best;
+  if (!best.converged) warnings.push(`the minimiser stopped without converging: ${best.message}`);
+
+  // Two passes: a first Hessian on the coarse scales gives σ; the second uses steps of 0.1σ, large against
+  // the float32 noise of the exported gradient, small against the scale on which the NLL is not quadratic.
+  const coarse = await hessian(likelihood, best.x, { bounds, scales, relativeStep: 1e-2 });
+  addCounts(counts, coarse.evaluations);
+  const coarseCov = covarianceFromHessian(coarse.hessian);
+  const sigmaScales = coarseCov.positiveDefinite ? Float64Array.from(coarseCov.errors, (e, j) => (e > 0 && Number.isFinite(e) ? e : scales[j])) : scales;
+  const h = coarseCov.positiveDefinite ? await hessian(likelihood, best.x, { bounds, scales: sigmaScales, relativeStep: 0.1 }) : coarse;
+  if (h !== coarse) addCounts(counts, h.evaluations);
+  const cov = covarianceFromHessian(h.hessian);
+  if (h.stepCheck.relativeDisagreement > 0.05) {
+    warnings.push(`the Hessian changes by ${(100 * h.stepCheck.relativeDisagreement).toFixed(1)}% between step sizes: errors are uncertain`);
+  }
+  const errors = cov.positiveDefinite ? cov.errors : undefined;
+  const square = (m: Float64Array): number[][] => Array.from({ length: P }, (_, i) => Array.from(m.subarray(i * P, (i + 1) * P)));
+
+  let profiles: Awaited<ReturnType<typeof profileLikelihood>> | null = null;
+  if (options.profile) {
+    profiles = await profileLikelihood(likelihood, {
+      best: best.x,
+      nllMin: best.value,
+      bounds,
+      scales: sigmaScales,
+      ...(cov.positiveDefinite ? { covariance: cov.covariance } : {}),
+    });
+    addCounts(counts, profiles.evaluations);
+    warnings.push(...profiles.warnings);
+  }
+
+  let significance: FitResult['significance'];
+  let backgroundRuns = 0;
+  if (options.signal) {
+    const signal = options.signal;
+    if (!likelihood.componentNames().includes(signal)) {
+      throw new Error(`unknown signal component "${signal}": components are ${likelihood.componentNames().join(', ')}`);
+    }
+    // Background only: the signal's yield (extended) or fraction (fixed fractions) is zero; its shape
+    // parameters then do not matter and are held at the best fit.
+    const fullBest = likelihood.fullPoint(best.x);
+    const signalParams = Object.fromEntries(
+      likelihood.parameters.map((p, i) => [p, i] as const).filter(([p]) => p.component === signal).map(([p, i]) => [p.name, fullBest[i]]),
+    );
+    let background: MixtureLikelihood;
+    if (likelihood.yields === 'extended') {
+      background = likelihood.variant({ fixed: { ...signalParams, [yieldName(signal)]: 0 } });
+    } else {
+      const fractions = likelihood.fractions();
+      const rest = 1 - fractions[signal];
+      if (!(rest > 0)) throw new Error('the background-only hypothesis needs a non-signal fraction > 0');
+      const scaled = Object.fromEntries(Object.entries(fractions).map(([c, f]) => [c, c === signal ? 0 : f / rest]));
+      background = likelihood.variant({ fixed: signalParams, fractions: scaled });
+    }
+    const bStart = Float64Array.from(background.freeNames, (name) => fullBest[likelihood.parameters.findIndex((p) => p.name === name)]);
+    const bFit = await minimize(background, {
+      method,
+      starts: bStart,
+      bounds: background.bounds(),
+      scales: Float64Array.from(background.freeNames, (name) => scales[likelihood.freeNames.indexOf(name)]),
+      onProgress: (p) => options.onProgress?.('background-only fit', p),
+    } as Parameters<typeof minimize>[1]);
+    addCounts(counts, bFit.evaluations);
+    backgroundRuns = background.graphRuns;
+    const signalYield = likelihood.yields === 'extended' ? fullBest[likelihood.parameters.findIndex((p) => p.name === yieldName(signal))] : undefined;
+    const s = localSignificance(bFit.best.value, best.value, signalYield);
+    significance = { z: s.z, q0: s.q0, nllBackgroundOnly: bFit.best.value, signal };
+  }
+
+  const full = likelihood.fullPoint(best.x);
+  const parameters: FittedParameter[] = likelihood.parameters.map((p, i) => {
+    const j = likelihood.free.indexOf(i);
+    const fitted: FittedParameter = {
+      name: p.name,
+      unit: p.unit,
+      component: p.component,
+      value: full[i],
+      fixed: j < 0,
+      atBound: j < 0 ? 'free' : best.atBound[j],
+      bounds: p.bounds,
+      trainingRange: p.trainingRange,
+    };
+    if (j >= 0 && errors) fitted.error = errors[j];
+    const profile = profiles?.parameters.find((q) => q.index === j);
+    if (profile) {
+      fitted.intervals = profile.intervals.map((iv) => ({
+        level: iv.level,
+        lower: iv.lower.value,
+        upper: iv.upper.value,
+        lowerOpen: iv.lower.open,
+        upperOpen: iv.upper.open,
+      }));
+    }
+    if (j >= 0 && p.trainingRange && (full[i] < p.trainingRange[0] || full[i] > p.trainingRange[1])) {
+      warnings.push(`${p.name} = ${full[i]} lies outside the training range [${p.trainingRange.join(', ')}]: the flow extrapolates there`);
+    }
+    return fitted;
+  });
+
+  return {
+    method,
+    nll: best.value,
+    converged: best.converged,
+    reason: best.reason,
+    parameters,
+    freeNames: likelihood.freeNames,
+    ...(cov.positiveDefinite ? { covariance: square(cov.covariance), correlation: square(cov.correlation) } : { hessianMessage: cov.message }),
+    ...(significance ? { significance } : {}),
+    data: likelihood.data,
+    evaluations: { calls: counts.calls, points: counts.points, graphRuns: likelihood.graphRuns - runs0 + backgroundRuns },
+    wallMs: performance.now() - t0,
+    warnings,
+  };
+}

@@ -1,0 +1,366 @@
+// The mixture likelihood of observed events under exported flows (Saito et al. 2024, eq. 1):
+//   fixed fractions:  −log L(θ) = −Σ_i w_i log Σ_c f_c p_c(x_i|θ_c)
+//   extended:         −log L(θ, ν) = Σ_c ν_c − Σ_i w_i log Σ_c ν_c p_c(x_i|θ_c)      (ν_c: expected yields)
+// The flows give log p_c per event in float32; every sum over events is accumulated in float64, so ΔNLL is
+// resolved to 1e-3 at 10^6 events. Gradients use the exported θ-gradient graph with the per-point
+// responsibilities r_kic = f_c p_c / Σ_c' f_c' p_c' as event weights:
+//   ∂(−log L)/∂θ_c = −Σ_i w_i r_kic ∂ log p_c(x_i|θ_c)/∂θ_c.
+import type * as Ort from 'onnxruntime-common';
+import type { BatchObjective, Bounds } from '../fit/objective.ts';
+import { featureSupport } from '../model/manifest.ts';
+import type { FlowModel } from '../model/flow-model.ts';
+
+export interface ComponentSpec {
+  /** Name of the process, e.g. "signal". */
+  name: string;
+  model: FlowModel;
+  /** Fixed fraction f_c (fixed-fraction mode); fractions must sum to 1. */
+  fraction?: number;
+  /** Renames of the model's parameters, e.g. { tau: 'tau_bkg' }, to keep names unique across components. */
+  rename?: Record<string, string>;
+}
+
+export type YieldMode = 'fixed-fractions' | 'extended';
+/** What to do with events outside a model's feature support: refuse (default), or drop and report them. */
+export type OutsideSupportPolicy = 'error' | 'drop';
+
+export interface LikelihoodSpec {
+  components: ComponentSpec[];
+  /** Event features by name; every model's features must be present. */
+  events: Record<string, ArrayLike<number>>;
+  /** Optional per-event weights (default 1). */
+  weights?: ArrayLike<number>;
+  yields: YieldMode;
+  outsideSupport?: OutsideSupportPolicy;
+  /** Parameters held at a value: name → value. */
+  fixed?: Record<string, number>;
+  /** Bounds overriding the training ranges: name → [lo, hi]. */
+  bounds?: Record<string, [number, number]>;
+}
+
+export interface ParameterInfo {
+  name: string;
+  unit: string;
+  /** Component it belongs to, or 'yield'. */
+  component: string;
+  bounds: [number, number];
+  /** The range seen in training (the flow is trusted there). */
+  trainingRange: [number, number] | null;
+  fixed: number | null;
+}
+
+interface Component {
+  name: string;
+  model: FlowModel;
+  /** Indices of this component's parameters in the full parameter vector. */
+  parameterIndex: number[];
+  /** Index of this component's yield parameter (extended mode). */
+  yieldIndex: number;
+  fraction: number;
+  events: Ort.Tensor;
+  /** log p at fixed parameters, computed once when the component has no free parameter. */
+  cached: { key: string; logProb: Float32Array } | null;
+}
+
+export interface DataSummary {
+  events: number;
+  sumWeights: number;
+  droppedOutsideSupport: number;
+  /** Per feature, how many events lay outside some model's support. */
+  outsideByFeature: Record<string, number>;
+}
+
+export function yieldName(component: string): string {
+  return `n_${component}`;
+}
+
+export class MixtureLikelihood implements BatchObjective {
+  readonly parameters: ParameterInfo[];
+  readonly data: DataSummary;
+  /** Indices of the free parameters (the objective's coordinates). */
+  readonly free: number[];
+  readonly yields: YieldMode;
+  private readonly components: Component[];
+  private readonly weights: Float64Array;
+  private readonly count: number;
+  /** Evaluate calls and points so far (graph runs are counted by the fit layer). */
+  graphRuns = 0;
+
+  constructor(spec: LikelihoodSpec) {
+    if (spec.components.length === 0) throw new Error('the likelihood needs at least one component');
+    if (spec.yields !== 'fixed-fractions' && spec.yields !== 'extended') {
+      throw new Error(`yields must be "fixed-fractions" or "extended", got "${String(spec.yields)}"`);
+    }
+    this.yields = spec.yields;
+    const names = new Set<string>();
+    for (const c of spec.components) {
+      if (names.has(c.name)) throw new Error(`two components are named "${c.name}": component names must be unique`);
+      names.add(c.name);
+    }
+
+    // Events: check columns, values and support; drop (and count) outside-support events if asked.
+    const featureNames = [...new Set(spec.components.flatMap((c) => c.model.featureNames))];
+    const columns = featureNames.map((f) => {
+      const col = spec.events[f];
+      if (!col) {
+        const owner = spec.components.find((c) => c.model.featureNames.includes(f))!;
+        throw new Error(`the events have no column "${f}" needed by model ${owner.model.name} (columns: ${Object.keys(spec.events).join(', ')})`);
+      }
+      return col;
+    });
+    const total = columns[0].length;
+    if (total === 0) throw new Error('there are no observed events');
+    columns.forEach((col, j) => {
+      if (col.length !== total) throw new Error(`column "${featureNames[j]}" has ${col.length} values, "${featureNames[0]}" has ${total}`);
+      for (let i = 0; i < total; i++) {
+        if (!Number.isFinite(col[i])) throw new Error(`event ${i + 1} has ${col[i]} in "${featureNames[j]}": events must be finite numbers`);
+      }
+    });
+    if (spec.weights && spec.weights.length !== total) throw new Error(`${spec.weights.length} event weights for ${total} events`);
+    const keep = new Uint8Array(total).fill(1);
+    const outsideByFeature: Record<string, number> = {};
+    for (const c of spec.components) {
+      featureSupport(c.model.manifest).forEach(([lo, hi], d) => {
+        const name = c.model.featureNames[d];
+        const col = columns[featureNames.indexOf(name)];
+        let outside = 0;
+        for (let i = 0; i < total; i++) {
+          if (col[i] < lo || col[i] > hi) {
+            outside++;
+            keep[i] = 0;
+          }
+        }
+        if (outside > 0) outsideByFeature[name] = Math.max(outsideByFeature[name] ?? 0, outside);
+      });
+    }
+    const dropped = total - keep.reduce((s, v) => s + v, 0);
+    if (dropped > 0 && (spec.outsideSupport ?? 'error') === 'error') {
+      const detail = Object.entries(outsideByFeature).map(([f, n]) => `${n} in ${f}`).join(', ');
+      throw new Error(
+        `${dropped} of ${total} events lie outside the models' feature support (${detail}); the flows are not defined there. ` +
+          'Select events inside the training ranges, or use the outside-support policy "drop" to drop and report them.',
+      );
+    }
+    const kept: number[] = [];
+    for (let i = 0; i < total; i++) if (keep[i]) kept.push(i);
+    if (kept.length === 0) throw new Error('every event lies outside the models\' support');
+    this.count = kept.length;
+    this.weights = Float64Array.from(kept, (i) => (spec.weights ? spec.weights[i] : 1));
+    for (const w of this.weights) if (!(Number.isFinite(w) && w >= 0)) throw new Error(`event weights must be finite and ≥ 0, got ${w}`);
+    this.data = {
+      events: this.count,
+      sumWeights: this.weights.reduce((s, w) => s + w, 0),
+      droppedOutsideSupport: dropped,
+      outsideByFeature,
+    };
+
+    // Parameters: each component's (renamed) θ, then the yields in extended mode.
+    this.parameters = [];
+    const fractions = spec.components.map((c) => c.fraction);
+    if (this.yields === 'fixed-fractions') {
+      if (fractions.some((f) => f === undefined || !(f >= 0 && f <= 1))) {
+        throw new Error(`fixed-fraction mode needs a fraction in [0, 1] for every component, got [${fractions.join(', ')}]`);
+      }
+      const sum = fractions.reduce((s: number, f) => s + (f as number), 0);
+      if (Math.abs(sum - 1) > 1e-9) throw new Error(`component fractions sum to ${sum}, expected 1`);
+    }
+    this.components = spec.components.map((c) => {
+      const parameterIndex = c.model.manifest.parameters.map((p) => {
+        const name = c.rename?.[p.name] ?? p.name;
+        if (this.parameters.some((q) => q.name === name)) {
+          throw new Error(
+            `parameter "${name}" of component "${c.name}" collides with a parameter of another component; ` +
+              `rename one, e.g. rename: { ${p.name}: "${p.name}_${c.name}" }`,
+          );
+        }
+        this.parameters.push({ name, unit: p.unit, component: c.name, bounds: [...p.range], trainingRange: [...p.range], fixed: null });
+        return this.parameters.length - 1;
+      });
+      const xs = new Float32Array(this.count * c.model.dimension);
+      c.model.featureNames.forEach((f, d) => {
+        const col = columns[featureNames.indexOf(f)];
+        kept.forEach((i, r) => (xs[r * c.model.dimension + d] = col[i]));
+      });
+      return {
+        name: c.name,
+        model: c.model,
+        parameterIndex,
+        yieldIndex: -1,
+        fraction: c.fraction ?? 0,
+        // The observed events stay resident: one tensor for the whole scan, no copy per call.
+        events: c.model.eventsTensor(xs, this.count),
+        cached: null,
+      };
+    });
+    if (this.yields === 'extended') {
+      for (const c of this.components) {
+        this.parameters.push({ name: yieldName(c.name), unit: 'events', component: 'yield', bounds: [0, 10 * this.data.sumWeights + 100], trainingRange: null, fixed: null });
+        c.yieldIndex = this.parameters.length - 1;
+      }
+    }
+    for (const [name, b] of Object.entries(spec.bounds ?? {})) {
+      const p = this.parameter(name);
+      if (!(b[0] < b[1])) throw new Error(`bounds of "${name}" must have lower < upper, got [${b.join(', ')}]`);
+      p.bounds = [b[0], b[1]];
+    }
+    for (const [name, value] of Object.entries(spec.fixed ?? {})) {
+      const p = this.parameter(name);
+      if (!Number.isFinite(value)) throw new Error(`fixed value of "${name}" must be a finite number, got ${value}`);
+      p.fixed = value;
+    }
+    this.free = this.parameters.map((_, i) => i).filter((i) => this.parameters[i].fixed === null);
+  }
+
+  private parameter(name: string): ParameterInfo {
+    const p = this.parameters.find((q) => q.name === name);
+    if (!p) throw new Error(`unknown parameter "${name}": the likelihood has ${this.parameters.map((q) => q.name).join(', ')}`);
+    return p;
+  }
+
+  get dimension(): number {
+    return this.free.length;
+  }
+
+  get freeNames(): string[] {
+    return this.free.map((i) => this.parameters[i].name);
+  }
+
+  bounds(): Bounds {
+    return {
+      lower: Float64Array.from(this.free, (i) => this.parameters[i].bounds[0]),
+      upper: Float64Array.from(this.free, (i) => this.parameters[i].bounds[1]),
+    };
+  }
+
+  /** Full parameter vector from free coordinates (fixed ones filled in). */
+  fullPoint(freePoint: ArrayLike<number>): Float64Array {
+    const full = Float64Array.from(this.parameters, (p) => p.fixed ?? NaN);
+    this.free.forEach((i, j) => (full[i] = freePoint[j]));
+    return full;
+  }
+
+  /**
+   * A view of this likelihood (same resident events) with more parameters fixed and, in fixed-fraction mode,
+   * other fractions: e.g. the background-only hypothesis.
+   */
+  variant(change: { fixed?: Record<string, number>; fractions?: Record<string, number> }): MixtureLikelihood {
+    const view = Object.create(MixtureLikelihood.prototype) as MixtureLikelihood;
+    Object.assign(view, this);
+    const parameters = this.parameters.map((p) => ({ ...p }));
+    for (const [name, value] of Object.entries(change.fixed ?? {})) {
+      const p = parameters.find((q) => q.name === name);
+      if (!p) throw new Error(`unknown parameter "${name}": the likelihood has ${parameters.map((q) => q.name).join(', ')}`);
+      p.fixed = value;
+    }
+    const components = this.components.map((c) => ({ ...c, fraction: change.fractions?.[c.name] ?? c.fraction }));
+    const sum = components.reduce((s, c) => s + c.fraction, 0);
+    if (this.yields === 'fixed-fractions' && Math.abs(sum - 1) > 1e-9) throw new Error(`component fractions sum to ${sum}, expected 1`);
+    Object.assign(view, { parameters, components, free: parameters.map((_, i) => i).filter((i) => parameters[i].fixed === null), graphRuns: 0 });
+    return view;
+  }
+
+  componentNames(): string[] {
+    return this.components.map((c) => c.name);
+  }
+
+  fractions(): Record<string, number> {
+    return Object.fromEntries(this.components.map((c) => [c.name, c.fraction]));
+  }
+
+  async evaluate(points: Float64Array, count: number, withGradient: boolean): Promise<{ values: Float64Array; gradients?: Float64Array }> {
+    const K = count;
+    const F = this.free.length;
+    if (points.length !== K * F) throw new Error(`expected ${K}×${F} coordinates, got ${points.length}`);
+    const full = Array.from({ length: K }, (_, k) => this.fullPoint(points.subarray(k * F, (k + 1) * F)));
+    const N = this.count;
+
+    // log p_c for every component and point: [K×N] each.
+    const logProbs: Float32Array[] = [];
+    for (const c of this.components) logProbs.push(await this.componentLogProb(c, full));
+
+    // Mixture per event and point in float64 (log-sum-exp), the NLL, and the responsibilities.
+    const C = this.components.length;
+    const coefficients = full.map((theta) =>
+      this.components.map((c) => (this.yields === 'extended' ? theta[c.yieldIndex] : c.fraction)),
+    );
+    const values = new Float64Array(K);
+    const responsibilities = withGradient ? this.components.map(() => new Float32Array(K * N)) : [];
+    const yieldGradient = withGradient ? Array.from({ length: K }, () => new Float64Array(C)) : [];
+    const terms = new Float64Array(C);
+    for (let k = 0; k < K; k++) {
+      const coef = coefficients[k];
+      let nll = 0;
+      for (let i = 0; i < N; i++) {
+        let max = -Infinity;
+        for (let c = 0; c < C; c++) {
+          terms[c] = coef[c] > 0 ? Math.log(coef[c]) + logProbs[c][k * N + i] : -Infinity;
+          if (terms[c] > max) max = terms[c];
+        }
+        if (max === -Infinity) {
+          // No component can produce this event at these yields/fractions: the likelihood is zero.
+          nll = Infinity;
+          break;
+        }
+        let sum = 0;
+        for (let c = 0; c < C; c++) sum += Math.exp(terms[c] - max);
+        const logMix = max + Math.log(sum);
+        const w = this.weights[i];
+        nll -= w * logMix;
+        if (withGradient) {
+          for (let c = 0; c < C; c++) {
+            const r = Math.exp(terms[c] - logMix);
+            responsibilities[c][k * N + i] = w * r;
+            // ∂/∂ν_c of −Σ w log Σ ν p = −Σ w p_c / Σ ν p = −Σ w r_c / ν_c
+            if (coef[c] > 0) yieldGradient[k][c] -= (w * r) / coef[c];
+            else yieldGradient[k][c] -= w * Math.exp(logProbs[c][k * N + i] - logMix);
+          }
+        }
+      }
+      if (this.yields === 'extended') nll += coef.reduce((s, v) => s + v, 0);
+      values[k] = nll;
+    }
+    if (!withGradient) return { values };
+
+    const fullGradient = Array.from({ length: K }, () => new Float64Array(this.parameters.length));
+    for (let c = 0; c < C; c++) {
+      const comp = this.components[c];
+      if (this.yields === 'extended') for (let k = 0; k < K; k++) fullGradient[k][comp.yieldIndex] = 1 + yieldGradient[k][c];
+      if (!comp.parameterIndex.some((i) => this.parameters[i].fixed === null)) continue;
+      const thetas = this.componentThetas(comp, full);
+      const { grad } = await comp.model.logProbGrad(comp.events, thetas, comp.model.weightsTensor(responsibilities[c], K));
+      this.graphRuns++;
+      const P = comp.parameterIndex.length;
+      for (let k = 0; k < K; k++) comp.parameterIndex.forEach((idx, j) => (fullGradient[k][idx] = -grad[k * P + j]));
+    }
+    const gradients = new Float64Array(K * F);
+    for (let k = 0; k < K; k++) this.free.forEach((idx, j) => (gradients[k * F + j] = fullGradient[k][idx]));
+    return { values, gradients };
+  }
+
+  private componentThetas(c: Component, full: Float64Array[]): Float32Array {
+    const P = c.parameterIndex.length;
+    const thetas = new Float32Array(full.length * P);
+    full.forEach((theta, k) => c.parameterIndex.forEach((idx, j) => (thetas[k * P + j] = theta[idx])));
+    return thetas;
+  }
+
+  private async componentLogProb(c: Component, full: Float64Array[]): Promise<Float32Array> {
+    const K = full.length;
+    const N = this.count;
+    const constant = c.parameterIndex.every((i) => this.parameters[i].fixed !== null);
+    if (constant) {
+      const theta = c.parameterIndex.length > 0 ? this.componentThetas(c, [full[0]]) : new Float32Array(0);
+      const key = theta.join(',');
+      if (c.cached?.key !== key) {
+        c.cached = { key, logProb: Float32Array.from(await c.model.logProb(c.events, theta)) };
+        this.graphRuns++;
+      }
+      if (K === 1) return c.cached.logProb;
+      const tiled = new Float32Array(K * N);
+      for (let k = 0; k < K; k++) tiled.set(c.cached.logProb, k * N);
+      return tiled;
+    }
+    this.graphRuns++;
+    return c.model.logProbBatch(c.events, this.componentThetas(c, full));
+  }
+}

@@ -1,0 +1,75 @@
+// One training run end to end: data in, model definition, backend, training with progress, saved model.
+import { type BackendChoice, selectBackend } from './backend.ts';
+import { type TrainingData, type VariableDeclaration, dataHash, defineModel } from './dataset.ts';
+import { type TrainedModel, TRAINER_VERSION, saveTrainedModel } from './saved-model.ts';
+import { type TrainOptions, trainFlow } from './train.ts';
+import type { FlowConfig } from '../flows/config.ts';
+import { progressBar } from '../cli/progress.ts';
+
+export interface TrainRunOptions {
+  label: string;
+  data: TrainingData;
+  dataFiles: string[];
+  features: VariableDeclaration[];
+  params: VariableDeclaration[];
+  flow: FlowConfig;
+  train: Partial<TrainOptions>;
+  backend?: BackendChoice;
+  /** Folder for the trained model and its checkpoints. */
+  out?: string;
+  quiet?: boolean;
+}
+
+export async function runTraining(o: TrainRunOptions): Promise<TrainedModel> {
+  const { backend, skipped } = await selectBackend(o.backend ?? 'auto');
+  const say = (line: string): void => {
+    if (!o.quiet) process.stderr.write(`${line}\n`);
+  };
+  say(`${o.label}: TensorFlow.js backend "${backend}"${skipped.length ? ` (skipped: ${skipped.join('; ')})` : ''}`);
+  const definition = defineModel(o.data, o.features, o.params, o.flow);
+  const maxEpochs = o.train.maxEpochs ?? 50;
+  const bar = o.quiet ? null : progressBar(o.label, maxEpochs);
+  let epochStart = 0;
+  const result = await trainFlow(definition, o.data, {
+    ...o.train,
+    ...(o.out ? { checkpointDir: o.out } : {}),
+    onBatch: (epoch, fraction, loss) => {
+      epochStart = epoch - 1;
+      bar?.update(epochStart + fraction, { epoch, loss: loss.toFixed(4) });
+    },
+    onEpoch: (r) =>
+      bar?.update(r.epoch, {
+        epoch: r.epoch,
+        loss: r.trainLoss.toFixed(4),
+        'val loss': r.validationLoss.toFixed(4),
+        'events/s': Math.round(r.eventsPerSecond),
+        lr: r.learningRate.toExponential(1),
+      }),
+  });
+  bar?.stop();
+  say(
+    `${o.label}: ${result.epochs} epochs (${result.stoppedBy}), best epoch ${result.bestEpoch}, validation NLL ` +
+      `${result.validationLoss.toFixed(4)} nats/event, ${Math.round(result.eventsPerSecond)} events/s on ${backend}`,
+  );
+  const model: TrainedModel = {
+    definition,
+    weights: result.weights,
+    history: result.history,
+    provenance: {
+      dataHash: dataHash(o.data),
+      dataFiles: o.dataFiles,
+      events: o.data.count,
+      trainingEvents: result.trainingEvents,
+      validationEvents: result.validationEvents,
+      epochs: result.epochs,
+      bestEpoch: result.bestEpoch,
+      validationLoss: result.validationLoss,
+      backend,
+      seed: o.train.seed ?? 1,
+      date: new Date().toISOString(),
+      trainer: TRAINER_VERSION,
+    },
+  };
+  if (o.out) await saveTrainedModel(o.out, model);
+  return model;
+}
