@@ -57,7 +57,8 @@ interface Component {
   /** Index of this component's yield parameter (extended mode). */
   yieldIndex: number;
   fraction: number;
-  events: Ort.Tensor;
+  /** The observed events [N×D], resident for the whole scan; graph calls get views of chunks of it. */
+  events: Float32Array;
   /** log p at fixed parameters, computed once when the component has no free parameter. */
   cached: { key: string; logProb: Float32Array } | null;
 }
@@ -69,6 +70,13 @@ export interface DataSummary {
   /** Per feature, how many events lay outside some model's support. */
   outsideByFeature: Record<string, number>;
 }
+
+/**
+ * Event evaluations (points × events) per graph call. The θ-gradient graph keeps every activation of the
+ * forward pass, so memory grows with K·N: calls are split into event chunks of ⌊budget/K⌋ events (views of
+ * the resident events, no copy); per-chunk gradient sums are then added in float64.
+ */
+export const EVENT_EVALUATIONS_PER_CALL = 1 << 18;
 
 export function yieldName(component: string): string {
   return `n_${component}`;
@@ -187,8 +195,7 @@ export class MixtureLikelihood implements BatchObjective {
         parameterIndex,
         yieldIndex: -1,
         fraction: c.fraction ?? 0,
-        // The observed events stay resident: one tensor for the whole scan, no copy per call.
-        events: c.model.eventsTensor(xs, this.count),
+        events: xs,
         cached: null,
       };
     });
@@ -327,14 +334,32 @@ export class MixtureLikelihood implements BatchObjective {
       if (this.yields === 'extended') for (let k = 0; k < K; k++) fullGradient[k][comp.yieldIndex] = 1 + yieldGradient[k][c];
       if (!comp.parameterIndex.some((i) => this.parameters[i].fixed === null)) continue;
       const thetas = this.componentThetas(comp, full);
-      const { grad } = await comp.model.logProbGrad(comp.events, thetas, comp.model.weightsTensor(responsibilities[c], K));
-      this.graphRuns++;
       const P = comp.parameterIndex.length;
-      for (let k = 0; k < K; k++) comp.parameterIndex.forEach((idx, j) => (fullGradient[k][idx] = -grad[k * P + j]));
+      for (const [start, end] of this.chunks(K)) {
+        const size = end - start;
+        const rows = new Float32Array(K * size);
+        for (let k = 0; k < K; k++) rows.set(responsibilities[c].subarray(k * N + start, k * N + end), k * size);
+        const { grad } = await comp.model.logProbGrad(this.eventChunk(comp, start, end), thetas, comp.model.weightsTensor(rows, K));
+        this.graphRuns++;
+        for (let k = 0; k < K; k++) comp.parameterIndex.forEach((idx, j) => (fullGradient[k][idx] -= grad[k * P + j]));
+      }
     }
     const gradients = new Float64Array(K * F);
     for (let k = 0; k < K; k++) this.free.forEach((idx, j) => (gradients[k * F + j] = fullGradient[k][idx]));
     return { values, gradients };
+  }
+
+  /** [start, end) event ranges so that K·(end − start) stays within the per-call budget. */
+  private chunks(K: number): [number, number][] {
+    const size = Math.max(1024, Math.floor(EVENT_EVALUATIONS_PER_CALL / K));
+    const out: [number, number][] = [];
+    for (let start = 0; start < this.count; start += size) out.push([start, Math.min(this.count, start + size)]);
+    return out;
+  }
+
+  private eventChunk(c: Component, start: number, end: number): Ort.Tensor {
+    const D = c.model.dimension;
+    return c.model.eventsTensor(c.events.subarray(start * D, end * D), end - start);
   }
 
   private componentThetas(c: Component, full: Float64Array[]): Float32Array {
@@ -352,15 +377,31 @@ export class MixtureLikelihood implements BatchObjective {
       const theta = c.parameterIndex.length > 0 ? this.componentThetas(c, [full[0]]) : new Float32Array(0);
       const key = theta.join(',');
       if (c.cached?.key !== key) {
-        c.cached = { key, logProb: Float32Array.from(await c.model.logProb(c.events, theta)) };
-        this.graphRuns++;
+        const logProb = new Float32Array(N);
+        for (const [start, end] of this.chunks(1)) {
+          logProb.set(await c.model.logProb(this.eventChunk(c, start, end), theta), start);
+          this.graphRuns++;
+        }
+        c.cached = { key, logProb };
       }
       if (K === 1) return c.cached.logProb;
       const tiled = new Float32Array(K * N);
       for (let k = 0; k < K; k++) tiled.set(c.cached.logProb, k * N);
       return tiled;
     }
-    this.graphRuns++;
-    return c.model.logProbBatch(c.events, this.componentThetas(c, full));
+    const thetas = this.componentThetas(c, full);
+    const chunks = this.chunks(K);
+    if (chunks.length === 1) {
+      this.graphRuns++;
+      return c.model.logProbBatch(this.eventChunk(c, 0, N), thetas);
+    }
+    const out = new Float32Array(K * N);
+    for (const [start, end] of chunks) {
+      const part = await c.model.logProbBatch(this.eventChunk(c, start, end), thetas);
+      this.graphRuns++;
+      const size = end - start;
+      for (let k = 0; k < K; k++) out.set(part.subarray(k * size, (k + 1) * size), k * N + start);
+    }
+    return out;
   }
 }

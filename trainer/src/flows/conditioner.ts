@@ -52,10 +52,19 @@ export function conditioner(g: GraphBuilder, prefix: string, layout: Conditioner
     return input.matmul(weight).add(g.param(`${prefix}.${name}.b`, [outDeg.length], { kind: 'zeros' }));
   };
 
-  // Input → hidden: unit k sees x_d when its degree is ≥ d+1; θ reaches every hidden unit.
-  let pre = masked('in', x, inputDegrees, hiddenDegrees, (din, dh) => dh >= din);
-  if (context && layout.context > 0) {
-    pre = pre.add(context.matmul(g.param(`${prefix}.ctx.W`, [layout.context, H])));
+  // Input → hidden: unit k sees x_d when its degree is ≥ d+1; θ reaches every hidden unit. When no hidden
+  // unit sees x (a one-feature autoregressive flow), the x term is left out entirely: the transform's
+  // parameters then depend on θ only and keep θ's batch shape, so a scan evaluates them once per parameter
+  // point instead of once per event.
+  const seesX = !layout.autoregressive || degreeMask(inputDegrees, hiddenDegrees, (din, dh) => dh >= din).some((v) => v !== 0);
+  const contextTerm = context && layout.context > 0 ? context.matmul(g.param(`${prefix}.ctx.W`, [layout.context, H])) : null;
+  let pre: T;
+  if (seesX) {
+    pre = masked('in', x, inputDegrees, hiddenDegrees, (din, dh) => dh >= din);
+    if (contextTerm) pre = pre.add(contextTerm);
+  } else {
+    const bias = g.param(`${prefix}.in.b`, [H], { kind: 'zeros' });
+    pre = contextTerm ? contextTerm.add(bias) : bias;
   }
   let h = activate(pre, layout.activation);
   for (let l = 1; l < layout.depth; l++) {
