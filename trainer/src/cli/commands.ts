@@ -1,9 +1,13 @@
 // The list of subcommands. Each module exports `register(program)` adding one subcommand with its --help.
 import type { Command } from 'commander';
 import { register as registerExport } from './export.ts';
+import { register as registerScan } from './scan.ts';
+import { register as registerStudy } from './study.ts';
 import { register as registerTrain } from './train.ts';
 
 export function registerCommands(program: Command): void {
   registerTrain(program);
   registerExport(program);
+  registerScan(program);
+  registerStudy(program);
 }

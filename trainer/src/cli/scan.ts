@@ -1,0 +1,154 @@
+// `flowscan scan`: fit observed events with exported flows; writes the result JSON and prints a summary.
+import { readFile } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
+import type { Command } from 'commander';
+import { type FitResult, type FlowModel, type ScanRequest, type ScanResultFile, runScan, validateScanRequest } from '@flowscan/runtime';
+import { EXECUTION_PROVIDERS, type ExecutionProviderChoice, loadModel, writeFileAtomic } from '@flowscan/runtime/node';
+import { readColumns } from './train.ts';
+import { choiceOption, integerOption, numberPairsOption } from './options.ts';
+import { progressBar } from './progress.ts';
+import { TRAINER_VERSION } from '../train/saved-model.ts';
+
+export interface ScanRunOptions {
+  ep?: ExecutionProviderChoice;
+  threads?: number;
+  /** Events already in memory (the demo); otherwise read from request.events.file. */
+  events?: Record<string, Float64Array>;
+  /** Folder that relative model and event paths in the request are resolved against. */
+  baseDir?: string;
+  quiet?: boolean;
+}
+
+/** Loads the request's models and events and runs it (Node). */
+export async function scanWithFiles(request: ScanRequest, o: ScanRunOptions = {}): Promise<ScanResultFile> {
+  const base = o.baseDir ?? process.cwd();
+  const models: Record<string, FlowModel> = {};
+  for (const c of request.components) {
+    models[c.name] = await loadModel(resolve(base, c.model), { ep: o.ep ?? 'auto', ...(o.threads ? { threads: o.threads } : {}) });
+  }
+  const featureNames = [...new Set(Object.values(models).flatMap((m) => m.featureNames))];
+  let events = o.events;
+  let weights: Float64Array | undefined;
+  if (!events) {
+    const columns = [...featureNames, ...(request.events.weights ? [request.events.weights] : [])];
+    events = await readColumns([resolve(base, request.events.file)], columns, request.events.skipBadRows ?? false);
+    if (request.events.weights) weights = events[request.events.weights];
+  }
+  const provider = Object.values(models)[0].executionProvider;
+  const bar = o.quiet ? null : progressBar('fit', 1);
+  let calls = 0;
+  try {
+    return await runScan({
+      request,
+      models,
+      events,
+      ...(weights ? { weights } : {}),
+      executionProvider: provider,
+      flowscanVersion: TRAINER_VERSION,
+      onProgress: (stage, p) => {
+        calls = p.calls;
+        bar?.update(0, { stage, calls, 'NLL': p.lowestValue.toFixed(3), 'starts left': p.activeStarts });
+      },
+    });
+  } finally {
+    bar?.update(1, { calls });
+    bar?.stop();
+    for (const m of Object.values(models)) await m.release();
+  }
+}
+
+function format(v: number | undefined, digits = 4): string {
+  if (v === undefined || !Number.isFinite(v)) return '—';
+  return Math.abs(v) >= 1e4 || (Math.abs(v) < 1e-3 && v !== 0) ? v.toExponential(digits - 1) : v.toPrecision(digits);
+}
+
+/** A plain-text table of the fit, for the terminal. */
+export function summaryTable(fit: FitResult, truth: Record<string, number> = {}): string {
+  const header = ['parameter', 'best fit', '± error', '68% profile interval', 'truth', 'training range'];
+  const rows = fit.parameters.map((p) => {
+    const interval = p.intervals?.find((i) => i.level === 0.5);
+    return [
+      `${p.name}${p.unit ? ` [${p.unit}]` : ''}`,
+      format(p.value) + (p.fixed ? ' (fixed)' : p.atBound !== 'free' ? ` (at ${p.atBound} bound)` : ''),
+      p.fixed ? '' : format(p.error, 2),
+      interval ? `[${format(interval.lower)}, ${format(interval.upper)}]` : '',
+      p.name in truth ? format(truth[p.name]) : '',
+      p.trainingRange ? `[${format(p.trainingRange[0], 3)}, ${format(p.trainingRange[1], 3)}]` : '',
+    ];
+  });
+  const widths = header.map((h, c) => Math.max(h.length, ...rows.map((r) => r[c].length)));
+  const line = (cells: string[]): string => cells.map((cell, c) => cell.padEnd(widths[c])).join('  ').trimEnd();
+  const lines = [line(header), widths.map((w) => '─'.repeat(w)).join('  '), ...rows.map(line)];
+  lines.push(
+    '',
+    `NLL ${fit.nll.toFixed(4)} at ${fit.data.events} events (${fit.data.droppedOutsideSupport} dropped outside support); ` +
+      `${fit.converged ? 'converged' : 'NOT converged'} (${fit.reason}); ${fit.evaluations.calls} evaluations ` +
+      `(${fit.evaluations.points} points, ${fit.evaluations.graphRuns} graph runs) in ${(fit.wallMs / 1000).toFixed(2)} s`,
+  );
+  if (fit.significance) lines.push(`local significance of "${fit.significance.signal}": Z = ${fit.significance.z.toFixed(2)} (q0 = ${fit.significance.q0.toFixed(2)})`);
+  for (const w of fit.warnings) lines.push(`warning: ${w}`);
+  return lines.join('\n');
+}
+
+export function register(program: Command): void {
+  program
+    .command('scan')
+    .description('Fit observed events with exported flows (mixture likelihood): best fit, errors, intervals, significance, ΔNLL maps.')
+    .option('--request <file>', 'scan request JSON (schemas/scan-request.schema.json)')
+    .option('--demo', 'fit the toy pseudo-data (1k signal + 100k background at (91.2, 2.5, 0.01)) with the shipped models/')
+    .option('--out <file>', 'where to write the result JSON', 'scan-result.json')
+    .option('--ep <provider>', `execution provider: ${EXECUTION_PROVIDERS.join(' | ')}`, choiceOption('--ep', EXECUTION_PROVIDERS), 'auto')
+    .option('--threads <n>', 'onnxruntime intra-op threads', integerOption('--threads', 1, 1024))
+    .option('--start <pairs>', 'override start values, e.g. "m_pole=90,gamma=2"', numberPairsOption)
+    .option('--profile', 'also compute profile-likelihood intervals')
+    .addHelpText(
+      'after',
+      `
+A request names the events and the components of the likelihood, e.g.
+  { "events": { "file": "pseudo-data.csv" },
+    "components": [ { "name": "signal", "model": "models/toy-signal", "fraction": 0.0099 },
+                    { "name": "background", "model": "models/toy-background", "fraction": 0.9901 } ],
+    "signal": "signal", "maps": [ { "x": "m_pole", "y": "gamma" } ] }
+Model and event paths are relative to the request file.
+
+Examples:
+  flowscan scan --demo
+  flowscan scan --request request.json --out result.json --ep cpu --profile`,
+    )
+    .action(async (o: { request?: string; demo?: boolean; out: string; ep: ExecutionProviderChoice; threads?: number; start?: Record<string, number>; profile?: boolean }) => {
+      if (!o.request === !o.demo) throw new Error('give either --request FILE or --demo');
+      let request: ScanRequest;
+      let events: Record<string, Float64Array> | undefined;
+      let baseDir: string;
+      let truth: Record<string, number> = {};
+      if (o.demo) {
+        const { demoRequest } = await import('../study/toy.ts');
+        const demo = demoRequest();
+        request = demo.request;
+        events = demo.events;
+        truth = demo.truth;
+        baseDir = demo.baseDir;
+      } else {
+        const path = o.request!;
+        let text: string;
+        try {
+          text = await readFile(path, 'utf8');
+        } catch {
+          throw new Error(`scan request ${path} cannot be read`);
+        }
+        let json: unknown;
+        try {
+          json = JSON.parse(text);
+        } catch (error) {
+          throw new Error(`scan request ${path} is not valid JSON (${(error as Error).message})`);
+        }
+        request = validateScanRequest(json, path);
+        baseDir = dirname(resolve(path));
+      }
+      if (o.start) request.start = { ...request.start, ...o.start };
+      if (o.profile) request.profile = true;
+      const result = await scanWithFiles(request, { ep: o.ep, ...(o.threads ? { threads: o.threads } : {}), ...(events ? { events } : {}), baseDir });
+      await writeFileAtomic(o.out, `${JSON.stringify(result, null, 2)}\n`);
+      process.stdout.write(`${summaryTable(result.fit, truth)}\nexecution provider: ${result.environment.executionProvider}\nwrote ${o.out}\n`);
+    });
+}
