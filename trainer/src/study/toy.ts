@@ -78,7 +78,7 @@ export function toyRequest(signalModel: string, backgroundModel: string, maps = 
     ],
     yields: 'fixed-fractions',
     start: { m_pole: 90, gamma: 3, tau: 0.0125 },
-    starts: 4,
+    starts: 1,
     signal: 'signal',
     ...(maps > 0 ? { maps: [{ x: 'm_pole', y: 'gamma', nx: maps, ny: maps }] } : {}),
   };
@@ -229,7 +229,7 @@ export async function runToyStudy(o: ToyStudyOptions): Promise<ToyStudyResult> {
     let lastStage = '';
     const flowFit = await fitLikelihood(likelihood, {
       start,
-      starts: 2,
+      starts: 1,
       signal: 'signal',
       // Profile intervals re-minimise many times: only at the full demo scale.
       profile: mode === 'fixed-fractions' && o.scale === 'full',

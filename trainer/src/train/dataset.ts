@@ -45,7 +45,13 @@ export function trainingDataFromColumns(
     return out;
   };
   const data: TrainingData = { features: interleave(features), params: interleave(params), count };
-  if (weightColumn) data.weights = Float32Array.from(pick(weightColumn));
+  if (weightColumn) {
+    const w = pick(weightColumn);
+    for (let i = 0; i < w.length; i++) {
+      if (!(Number.isFinite(w[i]) && w[i] >= 0)) throw new Error(`weight ${i + 1} is ${w[i]}: event weights must be finite and ≥ 0`);
+    }
+    data.weights = Float32Array.from(w);
+  }
   return data;
 }
 

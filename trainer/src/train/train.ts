@@ -145,7 +145,9 @@ export async function trainFlow(def: ModelDefinition, data: TrainingData, overri
   const { graph, outputs } = logProbGraph(def);
   const specs = parameterSpecs(def);
   const init = initialWeights(specs, () => rng.uniform());
-  const vars = specs.map((s) => tf.variable(tf.tensor(init.get(s.name)!, [...s.shape]), true, s.name));
+  if (options.resume && !options.checkpointDir) throw new Error('--resume needs the checkpoint folder (the --out of the interrupted run)');
+  // Unnamed variables: tfjs names are global, and two trainings may run in one process.
+  const vars = specs.map((s) => tf.variable(tf.tensor(init.get(s.name)!, [...s.shape]), true));
   const adam = new Adam(vars);
 
   const allX = tf.tensor2d(data.features, [data.count, D]);
@@ -189,8 +191,10 @@ export async function trainFlow(def: ModelDefinition, data: TrainingData, overri
   };
   let best = init;
   if (options.resume) {
-    if (!options.checkpointDir) throw new Error('--resume needs the checkpoint folder (the --out of the interrupted run)');
-    const loaded = await loadCheckpoint(options.checkpointDir, specs);
+    const loaded = await loadCheckpoint(options.checkpointDir!, specs).catch((error: unknown) => {
+      tf.dispose([allX, allW, validIndices, ...vars, ...adam.m, ...adam.v, ...(allTheta ? [allTheta] : [])]);
+      throw error;
+    });
     state = loaded.state;
     assignWeights(specs, vars, loaded.weights);
     best = loaded.bestWeights;
