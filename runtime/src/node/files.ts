@@ -11,7 +11,8 @@ function writeFailure(path: string, error: unknown): Error {
   const hint =
     code === 'ENOENT' ? ` (folder ${resolve(dirname(path))} does not exist; create it first)` :
     code === 'EACCES' || code === 'EPERM' ? ' (no permission to write there; choose another folder)' :
-    code === 'ENOSPC' ? ' (disk full; free space or write elsewhere)' : '';
+    code === 'ENOSPC' ? ' (disk full; free space or write elsewhere)' :
+    code === 'EISDIR' ? ' (a folder has that name; choose a file name)' : '';
   return new Error(`cannot write ${path}: ${(error as Error).message}${hint}`);
 }
 

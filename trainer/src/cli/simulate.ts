@@ -1,7 +1,7 @@
 // `flowscan simulate <toy|lhco>`: write simulated training events or pseudo-data as CSV (features + θ columns,
 // or features + is_signal), or compare the LHCO-like simulator with the real LHCO R&D events (--calibrate).
 import { mkdir, stat } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { type Command, InvalidArgumentError } from 'commander';
 import { Rng } from '@flowscan/runtime';
 import { writeEventsCsvFile } from '@flowscan/runtime/node';
@@ -184,6 +184,31 @@ function simulate(study: Study, o: SimulateOptions, rng: Rng, bar: (total: numbe
   };
 }
 
+/**
+ * Creates `dir` and its missing parents one level at a time (fs.mkdir's recursive mode can spin forever on
+ * pseudo file systems such as /proc).
+ */
+async function ensureFolder(dir: string): Promise<void> {
+  const missing: string[] = [];
+  for (let d = resolve(dir); ; d = dirname(d)) {
+    try {
+      if (!(await stat(d)).isDirectory()) throw new Error(`cannot write into ${d}: it is a file, not a folder; choose another --out path.`);
+      break;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+      missing.push(d);
+      if (dirname(d) === d) break;
+    }
+  }
+  for (const d of missing.reverse()) {
+    try {
+      await mkdir(d);
+    } catch (error) {
+      throw new Error(`cannot create folder ${d} for --out: ${(error as Error).message}; choose a writable folder.`);
+    }
+  }
+}
+
 function seconds(ms: number): string {
   return `${(ms / 1000).toFixed(1)} s`;
 }
@@ -216,7 +241,7 @@ export async function runSimulate(study: Study, o: SimulateOptions, given: (name
     for (const b of bars.splice(0)) b.stop();
   }
   const t1 = performance.now();
-  await mkdir(dirname(out), { recursive: true });
+  await ensureFolder(dirname(out));
   const rows = simulated.columns[simulated.order[0]].length;
   const writeBar = bar('write')(rows);
   try {

@@ -1,6 +1,7 @@
 // Calibration of the LHCO-like simulator against real LHCO R&D signal-region events (CATHODE preprocessing,
 // see ../shared/data/lhco-sr/README.md): per-feature two-sample KS distances, background and signal. The table
 // in docs/lhco-simulator.md §4 is printed by `flowscan simulate lhco --calibrate`.
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Rng, ksTwoSample } from '@flowscan/runtime';
@@ -45,6 +46,12 @@ function toFeatures(data: Float64Array | Float32Array, rows: number, source: str
 export async function loadLhcoSignalRegion(dataDir: string = LHCO_SR_DATA_DIR): Promise<LhcoRealEvents> {
   const read = async (name: string) => {
     const path = join(dataDir, name);
+    if (!existsSync(path)) {
+      throw new Error(
+        `real LHCO R&D events not found: ${path} does not exist. The folder needs innerdata_train.npy, innerdata_val.npy and ` +
+          `innerdata_extrasig_train.npy (LHCO R&D signal region, CATHODE preprocessing); point --data-dir at it.`,
+      );
+    }
     const array = await readNpyFile(path);
     if (array.shape.length !== 2 || array.shape[1] !== 6) {
       throw new Error(`${path}: expected shape (rows, 6) (m_jj, m_J,min, Δm_J, τ21 lighter, τ21 heavier, label), got (${array.shape.join(', ')}).`);
@@ -103,7 +110,7 @@ function mean(x: Float64Array): number {
 
 /** Compares the simulator with already-loaded real events (used by calibrateLhco and by tuning loops). */
 export function compareLhcoToReal(real: LhcoRealEvents, options: LhcoCalibrationOptions = {}): LhcoCalibration {
-  const rng = new Rng(options.seed ?? 20240901);
+  const rng = new Rng(options.seed ?? 1);
   const model = options.model ?? LHCO_MODEL;
   const [lo, hi] = LHCO_SIGNAL_REGION;
   const background = simulateLhcoBackground(rng.fork(0), options.nBackground ?? 200_000, { mjjRange: LHCO_SIGNAL_REGION, model });
