@@ -8,3 +8,4 @@ export * from './fit/index.ts';
 export * from './likelihood/mixture.ts';
 export * from './likelihood/fit.ts';
 export * as plots from './plots/index.ts';
+export * from './scan/scan.ts';

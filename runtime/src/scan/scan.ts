@@ -1,0 +1,164 @@
+// A scan request run end to end: validate it, build the likelihood over the resident events, fit, add the
+// ΔNLL maps, and return a result that follows schemas/scan-result.schema.json. Browser-safe: models and
+// events come in through the caller (Node: files; browser: fetch or picked files).
+import AjvModule from 'ajv';
+import requestSchema from '../../../schemas/scan-request.schema.json' with { type: 'json' };
+import resultSchema from '../../../schemas/scan-result.schema.json' with { type: 'json' };
+import type { MinimizeMethod } from '../fit/minimize.ts';
+import { nllMap2d } from '../fit/scan.ts';
+import type { FlowModel } from '../model/flow-model.ts';
+import { type FitOptions, type FitResult, fitLikelihood } from '../likelihood/fit.ts';
+import { MixtureLikelihood, type OutsideSupportPolicy, type YieldMode } from '../likelihood/mixture.ts';
+
+export interface ScanRequest {
+  events: { file: string; weights?: string; skipBadRows?: boolean };
+  components: { name: string; model: string; fraction?: number; rename?: Record<string, string> }[];
+  yields?: YieldMode;
+  fixed?: Record<string, number>;
+  bounds?: Record<string, [number, number]>;
+  start?: Record<string, number>;
+  method?: MinimizeMethod;
+  starts?: number;
+  seed?: number;
+  profile?: boolean;
+  signal?: string;
+  outsideSupport?: OutsideSupportPolicy;
+  maps?: { x: string; y: string; nx?: number; ny?: number; xRange?: [number, number]; yRange?: [number, number] }[];
+  executionProvider?: 'auto' | 'cpu' | 'webgpu' | 'cuda' | 'wasm';
+  threads?: number;
+}
+
+export interface NllMapResult {
+  x: string;
+  y: string;
+  xs: number[];
+  ys: number[];
+  deltaNll: number[][];
+  gradX: number[][];
+  gradY: number[][];
+}
+
+export interface ScanResultFile {
+  format: 'flowscan-scan-result';
+  formatVersion: 1;
+  request: ScanRequest;
+  fit: FitResult;
+  maps: NllMapResult[];
+  environment: { executionProvider: string; threads?: number; date: string; flowscan: string; models?: Record<string, string> };
+}
+
+const Ajv = AjvModule.default ?? AjvModule;
+const ajv = new Ajv({ allErrors: true, strict: false, useDefaults: true });
+const validateRequestSchema = ajv.compile<ScanRequest>(requestSchema);
+const validateResultSchema = ajv.compile<ScanResultFile>(resultSchema);
+
+function schemaProblems(errors: typeof validateRequestSchema.errors): string {
+  return (errors ?? []).map((e) => `${e.instancePath || '(top level)'} ${e.message ?? ''}`.trim()).join('; ');
+}
+
+/** Validates a parsed request and fills in its defaults; throws naming every problem. */
+export function validateScanRequest(json: unknown, source: string): ScanRequest {
+  const copy = JSON.parse(JSON.stringify(json)) as unknown;
+  if (!validateRequestSchema(copy)) throw new Error(`${source} does not follow the scan request schema: ${schemaProblems(validateRequestSchema.errors)}`);
+  const r = copy;
+  const names = r.components.map((c) => c.name);
+  const dup = names.find((n, i) => names.indexOf(n) !== i);
+  if (dup) throw new Error(`${source}: two components are named "${dup}"`);
+  if (r.signal && !names.includes(r.signal)) throw new Error(`${source}: signal "${r.signal}" is not a component (${names.join(', ')})`);
+  for (const [name, b] of Object.entries(r.bounds ?? {})) if (!(b[0] < b[1])) throw new Error(`${source}: bounds of ${name} must have lower < upper`);
+  return r;
+}
+
+export function validateScanResult(result: ScanResultFile): void {
+  if (!validateResultSchema(JSON.parse(JSON.stringify(result)))) {
+    throw new Error(`internal error: the scan result does not follow its schema: ${schemaProblems(validateResultSchema.errors)}`);
+  }
+}
+
+export interface ScanInputs {
+  request: ScanRequest;
+  /** The models, by component name. */
+  models: Record<string, FlowModel>;
+  events: Record<string, ArrayLike<number>>;
+  weights?: ArrayLike<number>;
+  executionProvider: string;
+  flowscanVersion: string;
+  onProgress?: FitOptions['onProgress'];
+  onMapRow?: (map: number, done: number, total: number) => void;
+}
+
+export async function runScan(inputs: ScanInputs): Promise<ScanResultFile> {
+  const r = inputs.request;
+  const likelihood = new MixtureLikelihood({
+    components: r.components.map((c) => ({
+      name: c.name,
+      model: inputs.models[c.name],
+      ...(c.fraction !== undefined ? { fraction: c.fraction } : {}),
+      ...(c.rename ? { rename: c.rename } : {}),
+    })),
+    events: inputs.events,
+    ...(inputs.weights ? { weights: inputs.weights } : {}),
+    yields: r.yields ?? 'fixed-fractions',
+    outsideSupport: r.outsideSupport ?? 'error',
+    fixed: r.fixed ?? {},
+    bounds: r.bounds ?? {},
+  });
+  const fit = await fitLikelihood(likelihood, {
+    method: r.method ?? 'lbfgsb',
+    start: r.start ?? {},
+    starts: r.starts ?? 4,
+    seed: r.seed ?? 1,
+    profile: r.profile ?? false,
+    ...(r.signal ? { signal: r.signal } : {}),
+    ...(inputs.onProgress ? { onProgress: inputs.onProgress } : {}),
+  });
+  const maps: NllMapResult[] = [];
+  const best = Float64Array.from(likelihood.freeNames, (n) => fit.parameters.find((p) => p.name === n)!.value);
+  for (const [index, m] of (r.maps ?? []).entries()) {
+    const i = likelihood.freeNames.indexOf(m.x);
+    const j = likelihood.freeNames.indexOf(m.y);
+    if (i < 0 || j < 0) throw new Error(`map ${m.x} × ${m.y}: both must be free parameters (${likelihood.freeNames.join(', ')})`);
+    const range = (name: string, given: [number, number] | undefined, k: number): [number, number] => {
+      if (given) return given;
+      // Default: ±4σ around the best fit, inside the bounds.
+      const p = fit.parameters.find((q) => q.name === name)!;
+      const half = 4 * (p.error ?? (p.bounds[1] - p.bounds[0]) / 20);
+      const { lower, upper } = likelihood.bounds();
+      return [Math.max(lower[k], p.value - half), Math.min(upper[k], p.value + half)];
+    };
+    const nx = m.nx ?? 25;
+    const ny = m.ny ?? 25;
+    const map = await nllMap2d(likelihood, best, i, j, [range(m.x, m.xRange, i), range(m.y, m.yRange, j)], nx, ny, {
+      withGradient: true,
+      nllMin: fit.nll,
+      bounds: likelihood.bounds(),
+    });
+    inputs.onMapRow?.(index, ny, ny);
+    const rows = (a: Float64Array): number[][] => Array.from({ length: ny }, (_, y) => Array.from(a.subarray(y * nx, (y + 1) * nx)));
+    maps.push({
+      x: m.x,
+      y: m.y,
+      xs: Array.from(map.xs),
+      ys: Array.from(map.ys),
+      deltaNll: rows(map.deltaNll),
+      gradX: rows(map.gradient!.i),
+      gradY: rows(map.gradient!.j),
+    });
+  }
+  const result: ScanResultFile = {
+    format: 'flowscan-scan-result',
+    formatVersion: 1,
+    request: r,
+    fit,
+    maps,
+    environment: {
+      executionProvider: inputs.executionProvider,
+      ...(r.threads ? { threads: r.threads } : {}),
+      date: new Date().toISOString(),
+      flowscan: inputs.flowscanVersion,
+      models: Object.fromEntries(Object.entries(inputs.models).map(([c, m]) => [c, m.manifest.graphs.log_prob.sha256])),
+    },
+  };
+  validateScanResult(result);
+  return result;
+}
