@@ -192,19 +192,19 @@ class CrystalBall {
   }
 }
 
-/** §3.2 QCD (one-prong) jet mass at transverse momentum pT. */
-function qcdJetMass(rng: Rng, pT: number, bg: LhcoModel['background']): number {
+/** §3.2 ln(m/pT) of a QCD (one-prong) jet. */
+function qcdLogMassFraction(rng: Rng, bg: LhcoModel['background']): number {
   const k = Math.pow(1 - Math.pow(1 - rng.uniform(), 1 / bg.massShapeB), 1 / bg.massShapeA);
-  return pT * Math.exp(bg.logMassFractionMin + (bg.logMassFractionMax - bg.logMassFractionMin) * k);
+  return bg.logMassFractionMin + (bg.logMassFractionMax - bg.logMassFractionMin) * k;
 }
 
 function logistic(x: number): number {
   return 1 / (1 + Math.exp(-x));
 }
 
-/** §3.3 QCD τ21 given the jet's mass and pT. */
-function qcdTau21(rng: Rng, mass: number, pT: number, bg: LhcoModel['background']): number {
-  const s = logistic((Math.log(mass / pT) - bg.tauLogMassFractionMid) / bg.tauLogMassFractionWidth);
+/** §3.3 QCD τ21 of a jet with ln(m/pT) = `logMassFraction`. */
+function qcdTau21(rng: Rng, logMassFraction: number, bg: LhcoModel['background']): number {
+  const s = logistic((logMassFraction - bg.tauLogMassFractionMid) / bg.tauLogMassFractionWidth);
   return logistic(bg.tauLogitLow + (bg.tauLogitHigh - bg.tauLogitLow) * s + bg.tauLogitWidth * rng.normal());
 }
 
@@ -242,9 +242,9 @@ export function simulateLhcoSignal(rng: Rng, n: number, point: LhcoPoint, model:
     for (let r = 0; r < 2; r++) {
       const z = 0.5 * rng.uniform();
       if (z < lostBelow[r]) {
-        const jetPt = (1 - z) * pT;
-        jetMass[r] = qcdJetMass(rng, jetPt, bg);
-        jetTau[r] = qcdTau21(rng, jetMass[r], jetPt, bg);
+        const logFraction = qcdLogMassFraction(rng, bg);
+        jetMass[r] = (1 - z) * pT * Math.exp(logFraction);
+        jetTau[r] = qcdTau21(rng, logFraction, bg);
         mjjScale *= Math.sqrt(1 - z);
       } else {
         let response = 0;
@@ -336,10 +336,12 @@ export function simulateLhcoBackground(rng: Rng, n: number, options: LhcoBackgro
     } while (rng.uniform() > Math.pow((1 - x) / (1 - xLo), bg.dijetP1));
     const mjj = x * model.sqrtS;
     const pT = mjj / 2;
-    const mA = qcdJetMass(rng, pT, bg);
-    const mB = qcdJetMass(rng, pT, bg);
-    const tauA = qcdTau21(rng, mA, pT, bg);
-    const tauB = qcdTau21(rng, mB, pT, bg);
+    const lA = qcdLogMassFraction(rng, bg);
+    const lB = qcdLogMassFraction(rng, bg);
+    const mA = pT * Math.exp(lA);
+    const mB = pT * Math.exp(lB);
+    const tauA = qcdTau21(rng, lA, bg);
+    const tauB = qcdTau21(rng, lB, bg);
     const aFirst = mA >= mB;
     out.mj1[i] = aFirst ? mA : mB;
     out.dmj[i] = Math.abs(mA - mB);
