@@ -17,7 +17,7 @@ export function progressBar(label: string, total: number, format = '{fieldsText}
         if (decile !== lastPrinted) {
           lastPrinted = decile;
           const text = fields ? Object.entries(fields).map(([k, v]) => `${k} ${v}`).join('  ') : '';
-          process.stderr.write(`${label}: ${done}/${total} ${text}\n`);
+          process.stderr.write(`${label}: ${Number.isInteger(done) ? done : done.toFixed(1)}/${total} ${text}\n`);
         }
       },
       log: (line) => process.stderr.write(`${line}\n`),
