@@ -2,10 +2,12 @@
 import type { Command } from 'commander';
 import { register as registerExport } from './export.ts';
 import { register as registerScan } from './scan.ts';
+import { register as registerSimulate } from './simulate.ts';
 import { register as registerStudy } from './study.ts';
 import { register as registerTrain } from './train.ts';
 
 export function registerCommands(program: Command): void {
+  registerSimulate(program);
   registerTrain(program);
   registerExport(program);
   registerScan(program);

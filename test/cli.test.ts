@@ -1,0 +1,90 @@
+// The flowscan command line end to end: help everywhere, a small simulate → train → export → scan chain whose
+// result validates against its schema, and errors a user can act on.
+import test from 'ava';
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { validateScanResult } from '@flowscan/runtime';
+
+const run = promisify(execFile);
+const CLI = join(import.meta.dirname, '..', 'trainer', 'bin', 'flowscan.js');
+
+async function flowscan(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await run(process.execPath, [CLI, ...args], { maxBuffer: 1 << 26, env: { ...process.env, FORCE_COLOR: '0' } });
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const e = error as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+let dir = '';
+test.before(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'flowscan-cli-'));
+});
+test.after.always(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+test('every subcommand has --help', async (t) => {
+  for (const command of ['simulate', 'train', 'export', 'scan', 'study']) {
+    const { code, stdout } = await flowscan([command, '--help']);
+    t.is(code, 0, command);
+    t.regex(stdout, new RegExp(`Usage: flowscan ${command}`));
+  }
+});
+
+test('simulate → train → export → scan: a small toy chain, with a result that follows its schema', async (t) => {
+  const signal = join(dir, 'signal.csv');
+  const background = join(dir, 'background.csv');
+  const data = join(dir, 'data.csv');
+  t.is((await flowscan(['simulate', 'toy', '--process', 'signal', '--events', '4000', '--out', signal])).code, 0);
+  t.is((await flowscan(['simulate', 'toy', '--process', 'background', '--events', '4000', '--out', background])).code, 0);
+  t.is((await flowscan(['simulate', 'toy', '--process', 'pseudo-data', '--signal-events', '100', '--background-events', '10000', '--out', data])).code, 0);
+  const common = ['--features', 'x', '--flow', 'nsf', '--blocks', '1', '--hidden', '8', '--bins', '4', '--epochs', '1', '--backend', 'wasm'];
+  const trainSignal = await flowscan(['train', '--data', signal, '--params', 'm_pole,gamma', ...common, '--out', join(dir, 'sig'), '--export', 'sig']);
+  t.is(trainSignal.code, 0, trainSignal.stderr);
+  t.regex(trainSignal.stderr, /backend "wasm"/);
+  const trainBackground = await flowscan(['train', '--data', background, '--params', 'tau', '--log-params', 'tau', ...common, '--out', join(dir, 'bkg')]);
+  t.is(trainBackground.code, 0, trainBackground.stderr);
+  t.is((await flowscan(['export', join(dir, 'bkg'), '--out', join(dir, 'bkg-model')])).code, 0);
+  const request = {
+    events: { file: 'data.csv' },
+    components: [
+      { name: 'signal', model: 'sig/onnx', fraction: 0.0099 },
+      { name: 'background', model: 'bkg-model', fraction: 0.9901 },
+    ],
+    starts: 1,
+    signal: 'signal',
+  };
+  await writeFile(join(dir, 'request.json'), JSON.stringify(request));
+  const scan = await flowscan(['scan', '--request', join(dir, 'request.json'), '--out', join(dir, 'result.json'), '--ep', 'cpu']);
+  t.is(scan.code, 0, scan.stderr);
+  t.regex(scan.stdout, /m_pole/);
+  t.regex(scan.stdout, /execution provider: cpu/);
+  const result = JSON.parse(await readFile(join(dir, 'result.json'), 'utf8'));
+  t.notThrows(() => validateScanResult(result));
+  t.is(result.fit.data.events, 10100);
+});
+
+test('errors name the file, the column or the option, and nothing is written', async (t) => {
+  const csv = join(dir, 'few.csv');
+  await writeFile(csv, 'x,m\n50,90\n60,abc\n');
+  const bad = await flowscan(['train', '--data', csv, '--features', 'x', '--params', 'm', '--out', join(dir, 'never')]);
+  t.is(bad.code, 1);
+  t.regex(bad.stderr, /few\.csv.*line 3.*column "m".*abc/);
+  const missing = await flowscan(['train', '--data', csv, '--features', 'x', '--params', 'mass', '--out', join(dir, 'never')]);
+  t.regex(missing.stderr, /mass/);
+  const option = await flowscan(['train', '--data', csv, '--features', 'x', '--flow', 'glow', '--out', join(dir, 'never')]);
+  t.regex(option.stderr, /--flow must be one of maf, nsf, nsf-coupling, realnvp, got "glow"/);
+  await writeFile(join(dir, 'bad-request.json'), JSON.stringify({ events: {}, components: [] }));
+  const request = await flowscan(['scan', '--request', join(dir, 'bad-request.json'), '--out', join(dir, 'never.json')]);
+  t.is(request.code, 1);
+  t.regex(request.stderr, /bad-request\.json does not follow the scan request schema: \/events must have required property 'file'; \/components must NOT have fewer than 1 items/);
+  await t.throwsAsync(readFile(join(dir, 'never.json')));
+  const both = await flowscan(['scan']);
+  t.regex(both.stderr, /give either --request FILE or --demo/);
+});
