@@ -64,11 +64,14 @@ export interface LhcoModel {
     /** §2.2 extra mass² from radiation caught in the jet: pT²·ε, ε = scale·(U^(−1/index) − 1) (Lomax). */
     contaminationScale: number;
     contaminationIndex: number;
+    /** §2.2 momentum fraction the contaminating radiation adds to the jet: x = factor·ε (raises m_JJ with the mass). */
+    contaminationMomentumFactor: number;
     /** §2.3 two-prong τ21 = logistic(μ + w·N(0,1)) with μ = intercept − slope·ln(m/pT). */
     tauLogitIntercept: number;
     tauLogitSlope: number;
     tauLogitWidth: number;
-    /** §2.4 m_JJ response: Gaussian resolution, and with some probability an exponential FSR loss. */
+    /** §2.4 m_JJ response: scale, Gaussian resolution, and with some probability an exponential FSR loss. */
+    mjjScale: number;
     mjjResolution: number;
     mjjTailProbability: number;
     mjjTailMeanLoss: number;
@@ -95,20 +98,22 @@ export interface LhcoModel {
 export const LHCO_MODEL: LhcoModel = Object.freeze({
   sqrtS: 13000,
   signal: Object.freeze({
-    containmentRadius: 1.36,
-    massResolution: 0.0516,
+    containmentRadius: 1.34,
+    massResolution: 0.0536,
     massResponseMin: 0.1,
     massResponseMax: 2,
-    massTailLowAlpha: 1.64,
-    massTailLowN: 2.37,
-    massTailHighAlpha: 1.4,
-    massTailHighN: 11.1,
-    contaminationScale: 0.00096,
-    contaminationIndex: 1.22,
-    tauLogitIntercept: -2.31,
-    tauLogitSlope: 0.627,
-    tauLogitWidth: 0.732,
-    mjjResolution: 0.0345,
+    massTailLowAlpha: 1.65,
+    massTailLowN: 2.3,
+    massTailHighAlpha: 1.43,
+    massTailHighN: 11.5,
+    contaminationScale: 0.00106,
+    contaminationIndex: 1.21,
+    contaminationMomentumFactor: 4,
+    tauLogitIntercept: -2.32,
+    tauLogitSlope: 0.632,
+    tauLogitWidth: 0.754,
+    mjjScale: 0.995,
+    mjjResolution: 0.0335,
     mjjTailProbability: 0.05,
     mjjTailMeanLoss: 0.05,
   }),
@@ -213,8 +218,8 @@ function qcdTau21(rng: Rng, logMassFraction: number, bg: LhcoModel['background']
  * Each resonance R ∈ {X, Y} with the two-body momentum p* (used as its pT) decays to two quarks sharing momentum z, 1 − z (z uniform: isotropic
  * decay); §2.1 if the opening angle m/(pT·√(z(1−z))) exceeds the containment radius the softer prong is lost and
  * the jet is an ordinary quark jet of momentum (1 − z)·pT, else §2.2 its mass is m_R smeared and contaminated
- * and §2.3 its τ21 is two-prong. §2.4 m_JJ = m_Z′ × √(1−z) per lost prong × resolution × FSR loss. Jets are then
- * ordered by mass.
+ * and §2.3 its τ21 is two-prong. §2.4 m_JJ = m_Z′ × scale × √(1−z) per lost prong × √(1+cε) per contained jet ×
+ * resolution × FSR loss. Jets are then ordered by mass.
  */
 export function simulateLhcoSignal(rng: Rng, n: number, point: LhcoPoint, model: LhcoModel = LHCO_MODEL): LhcoEvents {
   checkCount(n, 'number of signal events');
@@ -253,10 +258,11 @@ export function simulateLhcoSignal(rng: Rng, n: number, point: LhcoPoint, model:
         const core = masses[r] * response;
         const epsilon = s.contaminationScale * (Math.pow(rng.uniform(), -1 / s.contaminationIndex) - 1);
         jetMass[r] = Math.sqrt(core * core + pT * pT * epsilon);
+        mjjScale *= Math.sqrt(1 + s.contaminationMomentumFactor * epsilon);
         jetTau[r] = logistic(tauLocations[r] + s.tauLogitWidth * rng.normal());
       }
     }
-    let mjj = point.mZprime * mjjScale * (1 + s.mjjResolution * rng.normal());
+    let mjj = point.mZprime * s.mjjScale * mjjScale * (1 + s.mjjResolution * rng.normal());
     if (rng.uniform() < s.mjjTailProbability) mjj *= Math.exp(-s.mjjTailMeanLoss * rng.exponential());
     const j1 = jetMass[0] >= jetMass[1] ? 0 : 1;
     out.mj1[i] = jetMass[j1];
