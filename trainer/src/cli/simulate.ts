@@ -22,7 +22,10 @@ import {
   simulateLhcoSignalTraining,
 } from '../data/lhco.ts';
 import {
+  TOY_BACKGROUND_PARAMETERS,
+  TOY_FEATURES,
   TOY_M_POLE_RANGE,
+  TOY_SIGNAL_PARAMETERS,
   TOY_TRAINING_EVENTS,
   TOY_TRUTH,
   pseudoData,
@@ -123,13 +126,15 @@ function simulate(study: Study, o: SimulateOptions, rng: Rng, bar: (total: numbe
     if (o.process === 'signal') {
       const n = o.events ?? TOY_TRAINING_EVENTS;
       const exclude = o.excludeMpole;
-      const columns = chunked(n, ['x', 'm_pole', 'gamma'] as const, (k) => simulateSignalTraining(rng, k, { excludeMPole: exclude }), bar(n));
-      return { columns, order: ['x', 'm_pole', 'gamma'], what: `${n} toy signal events${exclude ? ` (M_pole in [${exclude.join(', ')}] GeV excluded)` : ''}` };
+      const order = [...TOY_FEATURES, ...TOY_SIGNAL_PARAMETERS];
+      const columns = chunked(n, order, (k) => simulateSignalTraining(rng, k, { excludeMPole: exclude }), bar(n));
+      return { columns, order, what: `${n} toy signal events${exclude ? ` (M_pole in [${exclude.join(', ')}] GeV excluded)` : ''}` };
     }
     if (o.process === 'background') {
       const n = o.events ?? TOY_TRAINING_EVENTS;
-      const columns = chunked(n, ['x', 'tau'] as const, (k) => simulateBackgroundTraining(rng, k), bar(n));
-      return { columns, order: ['x', 'tau'], what: `${n} toy background events` };
+      const order = [...TOY_FEATURES, ...TOY_BACKGROUND_PARAMETERS];
+      const columns = chunked(n, order, (k) => simulateBackgroundTraining(rng, k), bar(n));
+      return { columns, order, what: `${n} toy background events` };
     }
     const [mPole, gamma, tau] = o.truth ?? [TOY_TRUTH.mPole, TOY_TRUTH.gamma, TOY_TRUTH.tau];
     const d = pseudoData(rng, { nSignal: o.signalEvents ?? 1000, nBackground: o.backgroundEvents ?? 100_000, mPole, gamma, tau });

@@ -136,16 +136,6 @@ function checkCount(n: number, what: string): void {
   if (!(Number.isSafeInteger(n) && n >= 0)) throw new RangeError(`${what} must be a whole number ≥ 0, got ${n}`);
 }
 
-/** Throws unless `point` is on the LHCO grid. */
-export function checkLhcoPoint(point: LhcoPoint): void {
-  if (!LHCO_GRID.some((p) => p.mZprime === point.mZprime && p.mX === point.mX && p.mY === point.mY)) {
-    throw new RangeError(
-      `(m_Z′, m_X, m_Y) = (${point.mZprime}, ${point.mX}, ${point.mY}) GeV is not on the LHCO grid: m_Z′ ∈ {${LHCO_M_ZPRIME_VALUES.join(', ')}}, ` +
-        `m_X ∈ {${LHCO_M_X_VALUES.join(', ')}}, m_Y ∈ {${LHCO_M_Y_VALUES.join(', ')}} with m_X − m_Y > ${LHCO_MIN_MASS_SPLITTING}.`,
-    );
-  }
-}
-
 function allocate<K extends string>(names: readonly K[], n: number): Record<K, Float64Array> {
   const out = {} as Record<K, Float64Array>;
   for (const name of names) out[name] = new Float64Array(n);
