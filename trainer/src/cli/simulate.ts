@@ -36,9 +36,9 @@ import { choiceOption, integerOption } from './options.ts';
 import { type Progress, progressBar } from './progress.ts';
 
 const STUDIES = ['toy', 'lhco'] as const;
-type Study = (typeof STUDIES)[number];
+export type Study = (typeof STUDIES)[number];
 const PROCESSES = ['signal', 'background', 'pseudo-data'] as const;
-type SimProcess = (typeof PROCESSES)[number];
+export type SimProcess = (typeof PROCESSES)[number];
 
 /** Runs with at least this many events show a progress bar. */
 const PROGRESS_THRESHOLD = 100_000;
