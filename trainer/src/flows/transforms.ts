@@ -83,21 +83,30 @@ export function rationalQuadraticSpline(g: GraphBuilder, options: SplineOptions)
 
   const inside = (v: T): T => v.greaterEqual(-B).mul(g.scalar(B).greaterEqual(v));
 
+  /** The knots and derivatives of the bin holding v (already clamped), searched along x or y knots. */
+  const bin = (params: T[], v: T, along: 'x' | 'y') => {
+    const xs = knots(params[0], minWidth);
+    const ys = knots(params[1], minHeight);
+    const d = derivatives(params[2]);
+    const at = locate(v, along === 'x' ? xs.left : ys.left);
+    const wk = at.pick(xs.size);
+    const hk = at.pick(ys.size);
+    return {
+      xk: at.pick(xs.left),
+      wk,
+      yk: at.pick(ys.left),
+      hk,
+      dk: at.pickLeftDerivative(d),
+      dk1: at.pickRightDerivative(d),
+      s: hk.div(wk),
+    };
+  };
+
   return {
     heads: [K, K, K + 1],
     toBase(x, params) {
-      const xs = knots(params[0], minWidth);
-      const ys = knots(params[1], minHeight);
-      const d = derivatives(params[2]);
       const xc = x.clamp(-B, B);
-      const at = locate(xc, xs.left);
-      const xk = at.pick(xs.left);
-      const wk = at.pick(xs.size);
-      const yk = at.pick(ys.left);
-      const hk = at.pick(ys.size);
-      const dk = at.pickLeftDerivative(d);
-      const dk1 = at.pickRightDerivative(d);
-      const s = hk.div(wk);
+      const { xk, wk, yk, hk, dk, dk1, s } = bin(params, xc, 'x');
       const xi = xc.sub(xk).div(wk);
       const xi1 = xi.mul(g.scalar(1).sub(xi));
       const denominator = s.add(dk1.add(dk).sub(s.mul(2)).mul(xi1));
@@ -108,18 +117,8 @@ export function rationalQuadraticSpline(g: GraphBuilder, options: SplineOptions)
       return { y: g.where(keep, y, x), logDet: g.where(keep, logDet, 0) };
     },
     fromBase(y, params) {
-      const xs = knots(params[0], minWidth);
-      const ys = knots(params[1], minHeight);
-      const d = derivatives(params[2]);
       const yc = y.clamp(-B, B);
-      const at = locate(yc, ys.left);
-      const xk = at.pick(xs.left);
-      const wk = at.pick(xs.size);
-      const yk = at.pick(ys.left);
-      const hk = at.pick(ys.size);
-      const dk = at.pickLeftDerivative(d);
-      const dk1 = at.pickRightDerivative(d);
-      const s = hk.div(wk);
+      const { xk, wk, yk, hk, dk, dk1, s } = bin(params, yc, 'y');
       // Solve the quadratic a ξ² + b ξ + c = 0 for ξ in [0, 1] with the stable root 2c / (−b − √disc).
       const dy = yc.sub(yk);
       const curvature = dk1.add(dk).sub(s.mul(2));
