@@ -43,8 +43,8 @@ export interface SplineOptions {
 /**
  * Monotonic rational-quadratic spline on [−B, B] with K bins, identity outside with matching unit
  * derivatives at ±B (Durkan, Bekasov, Murray, Papamakarios 2019, "Neural Spline Flows", eqs. 4–6).
- * Bin search without searchsorted: count the left knots ≤ x, one-hot the bin, and pick values with a
- * masked sum; inputs are clamped into [−B, B] before the arithmetic and the tails selected with Where, so no
+ * Bin search without searchsorted: compare x with the left knots and pick the bin's values with a masked
+ * telescoping sum (see `locate`); inputs are clamped into [−B, B] before the arithmetic and the tails selected with Where, so no
  * NaN reaches the gradient (ONNX-NOTES.md).
  */
 export function rationalQuadraticSpline(g: GraphBuilder, options: SplineOptions): ElementwiseTransform {
@@ -55,12 +55,15 @@ export function rationalQuadraticSpline(g: GraphBuilder, options: SplineOptions)
   const minDerivative = options.minDerivative ?? 1e-3;
   // softplus(u + c) = 1 − minDerivative at u = 0: a zero-initialised head starts as the identity.
   const derivativeOffset = Math.log(Math.expm1(1 - minDerivative));
-  const range = (from: number, n: number): Float32Array => Float32Array.from({ length: n }, (_, i) => from + i);
-  const binNumbers = g.constant(range(1, K), [K]);
-  const knotLeftNumbers = g.constant(range(1, K + 1), [K + 1]);
-  const knotRightNumbers = g.constant(range(0, K + 1), [K + 1]);
   const interior = g.constant(Float32Array.from({ length: K + 1 }, (_, i) => (i === 0 || i === K ? 0 : 1)), [K + 1]);
   const boundary = g.constant(Float32Array.from({ length: K + 1 }, (_, i) => (i === 0 || i === K ? 1 : 0)), [K + 1]);
+  // Constant 0/±1 matrices (exact in float32): first differences along the bins, and the same for the
+  // knot derivatives d_0..d_{K−1} (left ends) and d_1..d_K (right ends).
+  const matrix = (rows: number, entry: (r: number, c: number) => number): T =>
+    g.constant(Float32Array.from({ length: rows * K }, (_, i) => entry(Math.floor(i / K), i % K)), [rows, K]);
+  const differences = matrix(K, (r, c) => (r === c ? 1 : r === c - 1 ? -1 : 0));
+  const leftDifferences = matrix(K + 1, (r, c) => (r === c ? 1 : r === c - 1 ? -1 : 0));
+  const rightDifferences = matrix(K + 1, (r, c) => (r === c + 1 ? 1 : r === c && c > 0 ? -1 : 0));
 
   const knots = (raw: T, minSize: number): { left: T; size: T } => {
     const fraction = raw.softmaxLast().mul(1 - K * minSize).add(minSize);
@@ -68,16 +71,19 @@ export function rationalQuadraticSpline(g: GraphBuilder, options: SplineOptions)
   };
   const derivatives = (raw: T): T => raw.add(derivativeOffset).softplus().add(minDerivative).mul(interior).add(boundary);
 
-  /** Values of the bin containing v (clamped to [−B, B]) along the knots `left`. */
+  /**
+   * Values of the bin holding v (clamped to [−B, B]) along the knots `left`. The indicators
+   * ge_k = [v ≥ left_k] are 1 up to the bin and 0 after it (left_0 = −B), so the bin's value of any per-bin
+   * t is the telescoping sum Σ_k ge_k (t_k − t_{k−1}): one comparison and one masked sum per value over the
+   * events, with the differences taken once per θ on the small knot tensors.
+   */
   const locate = (v: T, left: T) => {
-    const count = v.unsqueeze(-1).greaterEqual(left).sumLast(true);
-    const inBin = count.equal(binNumbers);
-    const atLeftKnot = count.equal(knotLeftNumbers);
-    const atRightKnot = count.equal(knotRightNumbers);
+    const below = v.unsqueeze(-1).greaterEqual(left);
+    const select = (steps: T) => below.mul(steps).sumLast();
     return {
-      pick: (t: T) => inBin.mul(t).sumLast(),
-      pickLeftDerivative: (d: T) => atLeftKnot.mul(d).sumLast(),
-      pickRightDerivative: (d: T) => atRightKnot.mul(d).sumLast(),
+      pick: (t: T) => select(t.matmul(differences)),
+      pickLeftDerivative: (d: T) => select(d.matmul(leftDifferences)),
+      pickRightDerivative: (d: T) => select(d.matmul(rightDifferences)),
     };
   };
 
