@@ -150,6 +150,9 @@ export async function fitLikelihood(likelihood: MixtureLikelihood, options: FitO
       bounds,
       scales: sigmaScales,
       ...tolerances,
+      // A polish from the minimum: once the gradient is at its float32 noise floor more iterations only
+      // wander within it.
+      maxIterations: 15,
       onProgress: (p) => options.onProgress?.('refine', p),
     } as Parameters<typeof minimize>[1]);
     addCounts(counts, refined.evaluations);

@@ -1,8 +1,10 @@
 // Node adapter: load exported models from a folder with onnxruntime-node, choosing the execution provider.
 // onnxruntime does not fall back by itself when a provider cannot start (ONNX-NOTES.md), so providers are
 // tried in order here and the one that ran is reported.
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { createRequire } from 'node:module';
+import { dirname, join, resolve } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { FlowModel, type ModelSource } from '../model/flow-model.ts';
 
@@ -33,6 +35,23 @@ export interface NodeLoadOptions {
   threads?: number;
 }
 
+/**
+ * Why a provider cannot start here, found without starting it (onnxruntime prints errors for providers
+ * that fail to load): null when it may work. Used by 'auto' to skip what is certainly absent.
+ */
+function absentProvider(ep: string): string | null {
+  if (ep === 'cuda') {
+    const binding = createRequire(import.meta.url).resolve('onnxruntime-node');
+    const bin = join(dirname(binding), '..', 'bin', 'napi-v6', process.platform, process.arch);
+    return existsSync(join(bin, 'libonnxruntime_providers_cuda.so')) || process.platform === 'win32' ? null : 'the CUDA provider library is not installed';
+  }
+  if (ep === 'webgpu' && process.platform === 'linux') {
+    const dirs = ['/usr/lib/x86_64-linux-gnu', '/usr/lib/aarch64-linux-gnu', '/usr/lib64', '/usr/lib', '/lib/x86_64-linux-gnu'];
+    return dirs.some((d) => existsSync(join(d, 'libvulkan.so.1'))) ? null : 'the Vulkan loader (libvulkan.so.1) is not installed';
+  }
+  return null;
+}
+
 /** The provider that worked for the last 'auto' load, so later loads do not retry failing ones. */
 let autoProvider: string | null = null;
 
@@ -48,8 +67,13 @@ export async function loadModel(dir: string, options: NodeLoadOptions = {}): Pro
   const order = choice === 'auto' ? (autoProvider ? [autoProvider] : ['cuda', 'webgpu', 'cpu']) : [choice];
   const failures: string[] = [];
   for (const ep of order) {
+    const absent = choice === 'auto' ? absentProvider(ep) : null;
+    if (absent) {
+      failures.push(`${ep}: ${absent}${HINTS[ep] ? ` — ${HINTS[ep]}` : ''}`);
+      continue;
+    }
     try {
-      const model = await FlowModel.load(source, ort, { executionProviders: [ep], intraOpNumThreads: options.threads });
+      const model = await FlowModel.load(source, ort, { executionProviders: [ep], ...(options.threads ? { intraOpNumThreads: options.threads } : {}) });
       if (choice === 'auto') autoProvider = ep;
       return model;
     } catch (error) {

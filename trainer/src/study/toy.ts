@@ -92,7 +92,7 @@ export function toyRequest(signalModel: string, backgroundModel: string, maps = 
 /** `flowscan scan --demo`: the shipped models against the paper's pseudo-data. */
 export function demoRequest() {
   return {
-    request: toyRequest('models/toy-signal', 'models/toy-background', 13),
+    request: toyRequest('models/toy-signal', 'models/toy-background'),
     events: { x: toyPseudoData() },
     truth: TOY_TRUTH,
     baseDir: REPO_ROOT,
