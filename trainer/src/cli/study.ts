@@ -10,6 +10,7 @@ interface StudyCliOptions {
   seed: number;
   backend: BackendChoice;
   ship?: boolean;
+  models?: string;
 }
 
 export function register(program: Command): void {
@@ -23,6 +24,7 @@ export function register(program: Command): void {
     .option('--seed <n>', 'random seed', integerOption('--seed', 0), 1)
     .option('--backend <name>', `TensorFlow.js backend: ${BACKEND_CHOICES.join(' | ')}`, choiceOption('--backend', BACKEND_CHOICES), 'auto')
     .option('--ship', 'copy the exported toy models into the repository\'s models/ folder')
+    .option('--models <dir>', 'toy: fit and report with models exported earlier (folder with toy-signal/ and toy-background/), no training')
     .addHelpText('after', '\nExamples:\n  flowscan study toy            # what `npm start` runs\n  flowscan study lhco --quick')
     .action(async (study: 'toy' | 'lhco', o: StudyCliOptions) => {
       if (o.quick && o.full) throw new Error('choose one of --quick and --full');
@@ -30,7 +32,7 @@ export function register(program: Command): void {
       const out = o.out ?? `out/${study}`;
       if (study === 'toy') {
         const { runToyStudy } = await import('../study/toy.ts');
-        const result = await runToyStudy({ scale, out, seed: o.seed, backend: o.backend, ship: o.ship ?? false });
+        const result = await runToyStudy({ scale, out, seed: o.seed, backend: o.backend, ship: o.ship ?? false, ...(o.models ? { models: o.models } : {}) });
         const { summaryTable } = await import('./scan.ts');
         for (const c of result.comparisons) {
           process.stdout.write(`\n${c.mode} yields — flow fit:\n${summaryTable(c.flow, { m_pole: 91.2, gamma: 2.5, tau: 0.01 })}\n`);

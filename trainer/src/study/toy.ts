@@ -29,6 +29,7 @@ import type { BackendChoice } from '../train/backend.ts';
 import { trainingDataFromColumns } from '../train/dataset.ts';
 import { runTraining } from '../train/run.ts';
 import type { TrainedModel } from '../train/saved-model.ts';
+import type { EpochReport } from '../train/train.ts';
 import { ExactToyLikelihood } from './toy-exact.ts';
 
 export const TOY_WINDOW = { lo: 40, hi: 140 };
@@ -130,6 +131,8 @@ export interface ToyStudyOptions {
   backend?: BackendChoice;
   /** Also copy the exported models into the repository's models/ folder. */
   ship?: boolean;
+  /** Folder with toy-signal/ and toy-background/ exported earlier: fit and report without training. */
+  models?: string;
 }
 
 interface Comparison {
@@ -199,11 +202,19 @@ export async function runToyStudy(o: ToyStudyOptions): Promise<ToyStudyResult> {
   const seed = o.seed ?? 1;
   const started = performance.now();
   await mkdir(o.out, { recursive: true });
-  const { signal, background } = await trainToyFlows(scale, seed, o.out, o.backend);
-  const modelDirs = { signal: join(o.out, 'models', 'toy-signal'), background: join(o.out, 'models', 'toy-background') };
-  await exportModel(signal, modelDirs.signal, { name: 'toy-signal', description: 'Toy bump hunt signal: truncated Breit–Wigner in M_reco on [40, 140] GeV, θ = (M_pole, Γ) (Saito et al. 2024, §3.1)' });
-  await exportModel(background, modelDirs.background, { name: 'toy-background', description: 'Toy bump hunt background: truncated exponential exp(−τ x) on [40, 140] GeV, θ = τ (log-scaled)' });
-  if (o.ship) {
+  let modelDirs = { signal: join(o.out, 'models', 'toy-signal'), background: join(o.out, 'models', 'toy-background') };
+  let histories: { signal: EpochReport[]; background: EpochReport[] } | null = null;
+  if (o.models) {
+    // Fit and report with models exported earlier (e.g. the shipped ones): no training.
+    modelDirs = { signal: join(o.models, 'toy-signal'), background: join(o.models, 'toy-background') };
+    say(`using the exported models in ${o.models}`);
+  } else {
+    const { signal, background } = await trainToyFlows(scale, seed, o.out, o.backend);
+    histories = { signal: signal.history, background: background.history };
+    await exportModel(signal, modelDirs.signal, { name: 'toy-signal', description: 'Toy bump hunt signal: truncated Breit–Wigner in M_reco on [40, 140] GeV, θ = (M_pole, Γ) (Saito et al. 2024, §3.1)' });
+    await exportModel(background, modelDirs.background, { name: 'toy-background', description: 'Toy bump hunt background: truncated exponential exp(−τ x) on [40, 140] GeV, θ = τ (log-scaled)' });
+  }
+  if (o.ship && !o.models) {
     for (const name of ['toy-signal', 'toy-background']) {
       const target = join(REPO_ROOT, 'models', name);
       await rm(target, { recursive: true, force: true });
@@ -337,18 +348,16 @@ export async function runToyStudy(o: ToyStudyOptions): Promise<ToyStudyResult> {
       bestFit: { x: fitted('m_pole'), y: fitted('gamma') },
     }));
   }
-  figures.loss = await writeFigure(figDir, 'training-loss', plots.lossCurve({
-    title: 'Training: validation NLL per event (signal flow)',
-    epochs: signal.history.map((h) => h.epoch),
-    train: signal.history.map((h) => h.trainLoss),
-    validation: signal.history.map((h) => h.validationLoss),
-  }));
-  figures.lossBackground = await writeFigure(figDir, 'training-loss-background', plots.lossCurve({
-    title: 'Training: validation NLL per event (background flow)',
-    epochs: background.history.map((h) => h.epoch),
-    train: background.history.map((h) => h.trainLoss),
-    validation: background.history.map((h) => h.validationLoss),
-  }));
+  if (histories) {
+    for (const [key, name, history] of [['loss', 'signal', histories.signal], ['lossBackground', 'background', histories.background]] as const) {
+      figures[key] = await writeFigure(figDir, key === 'loss' ? 'training-loss' : 'training-loss-background', plots.lossCurve({
+        title: `Training: NLL per event (${name} flow)`,
+        epochs: history.map((h) => h.epoch),
+        train: history.map((h) => h.trainLoss),
+        validation: history.map((h) => h.validationLoss),
+      }));
+    }
+  }
 
   // Interpolation check: flow samples at M_pole = 90 vs the exact distribution (KS).
   const exactAt90 = new Float64Array(20000);
@@ -387,13 +396,15 @@ export async function runToyStudy(o: ToyStudyOptions): Promise<ToyStudyResult> {
     {
       heading: 'Training',
       text:
-        `Signal: ${signal.provenance.events} events, ${signal.provenance.epochs} epochs, validation NLL ${signal.provenance.validationLoss.toFixed(4)} nats/event; ` +
-        `background: ${background.provenance.events} events, ${background.provenance.epochs} epochs, validation NLL ${background.provenance.validationLoss.toFixed(4)} nats/event; ` +
-        `TensorFlow.js backend ${signal.provenance.backend}. Study wall time ${((performance.now() - started) / 1000).toFixed(0)} s.`,
-      figures: [
-        { name: 'training-loss', caption: 'Signal flow loss per epoch.', ...figures.loss },
-        { name: 'training-loss-background', caption: 'Background flow loss per epoch.', ...figures.lossBackground },
-      ],
+        [sModel, bModel]
+          .map((m) => `${m.name}: ${m.manifest.provenance.events} events, ${m.manifest.provenance.epochs} epochs, validation NLL ${m.manifest.provenance.validationLoss.toFixed(4)} nats/event, TensorFlow.js ${m.manifest.provenance.backend}`)
+          .join('; ') + `. Study wall time ${((performance.now() - started) / 1000).toFixed(0)} s.`,
+      figures: figures.loss
+        ? [
+            { name: 'training-loss', caption: 'Signal flow loss per epoch.', ...figures.loss },
+            { name: 'training-loss-background', caption: 'Background flow loss per epoch.', ...figures.lossBackground },
+          ]
+        : [],
     },
   ];
   const reportPath = join(o.out, 'report.html');
