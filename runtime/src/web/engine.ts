@@ -63,6 +63,7 @@ export function wasmThreads(): number {
   return ort.env.wasm.numThreads ?? 1;
 }
 
+/** Thrown by graph runs after Cancel: ends the fit (or sampling) that was running. */
 export class FitCancelled extends Error {
   constructor() {
     super('cancelled by the user');
@@ -82,7 +83,6 @@ export class RunControl {
   private cancelled = false;
   private lastYield = performance.now();
   private readonly channel = new MessageChannel();
-  runs = 0;
 
   cancel(): void {
     this.cancelled = true;
@@ -90,7 +90,6 @@ export class RunControl {
 
   reset(): void {
     this.cancelled = false;
-    this.runs = 0;
   }
 
   async checkpoint(): Promise<void> {
@@ -103,7 +102,6 @@ export class RunControl {
       this.lastYield = performance.now();
     }
     if (this.cancelled) throw new FitCancelled();
-    this.runs++;
   }
 }
 

@@ -185,6 +185,7 @@ export class Page {
       return;
     }
     this.busy = true;
+    this.control.reset();
     this.clearError();
     this.setState(state);
     this.setButtons(false);
@@ -476,7 +477,6 @@ export class Page {
     const events = this.events;
     window.__flowscanResult = undefined;
     element('results-section').hidden = true;
-    this.control.reset();
     const t0 = performance.now();
     const elapsed = () => `${((performance.now() - t0) / 1000).toFixed(1)} s`;
     try {
