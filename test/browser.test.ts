@@ -1,0 +1,421 @@
+// The fit page in real Chromium (onnxruntime-web, WASM threads): the server's isolation headers and bundle,
+// the page's best fit, ΔNLL map and pseudo-data against the Node runtime (onnxruntime-node CPU) on the same
+// events and models, Cancel, and specific errors for a tampered model, an unloadable graph, a manifest
+// that breaks the schema and bad CSV files, after which the page keeps working.
+import test, { type ExecutionContext } from 'ava';
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { get } from 'node:http';
+import { cp, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { type Browser, type BrowserContext, type Page, chromium } from 'playwright-core';
+import { type FitResult, type FlowModel, MixtureLikelihood, Rng, fitLikelihood, formatEventsCsv, parseEventsCsv } from '@flowscan/runtime';
+import { loadModel } from '@flowscan/runtime/node';
+import { ISOLATION_HEADERS, type WebServer, buildWebApp, startWebServer } from '../runtime/src/node/web-server.ts';
+import type { PageResult } from '../runtime/src/web/page.ts';
+import * as toy from '../trainer/src/data/toy.ts';
+
+const REPO = fileURLToPath(new URL('../', import.meta.url));
+/** The shipped toy models; FLOWSCAN_TEST_MODELS points elsewhere (a folder with toy-signal/ and toy-background/). */
+const MODELS = process.env.FLOWSCAN_TEST_MODELS ?? join(REPO, 'models');
+const SCREENSHOT = join(REPO, 'out', 'browser', 'fit.png');
+
+function chromiumPath(): string | null {
+  try {
+    return execFileSync('which', ['chromium'], { encoding: 'utf8' }).trim() || null;
+  } catch {
+    return null;
+  }
+}
+const CHROMIUM = chromiumPath();
+const SKIP_BROWSER = CHROMIUM === null && !process.env.CI;
+const browserTest = SKIP_BROWSER ? test.serial.skip : test.serial;
+if (SKIP_BROWSER) {
+  console.log('browser.test.ts: `which chromium` finds nothing and CI is not set: the Chromium tests are skipped. Install it with `apt-get install -y chromium` (.ci/install-chromium.sh).');
+}
+
+// Pseudo-data of the toy study (truncated Breit–Wigner + exponential, exact samplers), with a larger signal
+// fraction than the paper's so that both θ_sig parameters are well constrained in a few thousand events.
+const N_SIGNAL = 300;
+const N_BACKGROUND = 3000;
+const SIGNAL_FRACTION = N_SIGNAL / (N_SIGNAL + N_BACKGROUND);
+const START = { m_pole: 90, gamma: 2, tau: 0.012 };
+const MAP_POINTS = 5;
+
+let work = '';
+let server: WebServer;
+let browser: Browser | null = null;
+/** One context for every page: they share the HTTP cache, so onnxruntime's .wasm is fetched and compiled once. */
+let context: BrowserContext | null = null;
+let eventsCsv = '';
+
+async function copyModel(from: string, to: string, edit?: (manifest: Record<string, unknown>, dir: string) => Promise<void>): Promise<void> {
+  await cp(join(MODELS, from), join(work, 'models', to), { recursive: true });
+  if (!edit) return;
+  const path = join(work, 'models', to, 'manifest.json');
+  const manifest = JSON.parse(await readFile(path, 'utf8')) as Record<string, unknown>;
+  await edit(manifest, join(work, 'models', to));
+  await writeFile(path, JSON.stringify(manifest, null, 2));
+}
+
+
+test.before(async () => {
+  for (const name of ['toy-signal', 'toy-background']) {
+    const found = await stat(join(MODELS, name, 'manifest.json')).catch(() => null);
+    if (!found) throw new Error(`${join(MODELS, name)} is missing: the browser tests use the shipped toy models (flowscan study toy --ship), or set FLOWSCAN_TEST_MODELS to a folder holding toy-signal/ and toy-background/.`);
+  }
+  work = await mkdtemp(join(tmpdir(), 'flowscan-browser-'));
+  await copyModel('toy-signal', 'toy-signal');
+  await copyModel('toy-background', 'toy-background');
+  // Bytes changed after export: the manifest's sha256 no longer matches.
+  await copyModel('toy-signal', 'tampered', async (_, dir) => {
+    const bytes = await readFile(join(dir, 'log_prob.onnx'));
+    bytes[bytes.length >> 1] ^= 0xff;
+    await writeFile(join(dir, 'log_prob.onnx'), bytes);
+  });
+  // A graph that is not ONNX at all, with a manifest that vouches for it: onnxruntime itself must refuse it.
+  await copyModel('toy-signal', 'broken-onnx', async (manifest, dir) => {
+    const garbage = new TextEncoder().encode('this is not an ONNX protobuf '.repeat(40));
+    await writeFile(join(dir, 'log_prob.onnx'), garbage);
+    const graph = (manifest.graphs as Record<string, { bytes: number; sha256: string }>).log_prob;
+    graph.bytes = garbage.byteLength;
+    graph.sha256 = createHash('sha256').update(garbage).digest('hex');
+  });
+  await copyModel('toy-signal', 'bad-manifest', async (manifest) => {
+    delete manifest.parameters;
+  });
+
+  const data = toy.pseudoData(new Rng(20240), { nSignal: N_SIGNAL, nBackground: N_BACKGROUND, mPole: 91.2, gamma: 2.5, tau: 0.01 });
+  eventsCsv = join(work, 'events.csv');
+  await writeFile(eventsCsv, formatEventsCsv({ x: data.x }, ['x']));
+  await writeFile(join(work, 'wrong-columns.csv'), 'mass,weight\n91.0,1\n92.5,1\n');
+  await writeFile(join(work, 'not-numbers.csv'), 'x\n91.0\nabc\n95.5\n');
+
+  server = await startWebServer({ port: 0, host: '127.0.0.1', modelsDir: join(work, 'models') });
+  if (!SKIP_BROWSER) {
+    if (!CHROMIUM) throw new Error('CI is set but `which chromium` finds nothing: .ci/install-chromium.sh should have installed it (apt-get install -y chromium).');
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      // --enable-unsafe-webgpu gives headless Chromium a software WebGPU adapter (SwiftShader): 'auto' still
+      // runs on WASM (a fallback adapter is slower), and the WebGPU test chooses it explicitly.
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--enable-unsafe-webgpu'],
+    });
+    context = await browser.newContext({ viewport: { width: 1400, height: 1000 } });
+  }
+});
+
+test.after.always(async () => {
+  await browser?.close();
+  await server?.close();
+  if (work) await rm(work, { recursive: true, force: true });
+});
+
+// ---- server and bundle (no browser needed) ----
+
+function rawStatus(path: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    get({ host: '127.0.0.1', port: server.port, path }, (response) => {
+      response.resume();
+      resolve(response.statusCode ?? 0);
+    }).on('error', reject);
+  });
+}
+
+test('the server sends COOP/COEP with every file, .wasm as application/wasm, and nothing outside its folders', async (t) => {
+  for (const path of ['', 'app.js', 'style.css', 'ort/ort-wasm-simd-threaded.asyncify.mjs', 'ort/ort-wasm-simd-threaded.asyncify.wasm', 'models/index.json', 'models/toy-signal/manifest.json']) {
+    const response = await fetch(new URL(path, server.url), { method: 'HEAD' });
+    t.is(response.status, 200, path);
+    for (const [name, value] of Object.entries(ISOLATION_HEADERS)) t.is(response.headers.get(name), value, `${name} of /${path}`);
+  }
+  const wasm = await fetch(new URL('ort/ort-wasm-simd-threaded.asyncify.wasm', server.url), { method: 'HEAD' });
+  t.is(wasm.headers.get('content-type'), 'application/wasm');
+  // Revalidation: the browser's copy of the 26 MB runtime is confirmed with a 304, isolation headers included.
+  const again = await fetch(new URL('ort/ort-wasm-simd-threaded.asyncify.wasm', server.url), { headers: { 'If-None-Match': wasm.headers.get('etag')! } });
+  t.is(again.status, 304);
+  t.is(again.headers.get('cross-origin-embedder-policy'), 'require-corp');
+  const listed = (await (await fetch(new URL('models/index.json', server.url))).json()) as { models: string[] };
+  t.deepEqual(listed.models, ['bad-manifest', 'broken-onnx', 'tampered', 'toy-background', 'toy-signal']);
+  // Raw request paths (fetch would normalise the dots away): the events file next to the models folder and
+  // the repository's package.json must stay out of reach.
+  for (const path of ['/models/../events.csv', '/models/%2e%2e/events.csv', '/models/..%2fevents.csv', '/models/toy-signal/..%5c..%5cevents.csv', '/package.json']) {
+    t.is(await rawStatus(path), 404, path);
+  }
+  t.is((await fetch(server.url, { method: 'POST' })).status, 405);
+  await t.throwsAsync(startWebServer({ host: '0.0.0.0', modelsDir: join(work, 'models') }), { message: /0\.0\.0\.0 is not a loopback address/ });
+});
+
+test('the bundle holds onnxruntime-web (WebGPU build) and no Node-only module', (t) => {
+  t.true(server.bundleInputs.some((p) => p.endsWith('onnxruntime-web/dist/ort.webgpu.min.mjs')));
+  t.true(server.bundleInputs.some((p) => p.endsWith('runtime/src/likelihood/mixture.ts')));
+  const nodeOnly = server.bundleInputs.filter((p) => /runtime\/src\/node\/|onnxruntime-node|^node:|trainer\//.test(p));
+  t.deepEqual(nodeOnly, []);
+});
+
+test('flowscan web build writes the page, the onnxruntime-web files, the models and the header notes', async (t) => {
+  const out = join(work, 'site');
+  const result = await buildWebApp(out, { modelsDir: join(work, 'models') });
+  t.true(result.models.includes('toy-signal'));
+  for (const file of ['index.html', 'app.js', 'style.css', 'ort/ort-wasm-simd-threaded.asyncify.wasm', 'models/index.json', 'models/toy-signal/log_prob_grad.onnx']) {
+    t.true(result.files.includes(file), file);
+    t.truthy(await stat(join(out, file)).catch(() => null), file);
+  }
+  t.deepEqual(await readFile(join(out, 'models/toy-signal/sample.onnx')), await readFile(join(MODELS, 'toy-signal/sample.onnx')));
+  const notes = await readFile(join(out, 'README.txt'), 'utf8');
+  t.regex(notes, /Cross-Origin-Opener-Policy: same-origin/);
+  t.regex(notes, /Cross-Origin-Embedder-Policy: require-corp/);
+});
+
+// ---- the page in Chromium ----
+
+async function openPage(t: ExecutionContext): Promise<Page> {
+  const started = Date.now();
+  const page = await context!.newPage();
+  await page.goto(server.url);
+  await waitForState(page, ['ready', 'error']);
+  t.log(`page ready (onnxruntime-web started, default models loaded) in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  return page;
+}
+
+async function waitForState(page: Page, states: string[], timeout = 60_000): Promise<string> {
+  await page.waitForFunction((wanted) => wanted.includes(document.body.dataset.state ?? ''), states, { timeout, polling: 100 });
+  return (await page.evaluate(() => document.body.dataset.state)) as string;
+}
+
+async function errorText(page: Page): Promise<string | null> {
+  return page.evaluate(() => (document.getElementById('error')!.hidden ? null : document.getElementById('error-message')!.textContent));
+}
+
+async function loadModels(page: Page, signal: string, background = 'toy-background'): Promise<string> {
+  await page.selectOption('#signal-model', `served:${signal}`);
+  await page.selectOption('#background-model', `served:${background}`);
+  await page.click('#load-models');
+  return waitForState(page, ['ready', 'error']);
+}
+
+async function nodeModels(): Promise<{ signal: FlowModel; background: FlowModel }> {
+  return { signal: await loadModel(join(MODELS, 'toy-signal'), { ep: 'cpu' }), background: await loadModel(join(MODELS, 'toy-background'), { ep: 'cpu' }) };
+}
+
+function relative(a: number, b: number): number {
+  return Math.abs(a - b) / Math.max(Math.abs(a), Math.abs(b), 1e-300);
+}
+
+/** Pseudo-data sampled in the page (signal at (91.2, 2.5), background at τ = 0.01), read back through its CSV download. */
+async function generateInPage(page: Page, seed: number, nSignal: number, nBackground: number): Promise<Float64Array> {
+  await page.check('input[name="data-kind"][value="generate"]');
+  await page.fill('#n-signal', String(nSignal));
+  await page.fill('#n-background', String(nBackground));
+  await page.fill('#data-seed', String(seed));
+  await page.click('#generate');
+  const state = await waitForState(page, ['ready', 'error']);
+  if (state !== 'ready') throw new Error(`generating pseudo-data failed: ${await errorText(page)}`);
+  const download = page.waitForEvent('download');
+  await page.click('#download-events');
+  const csv = await readFile((await (await download).path())!, 'utf8');
+  return parseEventsCsv(csv, { source: 'pseudo-data.csv', columns: ['x'] }).columns.x;
+}
+
+/** The same draws through the Node sampler: stream 1 of Rng(seed) for the signal, stream 2 for the background. */
+async function nodePseudoData(models: { signal: FlowModel; background: FlowModel }, seed: number, nSignal: number, nBackground: number): Promise<number[]> {
+  const rng = new Rng(seed);
+  const zs = new Float32Array(nSignal);
+  rng.fork(1).fillNormal(zs);
+  const zb = new Float32Array(nBackground);
+  rng.fork(2).fillNormal(zb);
+  return [...(await models.signal.sample(zs, Float32Array.of(91.2, 2.5))), ...(await models.background.sample(zb, Float32Array.of(0.01)))];
+}
+
+function maxRelativeDifference(actual: ArrayLike<number>, expected: ArrayLike<number>): number {
+  if (actual.length !== expected.length) return Infinity;
+  let worst = 0;
+  for (let i = 0; i < expected.length; i++) worst = Math.max(worst, relative(actual[i], expected[i]));
+  return worst;
+}
+
+function nodeLikelihood(models: { signal: FlowModel; background: FlowModel }, x: Float64Array, signalFraction: number): MixtureLikelihood {
+  return new MixtureLikelihood({
+    components: [
+      { name: 'signal', model: models.signal, fraction: signalFraction },
+      { name: 'background', model: models.background, fraction: 1 - signalFraction },
+    ],
+    events: { x },
+    yields: 'fixed-fractions',
+  });
+}
+
+/** Page and Node fits agree: NLL to 1e-6, values to 1e-3 and Hessian errors to 2e-2, relative. */
+function compareFits(t: ExecutionContext, fit: FitResult, expected: FitResult): void {
+  t.log(`fit: page ${(fit.wallMs / 1000).toFixed(1)} s (${fit.evaluations.calls} evaluations), node ${(expected.wallMs / 1000).toFixed(1)} s (${expected.evaluations.calls})`);
+  t.true(fit.converged && expected.converged, `${fit.reason} / ${expected.reason}`);
+  t.true(relative(fit.nll, expected.nll) < 1e-6, `NLL ${fit.nll} vs ${expected.nll}`);
+  for (const p of expected.parameters) {
+    const q = fit.parameters.find((r) => r.name === p.name)!;
+    t.log(`${p.name}: page ${q.value} ± ${q.error}, node ${p.value} ± ${p.error}`);
+    t.true(relative(q.value, p.value) < 1e-3, `${p.name}: page ${q.value}, node ${p.value}`);
+    t.true(relative(q.error!, p.error!) < 2e-2, `${p.name} error: page ${q.error}, node ${p.error}`);
+  }
+}
+
+browserTest('a fit in Chromium (WASM threads, cross-origin isolated) equals the Node fit on the same events and models', async (t) => {
+  const page = await openPage(t);
+  t.is(await page.evaluate(() => crossOriginIsolated), true);
+  t.regex((await page.textContent('#models-info')) ?? '', /signal: toy-signal[\s\S]*background: toy-background/);
+
+  await page.setInputFiles('#events-file', eventsCsv);
+  await page.waitForFunction(() => /events from events\.csv/.test(document.getElementById('data-info')!.textContent ?? ''));
+  await page.fill('#signal-fraction', String(SIGNAL_FRACTION));
+  for (const [name, value] of Object.entries(START)) await page.fill(`#start-${name}`, String(value));
+  await page.fill('#starts', '1');
+  await page.fill('#fit-seed', '1');
+  await page.fill('#map-points', String(MAP_POINTS));
+  await page.selectOption('#map-x', 'm_pole');
+  await page.selectOption('#map-y', 'gamma');
+  await page.click('#run-fit');
+  t.is(await waitForState(page, ['fitted', 'error'], 80_000), 'fitted', (await errorText(page)) ?? '');
+  const result = (await page.evaluate(() => window.__flowscanResult)) as PageResult;
+
+  // Threads: onnxruntime lowers env.wasm.numThreads to 1 when SharedArrayBuffer is missing; it did not, and
+  // its thread pool shows up as workers of the page.
+  const cores = await page.evaluate(() => navigator.hardwareConcurrency);
+  t.log(`provider ${result.providers.signal}/${result.providers.background}, ${result.wasmThreads} WASM threads, ${cores} logical cores, ${page.workers().length} workers`);
+  t.true(result.crossOriginIsolated);
+  t.true(cores > 1, `navigator.hardwareConcurrency = ${cores}`);
+  t.true(result.wasmThreads > 1, `ort.env.wasm.numThreads = ${result.wasmThreads}`);
+  t.true(page.workers().length >= 1, 'onnxruntime-web started no thread workers');
+  t.deepEqual(result.providers, { signal: 'wasm', background: 'wasm' }, 'headless Chromium with --disable-gpu has no WebGPU adapter: the page must fall back to WASM');
+
+  // The same fit in Node: onnxruntime-node CPU, the CSV parsed by the runtime, the same options.
+  const models = await nodeModels();
+  const parsed = parseEventsCsv(await readFile(eventsCsv, 'utf8'), { source: eventsCsv, columns: ['x'] });
+  const likelihood = nodeLikelihood(models, parsed.columns.x, SIGNAL_FRACTION);
+  const fit = result.fit;
+  t.is(fit.data.events, N_SIGNAL + N_BACKGROUND);
+  compareFits(t, fit, await fitLikelihood(likelihood, { method: 'lbfgsb', start: START, starts: 1, seed: 1 }));
+
+  // The ΔNLL map and its arrows: Node evaluates the likelihood and its gradient at the page's grid nodes.
+  const map = result.map!;
+  t.is(map.xs.length, MAP_POINTS);
+  const free = likelihood.freeNames;
+  const best = Float64Array.from(free, (n) => fit.parameters.find((p) => p.name === n)!.value);
+  const points = new Float64Array(MAP_POINTS * MAP_POINTS * free.length);
+  map.ys.forEach((y, r) =>
+    map.xs.forEach((x, c) => {
+      const k = r * MAP_POINTS + c;
+      points.set(best, k * free.length);
+      points[k * free.length + free.indexOf('m_pole')] = x;
+      points[k * free.length + free.indexOf('gamma')] = y;
+    }),
+  );
+  const node = await likelihood.evaluate(points, MAP_POINTS * MAP_POINTS, true);
+  const nodeDelta = map.deltaNll.map((row, r) => row.map((_, c) => node.values[r * MAP_POINTS + c] - fit.nll));
+  const nodeGradient = (name: string) => map.deltaNll.map((row, r) => row.map((_, c) => node.gradients![(r * MAP_POINTS + c) * free.length + free.indexOf(name)]));
+  // ΔNLL: absolute (NLL ≈ 1.5e4 is a float64 sum of float32 log-densities). Arrows: relative to the largest
+  // arrow of the map, the scale on which they are drawn.
+  const worstValue = Math.max(...map.deltaNll.flat().map((v, i) => Math.abs(v - nodeDelta.flat()[i])));
+  const arrowError = (page: number[][], expected: number[][]): number => {
+    const scale = Math.max(...expected.flat().map(Math.abs));
+    return Math.max(...page.flat().map((g, i) => Math.abs(g - expected.flat()[i]))) / scale;
+  };
+  const worstArrow = Math.max(arrowError(map.gradX, nodeGradient('m_pole')), arrowError(map.gradY, nodeGradient('gamma')));
+  t.log(`map: largest |ΔNLL page − node| ${worstValue.toExponential(2)}; largest gradient difference ${worstArrow.toExponential(2)} of the largest gradient`);
+  t.true(worstValue < 1e-2);
+  t.true(worstArrow < 1e-3);
+  t.true(Math.min(...map.deltaNll.flat()) > -1e-3, 'the best fit is the lowest point of the map');
+
+  // Both figures are drawn, and the table shows the fitted values.
+  t.is(await page.locator('#map-figure svg').count(), 1);
+  t.is(await page.locator('#hist-figure svg').count(), 1);
+  t.regex((await page.textContent('#fit-table tr[data-parameter="m_pole"]')) ?? '', /m_pole \[GeV\]/);
+  t.regex((await page.textContent('#fit-summary')) ?? '', /WASM, \d+ threads/);
+  await mkdir(join(REPO, 'out', 'browser'), { recursive: true });
+  await page.screenshot({ path: SCREENSHOT, fullPage: true });
+  await page.close();
+  for (const m of Object.values(models)) await m.release();
+});
+
+browserTest('bad models and bad CSV files give specific errors; Cancel stops a fit; the page keeps working', async (t) => {
+  const page = await openPage(t);
+  t.is(await loadModels(page, 'tampered'), 'error');
+  t.regex((await errorText(page)) ?? '', /tampered\/log_prob\.onnx fails its sha256 check .*modified after export/);
+  t.regex((await page.textContent('#models-info')) ?? '', /Still using the models loaded before/);
+
+  // Model folders picked from disk: picking the parent folder offers every model inside; the toy models
+  // go into the lists by name, and a tampered one fails the same way as when served.
+  await page.setInputFiles('#model-folder', join(work, 'models'));
+  await waitForState(page, ['ready', 'error']);
+  const chosen = (id: string) => page.$eval(id, (select) => (select as HTMLSelectElement).selectedOptions[0]?.textContent);
+  t.is(await chosen('#signal-model'), 'models/toy-signal (from disk)');
+  t.is(await chosen('#background-model'), 'models/toy-background (from disk)');
+  await page.click('#load-models');
+  t.is(await waitForState(page, ['ready', 'error']), 'ready', (await errorText(page)) ?? '');
+  t.regex((await page.textContent('#models-info')) ?? '', /signal: toy-signal from models\/toy-signal — .*Provider: WASM[\s\S]*background: toy-background from models\/toy-background —/);
+  await page.selectOption('#signal-model', { label: 'models/tampered (from disk)' });
+  await page.click('#load-models');
+  t.is(await waitForState(page, ['ready', 'error']), 'error');
+  t.regex((await errorText(page)) ?? '', /^models\/tampered\/log_prob\.onnx fails its sha256 check/);
+
+  t.is(await loadModels(page, 'broken-onnx'), 'error');
+  t.regex((await errorText(page)) ?? '', /broken-onnx\/log_prob\.onnx cannot be loaded by onnxruntime \(wasm\)/);
+
+  t.is(await loadModels(page, 'bad-manifest'), 'error');
+  t.regex((await errorText(page)) ?? '', /bad-manifest\/manifest\.json does not follow the model manifest schema: .*parameters/);
+
+  await page.setInputFiles('#events-file', join(work, 'wrong-columns.csv'));
+  await page.waitForFunction(() => !document.getElementById('error')!.hidden);
+  t.regex((await errorText(page)) ?? '', /wrong-columns\.csv: missing column "x"; the header \(line 1\) has "mass", "weight"/);
+
+  await page.setInputFiles('#events-file', join(work, 'not-numbers.csv'));
+  await page.waitForFunction(() => /not-numbers/.test(document.getElementById('error-message')!.textContent ?? ''));
+  t.regex((await errorText(page)) ?? '', /not-numbers\.csv, line 3: column "x": "abc" is not a finite decimal number/);
+  // The message offers skipping bad rows; the page has that switch and reports what it skipped.
+  await page.check('#skip-bad-rows');
+  await page.setInputFiles('#events-file', join(work, 'not-numbers.csv'));
+  await page.waitForFunction(() => /Skipped 1 row/.test(document.getElementById('data-info')!.textContent ?? ''));
+  t.regex((await page.textContent('#data-info')) ?? '', /^2 events from not-numbers\.csv\.\nSkipped 1 row that could not be read:\nline 3: column "x": "abc"/);
+
+  // Still working: the good models load again and pseudo-data are sampled in the page.
+  t.is(await loadModels(page, 'toy-signal'), 'ready', (await errorText(page)) ?? '');
+  t.is(await errorText(page), null);
+  const sampled = await generateInPage(page, 7, 40, 400);
+  t.is(sampled.length, 440);
+
+  const models = await nodeModels();
+  const worst = maxRelativeDifference(sampled, await nodePseudoData(models, 7, 40, 400));
+  t.log(`pseudo-data (WASM): largest relative difference page vs node sampler ${worst.toExponential(2)}`);
+  t.true(worst < 1e-4);
+  for (const m of Object.values(models)) await m.release();
+
+  // Cancel: a long fit (many starts, big map) stops at the next graph run, and the page accepts the next action.
+  await page.fill('#starts', '16');
+  await page.fill('#map-points', '41');
+  await page.click('#run-fit');
+  await page.waitForFunction(() => /evaluations|Hessian|ΔNLL map/.test(document.getElementById('fit-status')!.textContent ?? ''), null, { timeout: 30_000 });
+  const clicked = Date.now();
+  await page.click('#cancel-fit');
+  t.is(await waitForState(page, ['cancelled', 'fitted', 'error'], 10_000), 'cancelled');
+  t.log(`cancelled ${Date.now() - clicked} ms after the click`);
+  t.is(await page.textContent('#fit-status'), 'Cancelled.');
+  t.false(await page.isDisabled('#run-fit'));
+  await page.close();
+});
+
+// A software adapter (SwiftShader) takes seconds per graph run, so only the sampler graph is compared here; a
+// whole fit on it agreed with Node to 1e-5 relative but took 77 s (see the issue-6 report).
+browserTest('the WebGPU provider (software adapter) runs the exported graphs: pseudo-data equal the Node sampler', async (t) => {
+  const page = await openPage(t);
+  t.regex((await page.textContent('#runtime-info')) ?? '', /WebGPU adapter: .*software fallback adapter; “auto” runs on WASM/);
+  await page.selectOption('#provider', 'webgpu');
+  t.is(await loadModels(page, 'toy-signal'), 'ready', (await errorText(page)) ?? '');
+  t.regex((await page.textContent('#models-info')) ?? '', /signal: toy-signal .*Provider: WebGPU[^\n]*\nbackground: toy-background .*Provider: WebGPU/);
+
+  const sampled = await generateInPage(page, 11, 60, 600);
+  const models = await nodeModels();
+  const worst = maxRelativeDifference(sampled, await nodePseudoData(models, 11, 60, 600));
+  t.log(`pseudo-data (WebGPU): largest relative difference page vs node sampler ${worst.toExponential(2)}`);
+  t.true(worst < 1e-4);
+  t.is(await page.inputValue('#signal-fraction'), String(60 / 660), 'generating pseudo-data sets the signal fraction to the generated one');
+  for (const m of Object.values(models)) await m.release();
+  await page.close();
+});
