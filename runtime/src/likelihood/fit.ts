@@ -121,12 +121,17 @@ export async function fitLikelihood(likelihood: MixtureLikelihood, options: FitO
   const warnings: string[] = [];
 
   const tolerances = { gtol: options.gtol ?? 2e-2, ftolAbs: options.ftolAbs ?? 2e-4 };
+  // Stage 1 only has to reach the basin of the minimum: coarse tolerances on the coarse scales, and a budget,
+  // so that the float32 noise floor of the gradient does not keep its line searches busy. The refinement in
+  // units of σ below applies `tolerances`.
   const result = await minimize(likelihood, {
     method,
     starts,
     bounds,
     scales,
-    ...tolerances,
+    gtol: 5 * tolerances.gtol,
+    ftolAbs: 5 * tolerances.ftolAbs,
+    maxEvaluations: 200,
     onProgress: (p) => options.onProgress?.('fit', p),
   } as Parameters<typeof minimize>[1]);
   addCounts(counts, result.evaluations);
@@ -153,6 +158,7 @@ export async function fitLikelihood(likelihood: MixtureLikelihood, options: FitO
       // A polish from the minimum: once the gradient is at its float32 noise floor more iterations only
       // wander within it.
       maxIterations: 15,
+      maxEvaluations: 40,
       onProgress: (p) => options.onProgress?.('refine', p),
     } as Parameters<typeof minimize>[1]);
     addCounts(counts, refined.evaluations);

@@ -1,3 +1,4 @@
 // Node-only parts of the runtime: files, onnxruntime-node.
 export * from './files.ts';
 export * from './model.ts';
+export * from './web-server.ts';

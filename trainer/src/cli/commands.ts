@@ -5,6 +5,7 @@ import { register as registerScan } from './scan.ts';
 import { register as registerSimulate } from './simulate.ts';
 import { register as registerStudy } from './study.ts';
 import { register as registerTrain } from './train.ts';
+import { register as registerWeb } from './web.ts';
 
 export function registerCommands(program: Command): void {
   registerSimulate(program);
@@ -12,4 +13,5 @@ export function registerCommands(program: Command): void {
   registerExport(program);
   registerScan(program);
   registerStudy(program);
+  registerWeb(program);
 }
