@@ -121,17 +121,17 @@ export async function fitLikelihood(likelihood: MixtureLikelihood, options: FitO
   const warnings: string[] = [];
 
   const tolerances = { gtol: options.gtol ?? 2e-2, ftolAbs: options.ftolAbs ?? 2e-4 };
-  // Stage 1 only has to reach the basin of the minimum: coarse tolerances on the coarse scales, and a budget,
-  // so that the float32 noise floor of the gradient does not keep its line searches busy. The refinement in
+  // Stage 1 only has to reach the basin of the minimum: a coarser ΔNLL tolerance on the coarse scales, and a
+  // budget, so that the float32 noise floor of the gradient does not keep its line searches busy. The refinement in
   // units of σ below applies `tolerances`.
   const result = await minimize(likelihood, {
     method,
     starts,
     bounds,
     scales,
-    gtol: 5 * tolerances.gtol,
+    gtol: tolerances.gtol,
     ftolAbs: 5 * tolerances.ftolAbs,
-    maxEvaluations: 200,
+    maxEvaluations: 60,
     onProgress: (p) => options.onProgress?.('fit', p),
   } as Parameters<typeof minimize>[1]);
   addCounts(counts, result.evaluations);
