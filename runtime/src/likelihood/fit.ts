@@ -131,7 +131,7 @@ export async function fitLikelihood(likelihood: MixtureLikelihood, options: FitO
     scales,
     gtol: tolerances.gtol,
     ftolAbs: 5 * tolerances.ftolAbs,
-    maxEvaluations: 60,
+    maxEvaluations: 30,
     onProgress: (p) => options.onProgress?.('fit', p),
   } as Parameters<typeof minimize>[1]);
   addCounts(counts, result.evaluations);
