@@ -284,36 +284,37 @@ export async function runToyStudy(o: ToyStudyOptions): Promise<ToyStudyResult> {
   await mkdir(figDir, { recursive: true });
   const rng = new Rng(seed + 7);
   const figures: Record<string, { svgPath: string; pngPath: string }> = {};
-  const signalGroups = [];
-  for (const [m, g] of [[70, 1.5], [91.2, 2.5], [110, 4]]) {
-    const reference = new Float64Array(20000);
-    toy.signalSample(rng, m, g, reference);
-    signalGroups.push({ thetaLabel: `M_pole = ${m} GeV, Γ = ${g} GeV`, reference, model: await flowSamples(sModel, [m, g], 20000, rng) });
-  }
-  figures.signal = await writeFigure(figDir, 'signal-by-theta', plots.distributionsByTheta({
-    title: 'Toy signal: simulation vs flow samples',
-    xTitle: 'M_reco [GeV]',
-    range: [40, 140],
-    bins: 100,
-    groups: signalGroups,
-    referenceLabel: 'simulation (exact)',
-    modelLabel: 'flow samples',
-  }));
-  const backgroundGroups = [];
-  for (const tau of [0.002, 0.01, 0.05]) {
-    const reference = new Float64Array(20000);
-    toy.backgroundSample(rng, tau, reference);
-    backgroundGroups.push({ thetaLabel: `τ = ${tau} GeV⁻¹`, reference, model: await flowSamples(bModel, [tau], 20000, rng) });
-  }
-  figures.background = await writeFigure(figDir, 'background-by-theta', plots.distributionsByTheta({
-    title: 'Toy background: simulation vs flow samples',
-    xTitle: 'M_reco [GeV]',
-    range: [40, 140],
-    bins: 50,
-    groups: backgroundGroups,
-    referenceLabel: 'simulation (exact)',
-    modelLabel: 'flow samples',
-  }));
+  /** Simulator vs flow samples at several θ (paper Fig. 2), 20k events each. */
+  const byTheta = async (
+    name: string,
+    title: string,
+    bins: number,
+    model: FlowModel,
+    points: { label: string; theta: number[]; simulate: (out: Float64Array) => void }[],
+  ) => {
+    const groups = [];
+    for (const p of points) {
+      const reference = new Float64Array(20000);
+      p.simulate(reference);
+      groups.push({ thetaLabel: p.label, reference, model: await flowSamples(model, p.theta, 20000, rng) });
+    }
+    const spec = plots.distributionsByTheta({ title, xTitle: 'M_reco [GeV]', range: [40, 140], bins, groups, referenceLabel: 'simulation (exact)', modelLabel: 'flow samples' });
+    return writeFigure(figDir, name, spec);
+  };
+  figures.signal = await byTheta(
+    'signal-by-theta',
+    'Toy signal: simulation vs flow samples',
+    100,
+    sModel,
+    [[70, 1.5], [91.2, 2.5], [110, 4]].map(([m, g]) => ({ label: `M_pole = ${m} GeV, Γ = ${g} GeV`, theta: [m, g], simulate: (out) => toy.signalSample(rng, m, g, out) })),
+  );
+  figures.background = await byTheta(
+    'background-by-theta',
+    'Toy background: simulation vs flow samples',
+    50,
+    bModel,
+    [0.002, 0.01, 0.05].map((tau) => ({ label: `τ = ${tau} GeV⁻¹`, theta: [tau], simulate: (out) => toy.backgroundSample(rng, tau, out) })),
+  );
   // Data with the fitted model on top.
   const fitted = (name: string): number => fixed.flow.parameters.find((p) => p.name === name)!.value;
   const nModel = 200000;
