@@ -42,6 +42,7 @@ export function register(program: Command): void {
         for (const [name, p] of Object.entries(result.pulls)) {
           process.stdout.write(`  ${name.padEnd(7)} (flow − exact)/σ_exact = ${p.pull.toFixed(3).padStart(7)}   σ_flow/σ_exact = ${p.errorRatio.toFixed(3)}\n`);
         }
+        if (result.interpolationKs !== undefined) process.stdout.write(`\ninterpolation check at M_pole = 90 GeV: KS = ${result.interpolationKs.toFixed(4)} (see the report)\n`);
         process.stdout.write(`\nreport: ${result.reportPath}\n`);
       } else {
         const { runLhcoStudy } = await import('../study/lhco.ts');
