@@ -79,7 +79,7 @@ export interface LhcoScale {
 // exponentially through the autoregressive inverse of the sampler graph, to 63 MB of shape text in sample.onnx
 // at 4 blocks and past the largest JavaScript string at 5.
 export const LHCO_SCALES: Record<'quick' | 'default' | 'full', LhcoScale> = {
-  quick: { signalPerPoint: 250, backgroundEvents: 10_000, signalEpochs: 5, backgroundEpochs: 4, blocks: 3, hidden: 32, batchSize: 512, scanPoints: [3, 3, 4], mapPoints: 5, sampleEvents: 4000 },
+  quick: { signalPerPoint: 500, backgroundEvents: 20_000, signalEpochs: 8, backgroundEpochs: 6, blocks: 3, hidden: 32, batchSize: 512, scanPoints: [3, 3, 4], mapPoints: 5, sampleEvents: 4000 },
   default: { signalPerPoint: 2000, backgroundEvents: 45_000, signalEpochs: 32, backgroundEpochs: 20, blocks: 4, hidden: 48, batchSize: 1024, scanPoints: [5, 5, 8], mapPoints: 11, sampleEvents: 10_000 },
   // The paper's sample sizes: 7250 events at each of the 80 grid points (580k; 60 points are trained here) and 90k background.
   full: { signalPerPoint: 7250, backgroundEvents: 90_000, signalEpochs: 60, backgroundEpochs: 40, blocks: 4, hidden: 64, batchSize: 1024, scanPoints: [6, 6, 10], mapPoints: 21, sampleEvents: 20_000 },
