@@ -108,3 +108,12 @@ for (const [name, build] of Object.entries(cases)) {
     }
   });
 }
+
+test('symbolic batch sizes combine into one name, however often they meet', (t) => {
+  const g = new GraphBuilder();
+  const perEvent = g.input('a', ['B', 2]);
+  const events = g.input('b', ['N', 2]);
+  let c = perEvent.add(events);
+  for (let i = 0; i < 20; i++) c = c.mul(events).add(perEvent);
+  t.deepEqual(c.shape, ['B|N', 2]);
+});

@@ -214,7 +214,10 @@ export async function fitLikelihood(likelihood: MixtureLikelihood, options: FitO
       background = likelihood.variant({ fixed: signalParams, fractions: scaled });
     }
     const bStart = Float64Array.from(background.freeNames, (name) => fullBest[likelihood.parameters.findIndex((p) => p.name === name)]);
-    const bFit = await minimize(background, {
+    // A background without free parameters (an unconditional flow) needs no fit: evaluate it once.
+    const bFit = background.dimension === 0
+      ? { best: { value: (await background.evaluate(new Float64Array(0), 1, false)).values[0] }, evaluations: { calls: 1, points: 1 }, wallMs: 0 }
+      : await minimize(background, {
       method,
       starts: bStart,
       bounds: background.bounds(),

@@ -188,7 +188,11 @@ export function broadcastShapes(a: Shape, b: Shape): Dim[] {
     else if (da === 1) out.push(db);
     else if (typeof da === 'number' && typeof db === 'number') {
       throw new Error(`cannot broadcast shapes [${a.join(',')}] and [${b.join(',')}]`);
-    } else out.push(`${String(da)}|${String(db)}`);
+    } else {
+      // Two symbolic sizes (e.g. B = 1 or N against N): a combined name, each symbol once.
+      const names = new Set([...String(da).split('|'), ...String(db).split('|')]);
+      out.push([...names].sort().join('|'));
+    }
   }
   return out;
 }
