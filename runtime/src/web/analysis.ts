@@ -8,6 +8,7 @@ import { MixtureLikelihood, type OutsideSupportPolicy, type YieldMode, yieldName
 import type { FlowModel } from '../model/flow-model.ts';
 import type { ManifestVariable } from '../model/manifest.ts';
 import { Rng } from '../random.ts';
+import type { NllMapResult } from '../scan/scan.ts';
 
 export type ComponentName = 'signal' | 'background';
 export const COMPONENTS: readonly ComponentName[] = ['signal', 'background'];
@@ -171,15 +172,8 @@ export function fitOptions(settings: FitSettings, onProgress?: FitOptions['onPro
   };
 }
 
-export interface DeltaNllMapData {
-  x: string;
-  y: string;
-  xs: number[];
-  ys: number[];
-  /** [iy][ix] */
-  deltaNll: number[][];
-  gradX: number[][];
-  gradY: number[][];
+/** A ΔNLL map as in a scan result ([iy][ix] layout), with the best fit to mark on it. */
+export interface DeltaNllMapData extends NllMapResult {
   best: { x: number; y: number };
 }
 

@@ -169,20 +169,22 @@ async function trainToyFlows(
   const bkg = toy.simulateBackgroundTraining(rng.fork(2), scale.backgroundEvents);
   const flow = flowConfig('nsf', { blocks: scale.blocks, hidden: scale.hidden, bins: scale.bins });
   const train = { maxEpochs: scale.epochs, batchSize: scale.batchSize, learningRate: 3e-3, schedule: 'cosine' as const, patience: scale.epochs, seed };
-  const signal = await runTraining({
-    label: 'signal flow',
-    data: trainingDataFromColumns(sig, ['x'], ['m_pole', 'gamma']),
-    dataFiles: [`simulated: toy signal, ${scale.signalEvents} events, seed ${seed}`],
-    features: [{ name: 'x', unit: 'GeV' }],
-    params: [
-      { name: 'm_pole', unit: 'GeV' },
-      { name: 'gamma', unit: 'GeV' },
-    ],
-    flow,
-    train,
-    ...(backend ? { backend } : {}),
-    out: join(out, 'runs', 'toy-signal'),
-  });
+  const trainSignal = (label: string, events: ReturnType<typeof toy.simulateSignalTraining>, description: string, run: string) =>
+    runTraining({
+      label,
+      data: trainingDataFromColumns(events, ['x'], ['m_pole', 'gamma']),
+      dataFiles: [`simulated: ${description}, ${scale.signalEvents} events, seed ${seed}`],
+      features: [{ name: 'x', unit: 'GeV' }],
+      params: [
+        { name: 'm_pole', unit: 'GeV' },
+        { name: 'gamma', unit: 'GeV' },
+      ],
+      flow,
+      train,
+      ...(backend ? { backend } : {}),
+      out: join(out, 'runs', run),
+    });
+  const signal = await trainSignal('signal flow', sig, 'toy signal', 'toy-signal');
   const background = await runTraining({
     label: 'background flow',
     data: trainingDataFromColumns(bkg, ['x'], ['tau']),
@@ -195,21 +197,9 @@ async function trainToyFlows(
     out: join(out, 'runs', 'toy-background'),
   });
   // The interpolation flow: the same signal flow trained with no events at M_pole in the gap.
+  const gapLabel = `without M_pole in [${TOY_GAP.join(', ')}]`;
   const gap = toy.simulateSignalTraining(rng.fork(3), scale.signalEvents, { excludeMPole: TOY_GAP });
-  const signalGap = await runTraining({
-    label: `signal flow without M_pole in [${TOY_GAP.join(', ')}]`,
-    data: trainingDataFromColumns(gap, ['x'], ['m_pole', 'gamma']),
-    dataFiles: [`simulated: toy signal without M_pole in [${TOY_GAP.join(', ')}], ${scale.signalEvents} events, seed ${seed}`],
-    features: [{ name: 'x', unit: 'GeV' }],
-    params: [
-      { name: 'm_pole', unit: 'GeV' },
-      { name: 'gamma', unit: 'GeV' },
-    ],
-    flow,
-    train,
-    ...(backend ? { backend } : {}),
-    out: join(out, 'runs', 'toy-signal-gap'),
-  });
+  const signalGap = await trainSignal(`signal flow ${gapLabel}`, gap, `toy signal ${gapLabel}`, 'toy-signal-gap');
   return { signal, background, signalGap };
 }
 
