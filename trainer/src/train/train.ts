@@ -32,6 +32,12 @@ export interface TrainOptions {
   onEpoch?: (report: EpochReport) => void;
   /** Called after every batch with the fraction of the epoch done. */
   onBatch?: (epoch: number, fraction: number, loss: number) => void;
+  /**
+   * Simulator-backed training: the training events of every epoch after the first, drawn anew (deterministically
+   * per epoch, so a resumed run sees the same events). The flow then never sees an event twice and its
+   * θ-dependence is learned from maxEpochs × N distinct events; the validation split of the first data stays.
+   */
+  freshEvents?: (epoch: number) => TrainingData;
 }
 
 export const DEFAULT_TRAIN_OPTIONS: TrainOptions = {
@@ -127,6 +133,49 @@ function assignWeights(specs: ParamSpec[], vars: tf.Variable[], weights: Map<str
   specs.forEach((s, i) => vars[i].assign(tf.tensor(weights.get(s.name)!, [...s.shape])));
 }
 
+interface EventTensors {
+  x: tf.Tensor2D;
+  theta: tf.Tensor2D | null;
+  w: tf.Tensor1D;
+  count: number;
+}
+
+/** The events at `rows` (all when null) as tensors. */
+function eventTensors(data: TrainingData, rows: Uint32Array | null, D: number, P: number): EventTensors {
+  const count = rows ? rows.length : data.count;
+  const pick = (values: Float32Array, width: number): Float32Array => {
+    if (!rows) return values;
+    const out = new Float32Array(count * width);
+    rows.forEach((r, i) => out.set(values.subarray(r * width, (r + 1) * width), i * width));
+    return out;
+  };
+  return {
+    x: tf.tensor2d(pick(data.features, D), [count, D]),
+    theta: P > 0 ? tf.tensor2d(pick(data.params, P), [count, P]) : null,
+    w: tf.tensor1d(data.weights ? pick(data.weights, 1) : new Float32Array(count).fill(1)),
+    count,
+  };
+}
+
+function disposeEvents(events: EventTensors): void {
+  tf.dispose([events.x, events.w, ...(events.theta ? [events.theta] : [])]);
+}
+
+/** Shapes and values of events handed to the trainer, with a message that names them when wrong. */
+function checkEvents(data: TrainingData, D: number, P: number, what: string): void {
+  const fail = (message: string): never => {
+    throw new Error(`${what}: ${message}`);
+  };
+  if (!(Number.isInteger(data.count) && data.count >= 1)) fail(`expected at least one event, got count ${data.count}`);
+  if (data.features.length !== data.count * D) fail(`features hold ${data.features.length} values, expected ${data.count}×${D}`);
+  if (data.params.length !== data.count * P) fail(`parameters hold ${data.params.length} values, expected ${data.count}×${P}`);
+  if (data.weights && data.weights.length !== data.count) fail(`weights hold ${data.weights.length} values, expected ${data.count}`);
+  for (const [name, values] of [['feature', data.features], ['parameter', data.params], ['weight', data.weights ?? new Float32Array()]] as const) {
+    const bad = values.findIndex((v) => !Number.isFinite(v));
+    if (bad >= 0) fail(`${name} value ${bad + 1} is ${values[bad]}: training events must be finite`);
+  }
+}
+
 /** Trains the flow by maximum likelihood. The model definition fixes architecture and preprocessing. */
 export async function trainFlow(def: ModelDefinition, data: TrainingData, overrides: Partial<TrainOptions> = {}): Promise<TrainResult> {
   const options: TrainOptions = { ...DEFAULT_TRAIN_OPTIONS, ...overrides };
@@ -150,29 +199,27 @@ export async function trainFlow(def: ModelDefinition, data: TrainingData, overri
   const vars = specs.map((s) => tf.variable(tf.tensor(init.get(s.name)!, [...s.shape]), true));
   const adam = new Adam(vars);
 
-  const allX = tf.tensor2d(data.features, [data.count, D]);
-  const allTheta = P > 0 ? tf.tensor2d(data.params, [data.count, P]) : null;
-  const allW = tf.tensor1d(data.weights ?? new Float32Array(data.count).fill(1));
-  const validIndices = tf.tensor1d(Int32Array.from(validIdx), 'int32');
+  const validation = eventTensors(data, validIdx, D, P);
+  let training = eventTensors(data, trainIdx, D, P);
 
   const paramMap = (): Record<string, tf.Tensor> => Object.fromEntries(specs.map((s, i) => [s.name, vars[i]]));
   /** Weighted mean NLL of a batch, as a scalar tensor. */
-  const batchLoss = (idx: tf.Tensor1D): tf.Scalar => {
-    const inputs: Record<string, tf.Tensor> = { x: tf.gather(allX, idx) };
-    if (allTheta) inputs.theta = tf.gather(allTheta, idx);
+  const batchLoss = (events: EventTensors, idx: tf.Tensor1D): tf.Scalar => {
+    const inputs: Record<string, tf.Tensor> = { x: tf.gather(events.x, idx) };
+    if (events.theta) inputs.theta = tf.gather(events.theta, idx);
     const [logProb] = evaluateGraph(graph, [outputs.log_prob.id], inputs, paramMap());
-    const w = tf.gather(allW, idx);
+    const w = tf.gather(events.w, idx);
     return tf.div(tf.neg(tf.sum(tf.mul(logProb, w))), tf.sum(w)) as tf.Scalar;
   };
   const validationLoss = (): number => {
     let total = 0;
     let weight = 0;
     const chunk = 8192;
-    for (let s = 0; s < validIdx.length; s += chunk) {
+    for (let s = 0; s < validation.count; s += chunk) {
       const [sum, wsum] = tf.tidy(() => {
-        const idx = tf.slice(validIndices, s, Math.min(chunk, validIdx.length - s));
-        const w = tf.gather(allW, idx);
-        return [tf.mul(batchLoss(idx), tf.sum(w)).dataSync()[0], tf.sum(w).dataSync()[0]];
+        const idx = tf.range(s, Math.min(s + chunk, validation.count), 1, 'int32') as tf.Tensor1D;
+        const w = tf.gather(validation.w, idx);
+        return [tf.mul(batchLoss(validation, idx), tf.sum(w)).dataSync()[0], tf.sum(w).dataSync()[0]];
       });
       total += sum;
       weight += wsum;
@@ -192,7 +239,9 @@ export async function trainFlow(def: ModelDefinition, data: TrainingData, overri
   let best = init;
   if (options.resume) {
     const loaded = await loadCheckpoint(options.checkpointDir!, specs).catch((error: unknown) => {
-      tf.dispose([allX, allW, validIndices, ...vars, ...adam.m, ...adam.v, ...(allTheta ? [allTheta] : [])]);
+      disposeEvents(validation);
+      disposeEvents(training);
+      tf.dispose([...vars, ...adam.m, ...adam.v]);
       throw error;
     });
     state = loaded.state;
@@ -206,23 +255,34 @@ export async function trainFlow(def: ModelDefinition, data: TrainingData, overri
   }
 
   let stoppedBy: TrainResult['stoppedBy'] = 'max-epochs';
-  const batches = Math.ceil(trainIdx.length / options.batchSize);
+  let trainingEvents = training.count;
   try {
     while (state.epoch < options.maxEpochs) {
       const epoch = state.epoch + 1;
-      if (options.schedule === 'cosine') {
-        state.learningRate = 0.5 * options.learningRate * (1 + Math.cos((Math.PI * (epoch - 1)) / options.maxEpochs));
-      }
       const started = performance.now();
+      if (options.freshEvents && epoch > 1) {
+        const fresh = options.freshEvents(epoch);
+        checkEvents(fresh, D, P, `the fresh events of epoch ${epoch}`);
+        disposeEvents(training);
+        training = eventTensors(fresh, null, D, P);
+        trainingEvents += fresh.count;
+      }
+      const batches = Math.ceil(training.count / options.batchSize);
       // A per-epoch stream: shuffles are reproducible and a resumed run continues identically.
-      const epochOrder = Uint32Array.from(trainIdx);
+      const epochOrder = new Uint32Array(training.count).map((_, i) => i);
       rng.fork(epoch).shuffle(epochOrder);
       let lossSum = 0;
       for (let b = 0; b < batches; b++) {
         const slice = epochOrder.subarray(b * options.batchSize, Math.min((b + 1) * options.batchSize, epochOrder.length));
+        // Cosine annealing per step, from the initial rate to zero after the last batch of the last epoch: the
+        // final steps are small, so the weights settle instead of rattling at the last epoch's rate.
+        if (options.schedule === 'cosine') {
+          const progress = (epoch - 1 + b / batches) / options.maxEpochs;
+          state.learningRate = 0.5 * options.learningRate * (1 + Math.cos(Math.PI * progress));
+        }
         const loss = tf.tidy(() => {
           const idx = tf.tensor1d(Int32Array.from(slice), 'int32');
-          const { value, grads } = tf.variableGrads(() => batchLoss(idx), vars);
+          const { value, grads } = tf.variableGrads(() => batchLoss(training, idx), vars);
           const list = vars.map((v) => grads[v.name]);
           let clipped = list;
           if (options.clipNorm > 0) {
@@ -259,10 +319,10 @@ export async function trainFlow(def: ModelDefinition, data: TrainingData, overri
       }
       const report: EpochReport = {
         epoch,
-        trainLoss: lossSum / trainIdx.length,
+        trainLoss: lossSum / training.count,
         validationLoss: vLoss,
         learningRate: state.learningRate,
-        eventsPerSecond: trainIdx.length / seconds,
+        eventsPerSecond: training.count / seconds,
         seconds,
         improved,
       };
@@ -288,8 +348,9 @@ export async function trainFlow(def: ModelDefinition, data: TrainingData, overri
       }
     }
   } finally {
-    tf.dispose([allX, allW, validIndices, ...vars, ...adam.m, ...adam.v]);
-    if (allTheta) allTheta.dispose();
+    disposeEvents(validation);
+    disposeEvents(training);
+    tf.dispose([...vars, ...adam.m, ...adam.v]);
   }
   const history = state.history;
   const meanRate = history.reduce((s, h) => s + h.eventsPerSecond, 0) / Math.max(history.length, 1);
@@ -301,7 +362,7 @@ export async function trainFlow(def: ModelDefinition, data: TrainingData, overri
     epochs: state.epoch,
     stoppedBy,
     eventsPerSecond: meanRate,
-    trainingEvents: trainIdx.length,
+    trainingEvents,
     validationEvents: validIdx.length,
   };
 }
