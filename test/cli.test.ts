@@ -48,8 +48,10 @@ test('simulate → train → export → scan: a small toy chain, with a result t
   const trainSignal = await flowscan(['train', '--data', signal, '--params', 'm_pole,gamma', ...common, '--out', join(dir, 'sig'), '--export', 'sig']);
   t.is(trainSignal.code, 0, trainSignal.stderr);
   t.regex(trainSignal.stderr, /backend "wasm"/);
-  const trainBackground = await flowscan(['train', '--data', background, '--params', 'tau', '--log-params', 'tau', ...common, '--out', join(dir, 'bkg')]);
+  const trainBackground = await flowscan(['train', '--data', background, '--params', 'tau', '--log-params', 'tau', '--support', 'x=40:140', ...common, '--out', join(dir, 'bkg')]);
   t.is(trainBackground.code, 0, trainBackground.stderr);
+  const saved = JSON.parse(await readFile(join(dir, 'bkg', 'model.json'), 'utf8'));
+  t.like(saved.definition.preprocessing[0], { lo: 40, hi: 140, map: 'probit' });
   t.is((await flowscan(['export', join(dir, 'bkg'), '--out', join(dir, 'bkg-model')])).code, 0);
   const request = {
     events: { file: 'data.csv' },
@@ -80,6 +82,10 @@ test('errors name the file, the column or the option, and nothing is written', a
   t.regex(missing.stderr, /mass/);
   const option = await flowscan(['train', '--data', csv, '--features', 'x', '--flow', 'glow', '--out', join(dir, 'never')]);
   t.regex(option.stderr, /--flow must be one of maf, nsf, nsf-coupling, realnvp, got "glow"/);
+  const window = await flowscan(['train', '--data', csv, '--features', 'x', '--support', 'x=60', '--out', join(dir, 'never')]);
+  t.regex(window.stderr, /x needs an interval lo:hi with lo < hi, got "60"/);
+  const unknown = await flowscan(['train', '--data', csv, '--features', 'x', '--support', 'y=0:1', '--out', join(dir, 'never')]);
+  t.regex(unknown.stderr, /--support names "y", which is not in --features \(x\)/);
   await writeFile(join(dir, 'bad-request.json'), JSON.stringify({ events: {}, components: [] }));
   const request = await flowscan(['scan', '--request', join(dir, 'bad-request.json'), '--out', join(dir, 'never.json')]);
   t.is(request.code, 1);

@@ -179,13 +179,21 @@ for (const kind of FLOW_TABLE) {
     const { logDet } = flowGraphs(g2, def).toBase(x2, g2.input('theta', ['B', P]));
     const [ld] = runIr(g2, [logDet], { x: { data: onnx, shape: [n, D] }, theta: { data: theta, shape: [1, P] } }, weights);
     const lp = await model.logProb(model.eventsTensor(onnx, n), theta);
+    // float32 cannot place a sample closer to a support edge than its resolution there, where the map to ℝ is
+    // steepest (dz/dx ~ 1/φ(z)/width): those few samples say nothing about the graphs and are left out.
+    const nearEdge = (i: number): boolean =>
+      def.preprocessing.some((p, d) => Math.min(onnx[i * D + d] - p.lo, p.hi - onnx[i * D + d]) < 1e-5 * (p.hi - p.lo));
     let worstTrip = 0;
+    let checked = 0;
     for (let i = 0; i < n; i++) {
+      if (nearEdge(i)) continue;
+      checked++;
       let base = 0;
       for (let d = 0; d < D; d++) base += baseLogDensity1d(def.flow.base, z[i * D + d]);
       worstTrip = Math.max(worstTrip, Math.abs(lp[i] - (base + ld[i])));
     }
-    t.true(worstTrip < 5e-3, `log p(sample) − (log p_base(z) + log|det|) up to ${worstTrip}`);
+    t.true(checked >= 0.9 * n, `only ${checked} of ${n} samples lie away from the support edges`);
+    t.true(worstTrip < 5e-3, `log p(sample) − (log p_base(z) + log|det|) up to ${worstTrip} (${checked} samples)`);
   });
 }
 

@@ -128,7 +128,7 @@ for (const [name, make] of Object.entries(elementwise)) {
   });
 }
 
-test('bijection preprocessing (scale, logit, standardise): invertible with the right log|det J| in physical units', async (t) => {
+test('bijection preprocessing (scale, then probit or logit + standardise): invertible with the right log|det J| in physical units', async (t) => {
   const rng = new Rng(3);
   const { def } = randomModel('maf', 2, 1);
   await checkBijection(t, {

@@ -74,6 +74,56 @@ test('a resumed run continues exactly where the interrupted one stopped', async 
   t.true(Math.abs(resumed.validationLoss - straight.validationLoss) < 1e-6, `${resumed.validationLoss} vs ${straight.validationLoss}`);
 });
 
+test('fresh events every epoch: new training events, the same validation split, resumable; cosine decays per step to ~0', async (t) => {
+  const simulate = (seed: number) => trainingDataFromColumns(toy.simulateSignalTraining(new Rng(seed), 3000), ['x'], ['m_pole', 'gamma']);
+  const data = simulate(2);
+  const def = defineModel(data, [{ name: 'x', support: [40, 140] }], [{ name: 'm_pole' }, { name: 'gamma' }], flowConfig('nsf', { blocks: 1, hidden: 8, bins: 4 }));
+  const seen: number[] = [];
+  const options = {
+    batchSize: 512,
+    learningRate: 4e-3,
+    seed: 3,
+    schedule: 'cosine' as const,
+    patience: 10,
+    freshEvents: (epoch: number) => {
+      seen.push(epoch);
+      return simulate(100 + epoch);
+    },
+  };
+  const straight = await trainFlow(def, data, { ...options, maxEpochs: 3 });
+  t.deepEqual(seen, [2, 3], 'epochs after the first draw new events');
+  t.is(straight.trainingEvents, 2700 + 2 * 3000, 'the first epoch trains on the non-validation part, later ones on all fresh events');
+  t.is(straight.validationEvents, 300);
+  const fixed = await trainFlow(def, data, { ...options, maxEpochs: 3, freshEvents: undefined });
+  t.not(straight.validationLoss, fixed.validationLoss, 'fresh events change the training');
+  // Cosine annealing per step: the last epoch ends near zero, the first one well above half the initial rate.
+  t.true(straight.history[2].learningRate < 0.01 * options.learningRate, `last rate ${straight.history[2].learningRate}`);
+  t.true(straight.history[0].learningRate > 0.5 * options.learningRate, `first rate ${straight.history[0].learningRate}`);
+  const checkpoints = join(dir, 'resume-fresh');
+  await trainFlow(def, data, { ...options, maxEpochs: 3, checkpointDir: checkpoints, onEpoch: (r) => {
+    if (r.epoch === 2) throw new Error('interrupted');
+  } }).catch((e: Error) => t.is(e.message, 'interrupted'));
+  const resumed = await trainFlow(def, data, { ...options, maxEpochs: 3, checkpointDir: checkpoints, resume: true });
+  t.true(Math.abs(resumed.validationLoss - straight.validationLoss) < 1e-6, `${resumed.validationLoss} vs ${straight.validationLoss}`);
+  const broken = simulate(7);
+  broken.features[2] = NaN;
+  await t.throwsAsync(trainFlow(def, data, { ...options, maxEpochs: 2, freshEvents: () => broken }), { message: /the fresh events of epoch 2: feature value 3 is NaN/ });
+  await t.throwsAsync(trainFlow(def, data, { ...options, maxEpochs: 2, freshEvents: () => ({ ...broken, count: 10 }) }), { message: /the fresh events of epoch 2: features hold 3000 values, expected 10×1/ });
+});
+
+test('a declared support is modelled to its edges (probit map); training values outside it are refused', (t) => {
+  const data = trainingDataFromColumns({ x: [41, 90, 139], m: [1, 2, 3] }, ['x'], ['m']);
+  const declared = defineModel(data, [{ name: 'x', support: [40, 140] }], [{ name: 'm' }], flow);
+  t.deepEqual(declared.preprocessing[0], { lo: 40, hi: 140, map: 'probit', mean: 0, std: 1 });
+  const inferred = defineModel(data, [{ name: 'x' }], [{ name: 'm' }], flow);
+  t.is(inferred.preprocessing[0].map, 'logit');
+  t.true(inferred.preprocessing[0].lo < 41 && inferred.preprocessing[0].hi > 139, 'the inferred support is the training range widened by the margin');
+  t.throws(() => defineModel(data, [{ name: 'x', support: [50, 140] }], [{ name: 'm' }], flow), {
+    message: /feature "x": 1 training events lie outside the declared support \[50, 140\] \(training range \[41, 139\]\)/,
+  });
+  t.throws(() => defineModel(data, [{ name: 'x', support: [140, 40] }], [{ name: 'm' }], flow), { message: /declared support \[140, 40\] must be two finite numbers lo < hi/ });
+});
+
 test('bad training settings and data are refused with clear messages', async (t) => {
   const sim = toy.simulateSignalTraining(new Rng(3), 200);
   const data = trainingDataFromColumns(sim, ['x'], ['m_pole', 'gamma']);

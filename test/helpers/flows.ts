@@ -10,7 +10,7 @@ import * as ort from 'onnxruntime-node';
 
 export const FLOW_TABLE: FlowKind[] = ['maf', 'nsf', 'nsf-coupling', 'realnvp'];
 
-/** A small model of the given kind over D features in [40, 140] GeV and P parameters (the last log-scaled). */
+/** A small model of the given kind over D features in [38, 142] GeV and P parameters (the last log-scaled). */
 export function randomModel(kind: FlowKind, D: number, P: number, seed = 1): { def: ModelDefinition; weights: Map<string, Float32Array> } {
   const def: ModelDefinition = {
     features: [...Array(D).keys()].map((i) => ({ name: `x${i}`, unit: 'GeV', range: [40, 140], logScale: false })),
@@ -21,7 +21,10 @@ export function randomModel(kind: FlowKind, D: number, P: number, seed = 1): { d
       logScale: i === P - 1 && P > 1,
     })),
     flow: flowConfig(kind, { blocks: 2, hidden: 12, depth: 2, bins: 6, tailBound: 3, base: kind === 'realnvp' ? { kind: 'student-t', nu: 3 } : { kind: 'normal' } }),
-    preprocessing: [...Array(D).keys()].map((i) => ({ lo: 38, hi: 142, mean: 0.1 * i, std: 1.5 })),
+    // Features alternate between the two maps: a declared window (probit) and an inferred support (logit).
+    preprocessing: [...Array(D).keys()].map((i) =>
+      i % 2 === 0 ? { lo: 38, hi: 142, map: 'probit' as const, mean: 0, std: 1 } : { lo: 38, hi: 142, map: 'logit' as const, mean: 0.1 * i, std: 1.5 },
+    ),
     supportMargin: 0.02,
   };
   const rng = new Rng(seed);

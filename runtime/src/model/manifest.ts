@@ -45,7 +45,7 @@ export interface ModelManifest {
   preprocessing: {
     supportMargin: number;
     logitEpsilon: number;
-    features: { lo: number; hi: number; mean: number; std: number }[];
+    features: { lo: number; hi: number; map: 'logit' | 'probit'; mean: number; std: number }[];
   };
   support?: [number, number][];
   graphs: { log_prob: ManifestGraph; log_prob_batch: ManifestGraph; log_prob_grad?: ManifestGraph; sample: ManifestGraph };

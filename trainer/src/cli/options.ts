@@ -51,3 +51,16 @@ export function numberPairsOption(value: string): Record<string, number> {
     }),
   );
 }
+
+/** name=lo:hi intervals, e.g. "x=40:140,tau21=0:1". */
+export function intervalsOption(value: string): Record<string, [number, number]> {
+  return Object.fromEntries(
+    Object.entries(pairsOption(value)).map(([k, v]) => {
+      const parts = v.split(':').map((p) => (p.trim() === '' ? NaN : Number(p)));
+      if (parts.length !== 2 || !parts.every(Number.isFinite) || !(parts[0] < parts[1])) {
+        throw new InvalidArgumentError(`${k} needs an interval lo:hi with lo < hi, got "${v}".`);
+      }
+      return [k, [parts[0], parts[1]] as [number, number]];
+    }),
+  );
+}

@@ -7,7 +7,7 @@ import { BACKEND_CHOICES, type BackendChoice } from '../train/backend.ts';
 import { trainingDataFromColumns } from '../train/dataset.ts';
 import { runTraining } from '../train/run.ts';
 import { SCHEDULES, type Schedule } from '../train/train.ts';
-import { choiceOption, integerOption, listOption, numberOption, pairsOption } from './options.ts';
+import { choiceOption, integerOption, intervalsOption, listOption, numberOption, pairsOption } from './options.ts';
 
 interface TrainCliOptions {
   data: string[];
@@ -15,6 +15,7 @@ interface TrainCliOptions {
   params: string[];
   logParams: string[];
   units: Record<string, string>;
+  support: Record<string, [number, number]>;
   weights?: string;
   flow: FlowKind;
   blocks?: number;
@@ -73,6 +74,12 @@ export function register(program: Command): void {
     .option('--params <names>', 'parameter columns θ, comma-separated (none: an unconditional flow)', listOption, [])
     .option('--log-params <names>', 'parameters that span decades and enter the networks as log10', listOption, [])
     .option('--units <pairs>', 'units, e.g. "x=GeV,tau=1/GeV"', pairsOption, {})
+    .option(
+      '--support <intervals>',
+      'known windows of features, e.g. "x=40:140": modelled up to their edges (default: the training range plus a margin)',
+      intervalsOption,
+      {},
+    )
     .option('--weights <column>', 'per-event weight column')
     .option('--flow <kind>', `flow: ${FLOW_KINDS.join(' | ')}`, choiceOption('--flow', FLOW_KINDS), 'nsf')
     .option('--blocks <n>', 'transform blocks (default per flow)', integerOption('--blocks', 1, 64))
@@ -102,10 +109,11 @@ export function register(program: Command): void {
 Example (the toy signal of the paper, §3.1):
   flowscan simulate toy --process signal --events 200000 --out signal.csv
   flowscan train --data signal.csv --features x --params m_pole,gamma --units x=GeV,m_pole=GeV,gamma=GeV \\
-    --flow nsf --out runs/toy-signal --export toy-signal`,
+    --support x=40:140 --flow nsf --out runs/toy-signal --export toy-signal`,
     )
     .action(async (o: TrainCliOptions) => {
       for (const p of o.logParams) if (!o.params.includes(p)) throw new Error(`--log-params names "${p}", which is not in --params (${o.params.join(', ') || 'none'})`);
+      for (const f of Object.keys(o.support)) if (!o.features.includes(f)) throw new Error(`--support names "${f}", which is not in --features (${o.features.join(', ')})`);
       const columns = [...o.features, ...o.params, ...(o.weights ? [o.weights] : [])];
       const duplicate = columns.find((c, i) => columns.indexOf(c) !== i);
       if (duplicate) throw new Error(`column "${duplicate}" is named twice in --features/--params/--weights`);
@@ -124,7 +132,7 @@ Example (the toy signal of the paper, §3.1):
         label: 'train',
         data,
         dataFiles: o.data,
-        features: o.features.map((name) => ({ name, unit: o.units[name] ?? '' })),
+        features: o.features.map((name) => ({ name, unit: o.units[name] ?? '', ...(o.support[name] ? { support: o.support[name] } : {}) })),
         params: o.params.map((name) => ({ name, unit: o.units[name] ?? '', logScale: o.logParams.includes(name) })),
         flow,
         backend: o.backend,

@@ -37,11 +37,18 @@ export interface Variable {
   logScale: boolean;
 }
 
-/** Per-feature preprocessing: scale to (0,1) by the support [lo, hi], logit, standardise. */
+/**
+ * How a feature scaled to (0, 1) reaches the real line: 'logit' (then standardised) for a support inferred from
+ * the training range, 'probit' (Φ⁻¹) for a declared window whose edges carry density (a selection cut).
+ */
+export type FeatureMap = 'logit' | 'probit';
+
+/** Per-feature preprocessing: scale to (0,1) by the support [lo, hi], map to ℝ, standardise (logit only). */
 export interface FeaturePreprocessing {
   lo: number;
   hi: number;
-  /** Mean and standard deviation of the logit-space training values. */
+  map: FeatureMap;
+  /** Mean and standard deviation of the mapped training values (0 and 1 for probit: its tails are the base's). */
   mean: number;
   std: number;
 }

@@ -1,5 +1,6 @@
 // Preprocessing bijections inside the graph, so densities are in PHYSICAL units of the features:
-// scale to (0, 1) by the support [lo, hi] (training range widened by a margin), logit, standardise, with
+// scale to (0, 1) by the support [lo, hi] (training range widened by a margin, or a declared window), then logit
+// and standardise, or the normal quantile Φ⁻¹, with
 // their log-determinants. θ is normalised to about [−1, 1] (log10 first for log-scaled parameters) before it
 // enters the networks; that is not a bijection of x and adds nothing to log p.
 import type { FeaturePreprocessing, Variable } from './config.ts';
@@ -7,6 +8,11 @@ import type { GraphBuilder, T } from '../ir/graph.ts';
 
 /** Logit clamp: u is kept in [ε, 1 − ε] so points on or past the support edge give finite values. */
 export const LOGIT_EPSILON = 1e-6;
+/**
+ * Probit clamp: Φ⁻¹ keeps p in [ε, 1 − ε], |z| ≤ 6.4 (inside AS 241's second region). Smaller than the logit's:
+ * the base puts 2e-10 of its mass beyond, so samples round-trip; float32 resolves p to ~1e-8 near an edge anyway.
+ */
+export const PROBIT_EPSILON = 1e-10;
 /** Smallest value a log-scaled parameter is clamped to before log10 (keeps θ ≤ 0 finite, never NaN). */
 const LOG_PARAM_FLOOR = 1e-30;
 
@@ -14,26 +20,93 @@ function perFeature(g: GraphBuilder, pre: FeaturePreprocessing[], f: (p: Feature
   return g.constant(pre.map(f), [pre.length]);
 }
 
+/** Horner evaluation of c[0] + c[1] r + … with the coefficients lowest order first. */
+function polynomial(r: T, c: readonly number[]): T {
+  let acc = r.mul(c[c.length - 1]).add(c[c.length - 2]);
+  for (let k = c.length - 3; k >= 0; k--) acc = acc.mul(r).add(c[k]);
+  return acc;
+}
+
+// Wichura's AS 241 (Appl. Statist. 37 (1988) 477), PPND16: Φ⁻¹(p) to ~1e-16 in two rational approximations;
+// with p clamped to [ε, 1 − ε] (ε = 1e-6) its third region (p < e^−25) is never reached.
+const PPND_CENTRAL_NUMERATOR = [3.387132872796366608, 133.14166789178437745, 1971.5909503065514427, 13731.693765509461125, 45921.953931549871457, 67265.770927008700853, 33430.575583588128105, 2509.0809287301226727];
+const PPND_CENTRAL_DENOMINATOR = [1, 42.313330701600911252, 687.1870074920579083, 5394.1960214247511077, 21213.794301586595867, 39307.89580009271061, 28729.085735721942674, 5226.495278852854561];
+const PPND_TAIL_NUMERATOR = [1.42343711074968357734, 4.6303378461565452959, 5.7694972214606914055, 3.64784832476320460504, 1.27045825245236838258, 0.24178072517745061177, 0.0227238449892691845833, 7.7454501427834140764e-4];
+const PPND_TAIL_DENOMINATOR = [1, 2.05319162663775882187, 1.6763848301838038494, 0.68976733498510000455, 0.14810397642748007459, 0.0151986665636164571966, 5.475938084995344946e-4, 1.05075007164441684324e-9];
+const LOG_SQRT_2PI = 0.5 * Math.log(2 * Math.PI);
+
+/** Φ⁻¹(p) given p and 1 − p (each computed from x directly, so neither edge loses precision). */
+function normalQuantile(g: GraphBuilder, p: T, oneMinusP: T): T {
+  const q = p.sub(0.5);
+  const r = g.scalar(0.180625).sub(q.square());
+  const central = q.mul(polynomial(r, PPND_CENTRAL_NUMERATOR)).div(polynomial(r, PPND_CENTRAL_DENOMINATOR));
+  const s = p.minimum(oneMinusP).log().neg().sqrt().sub(1.6);
+  const tail = polynomial(s, PPND_TAIL_NUMERATOR).div(polynomial(s, PPND_TAIL_DENOMINATOR));
+  return g.where(q.abs().greaterEqual(0.425), g.where(q.greaterEqual(0), tail, tail.neg()), central);
+}
+
+/** Smallest lower-tail mass the sampler returns: keeps log finite for base draws beyond any data. */
+const TAIL_MASS_FLOOR = 1e-30;
+
+/**
+ * Φ(s) for s ≤ 0 (the lower tail, no cancellation): Abramowitz & Stegun 7.1.26 for erfc as the start, then two
+ * Newton steps on Φ⁻¹(m) = s, so the sampler inverts the log-density graph's own Φ⁻¹ to working precision.
+ */
+function normalLowerTail(g: GraphBuilder, s: T): T {
+  const a = s.neg().mul(Math.SQRT1_2);
+  const t = g.scalar(1).div(a.mul(0.3275911).add(1));
+  const erfc = polynomial(t, [0, 0.254829592, -0.284496736, 1.421413741, -1.453152027, 1.061405429]).mul(a.square().neg().exp());
+  let m = erfc.mul(0.5).clamp(TAIL_MASS_FLOOR, 0.5);
+  for (let step = 0; step < 2; step++) {
+    const z = normalQuantile(g, m, g.scalar(1).sub(m));
+    const density = z.square().mul(-0.5).sub(LOG_SQRT_2PI).exp();
+    m = m.sub(z.sub(s).mul(density)).clamp(TAIL_MASS_FLOOR, 0.5);
+  }
+  return m;
+}
+
+/**
+ * Features → the flow's space, with log|det J| summed over features. Each feature is scaled to (0, 1) by its
+ * support and mapped to the real line: by the logit (then standardised), or by the normal quantile Φ⁻¹, whose
+ * Gaussian tails match the base's when the density stays finite at a hard edge of the support (a window).
+ */
 export function preprocessToBase(g: GraphBuilder, pre: FeaturePreprocessing[], x: T): { y: T; logDet: T } {
   const lo = perFeature(g, pre, (p) => p.lo);
+  const hi = perFeature(g, pre, (p) => p.hi);
   const width = perFeature(g, pre, (p) => p.hi - p.lo);
   const mean = perFeature(g, pre, (p) => p.mean);
   const std = perFeature(g, pre, (p) => p.std);
   const constantLogDet = pre.reduce((s, p) => s - Math.log(p.hi - p.lo) - Math.log(p.std), 0);
-  const u = x.sub(lo).div(width).clamp(LOGIT_EPSILON, 1 - LOGIT_EPSILON);
-  const logU = u.log();
-  const log1mU = g.scalar(1).sub(u).log();
-  const y = logU.sub(log1mU).sub(mean).div(std);
-  const logDet = logU.add(log1mU).sumLast().neg().add(constantLogDet);
+  const u = x.sub(lo).div(width);
+  const v = hi.sub(x).div(width);
+  const logU = u.clamp(LOGIT_EPSILON, 1 - LOGIT_EPSILON).log();
+  const logV = v.clamp(LOGIT_EPSILON, 1 - LOGIT_EPSILON).log();
+  let mapped = logU.sub(logV);
+  let logDerivative = logU.add(logV).neg();
+  if (pre.some((p) => p.map === 'probit')) {
+    const isProbit = perFeature(g, pre, (p) => (p.map === 'probit' ? 1 : 0));
+    const z = normalQuantile(g, u.clamp(PROBIT_EPSILON, 1 - PROBIT_EPSILON), v.clamp(PROBIT_EPSILON, 1 - PROBIT_EPSILON));
+    mapped = g.where(isProbit, z, mapped);
+    logDerivative = g.where(isProbit, z.square().mul(0.5).add(LOG_SQRT_2PI), logDerivative);
+  }
+  const y = mapped.sub(mean).div(std);
+  const logDet = logDerivative.sumLast().add(constantLogDet);
   return { y, logDet };
 }
 
 export function preprocessFromBase(g: GraphBuilder, pre: FeaturePreprocessing[], y: T): T {
   const lo = perFeature(g, pre, (p) => p.lo);
+  const hi = perFeature(g, pre, (p) => p.hi);
   const width = perFeature(g, pre, (p) => p.hi - p.lo);
   const mean = perFeature(g, pre, (p) => p.mean);
   const std = perFeature(g, pre, (p) => p.std);
-  return y.mul(std).add(mean).sigmoid().mul(width).add(lo);
+  const mapped = y.mul(std).add(mean);
+  const logitInverse = mapped.sigmoid().mul(width).add(lo);
+  if (!pre.some((p) => p.map === 'probit')) return logitInverse;
+  const isProbit = perFeature(g, pre, (p) => (p.map === 'probit' ? 1 : 0));
+  const tailMass = normalLowerTail(g, mapped.abs().neg());
+  const probitInverse = g.where(mapped.greaterEqual(0), hi.sub(tailMass.mul(width)), lo.add(tailMass.mul(width)));
+  return g.where(isProbit, probitInverse, logitInverse);
 }
 
 /** Centre and half-width of each parameter's (log10 for log-scaled) training range. */

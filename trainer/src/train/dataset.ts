@@ -18,6 +18,11 @@ export interface VariableDeclaration {
   name: string;
   unit?: string;
   logScale?: boolean;
+  /**
+   * A feature's known support [lo, hi], e.g. the analysis window of a mass: modelled up to its edges (probit
+   * map, no margin). Without it the support is the training range widened by the margin (logit map).
+   */
+  support?: [number, number];
 }
 
 /** Builds row-major training arrays from named columns. */
@@ -70,6 +75,22 @@ function logit(u: number): number {
   return Math.log(c) - Math.log1p(-c);
 }
 
+/** A declared window: every training value must lie in it (a value outside means the window or the data is wrong). */
+function declaredSupport(data: TrainingData, D: number, j: number, v: Variable, [lo, hi]: [number, number]): FeaturePreprocessing {
+  if (!(Number.isFinite(lo) && Number.isFinite(hi) && lo < hi)) {
+    throw new Error(`feature "${v.name}": the declared support [${lo}, ${hi}] must be two finite numbers lo < hi`);
+  }
+  if (v.range[0] < lo || v.range[1] > hi) {
+    let outside = 0;
+    for (let i = j; i < data.features.length; i += D) if (data.features[i] < lo || data.features[i] > hi) outside++;
+    throw new Error(
+      `feature "${v.name}": ${outside} training events lie outside the declared support [${lo}, ${hi}] ` +
+        `(training range [${v.range[0]}, ${v.range[1]}]); apply the window to the data or widen the declared support`,
+    );
+  }
+  return { lo, hi, map: 'probit', mean: 0, std: 1 };
+}
+
 /** Derives the model definition: variables with training ranges, support with margin, logit statistics. */
 export function defineModel(
   data: TrainingData,
@@ -94,6 +115,8 @@ export function defineModel(
     return { name: p.name, unit: p.unit ?? '', range, logScale: p.logScale ?? false };
   });
   const preprocessing: FeaturePreprocessing[] = featureVars.map((v, j) => {
+    const declared = features[j].support;
+    if (declared) return declaredSupport(data, D, j, v, declared);
     const [min, max] = v.range;
     const span = max > min ? max - min : Math.max(Math.abs(min), 1);
     const lo = min - supportMargin * span;
@@ -107,7 +130,7 @@ export function defineModel(
     }
     const mean = sum / data.count;
     const std = Math.sqrt(Math.max(sumSq / data.count - mean * mean, 0)) || 1;
-    return { lo, hi, mean, std };
+    return { lo, hi, map: 'logit', mean, std };
   });
   return { features: featureVars, params: paramVars, flow, preprocessing, supportMargin };
 }

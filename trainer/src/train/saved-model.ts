@@ -75,6 +75,8 @@ export async function loadTrainedModel(dir: string): Promise<TrainedModel> {
     throw new Error(`${path} is not a flowscan trained model (format ${String(file.format)}, version ${String(file.version)})`);
   }
   validateFlowConfig(file.definition.flow);
+  // Runs saved before declared windows existed all used the logit map.
+  for (const p of file.definition.preprocessing) p.map ??= 'logit';
   const groups = await readWeightGroups(join(dir, 'weights.bin'), file.index, parameterSpecs(file.definition));
   return { definition: file.definition, weights: groups.weights, provenance: file.provenance, history: file.history };
 }
