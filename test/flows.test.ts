@@ -139,6 +139,32 @@ test('bijection preprocessing (scale, then probit or logit + standardise): inver
   });
 });
 
+test('probit map: the normal quantile to ~1e-7 (float32 constants and arithmetic), and the sampler inverts it', async (t) => {
+  // Reference quantiles Φ⁻¹(p) (standard tables) on a window [0, 1], so x = p; both edges and the centre.
+  const cases: [number, number][] = [
+    [0.5, 0],
+    [0.975, 1.959963984540054],
+    [0.001, -3.090232306167813],
+    [0.999, 3.090232306167813],
+    [1e-9, -5.997807015007688],
+    [0.3, -0.5244005127080407],
+  ];
+  const pre = [{ lo: 0, hi: 1, map: 'probit' as const, mean: 0, std: 1 }];
+  const g = new GraphBuilder();
+  const x = g.input('x', ['N', 1]);
+  const { y } = preprocessToBase(g, pre, x);
+  const back = preprocessFromBase(g, pre, y);
+  const feeds = { x: { data: Float32Array.from(cases, ([p]) => p), shape: [cases.length, 1] } };
+  const [z64, x64] = await runOnnx64(g, [y, back], { x: { data: cases.map(([p]) => p), shape: [cases.length, 1] } }, new Map());
+  const [z32] = runIr(g, [y], feeds, new Map());
+  cases.forEach(([p, quantile], i) => {
+    t.true(Math.abs(z64[i] - quantile) < 2e-7 * Math.max(1, Math.abs(quantile)), `float64 run: Φ⁻¹(${p}) = ${z64[i]}, expected ${quantile}`);
+    // float32 holds p itself only to ~6e-8 relative, which moves Φ⁻¹ by that over φ(z).
+    t.true(Math.abs(z32[i] - Math.fround(quantile)) < 5e-7 * Math.max(1, Math.abs(quantile)) + (6e-8 * p * Math.sqrt(2 * Math.PI)) / Math.exp(-0.5 * quantile * quantile), `float32 Φ⁻¹(${p}) = ${z32[i]}`);
+    t.true(Math.abs(x64[i] - p) < 1e-12 * Math.max(1, 1 / p) * p + 1e-15, `Φ(Φ⁻¹(${p})) = ${x64[i]}`);
+  });
+});
+
 for (const kind of FLOW_TABLE) {
   for (const D of [1, 3]) {
     test(`flow ${kind} (D=${D}): invertible, log|det J| matches the numerical Jacobian`, async (t) => {
