@@ -11,6 +11,7 @@ import { initialWeights, logProbGraph, parameterSpecs } from '../trainer/src/flo
 import { selectBackend } from '../trainer/src/train/backend.ts';
 import { defineModel, trainingDataFromColumns } from '../trainer/src/train/dataset.ts';
 import { trainFlow } from '../trainer/src/train/train.ts';
+import { runTrainings } from '../trainer/src/train/parallel.ts';
 import { runIr } from './helpers/flows.ts';
 
 let dir = '';
@@ -122,6 +123,22 @@ test('a declared support is modelled to its edges (probit map); training values 
     message: /feature "x": 1 training events lie outside the declared support \[50, 140\] \(training range \[41, 139\]\)/,
   });
   t.throws(() => defineModel(data, [{ name: 'x', support: [140, 40] }], [{ name: 'm' }], flow), { message: /declared support \[140, 40\] must be two finite numbers lo < hi/ });
+});
+
+test('trainings in worker threads give the same models as one after another, in job order', async (t) => {
+  const module = new URL('./helpers/training-jobs.ts', import.meta.url).href;
+  const jobs = [3, 4].map((seed) => ({ module, name: 'tinyBackgroundJob', args: [seed] }));
+  const parallel = await runTrainings(jobs, { backend: 'wasm', parallel: 2 });
+  const sequential = await runTrainings(jobs, { backend: 'wasm', parallel: 1 });
+  t.deepEqual(
+    parallel.map((m) => m.provenance.validationLoss),
+    sequential.map((m) => m.provenance.validationLoss),
+  );
+  t.not(parallel[0].provenance.validationLoss, parallel[1].provenance.validationLoss, 'the two jobs differ');
+  t.deepEqual(parallel[1].weights, sequential[1].weights);
+  await t.throwsAsync(runTrainings([jobs[0], { module, name: 'noSuchJob', args: [] }], { backend: 'wasm', parallel: 2 }), {
+    message: /training-jobs\.ts does not export a training job "noSuchJob"/,
+  });
 });
 
 test('bad training settings and data are refused with clear messages', async (t) => {

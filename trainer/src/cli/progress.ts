@@ -7,6 +7,10 @@ export interface Progress {
   stop(): void;
 }
 
+function fieldsText(fields: Record<string, string | number> | undefined, separator: string): string {
+  return fields ? Object.entries(fields).map(([k, v]) => `${k} ${v}`).join(separator) : '';
+}
+
 /** A bar over `total` units; `fields` appear after it (e.g. loss, events/s). */
 export function progressBar(label: string, total: number, format = '{fieldsText}'): Progress {
   if (!process.stderr.isTTY) {
@@ -16,7 +20,7 @@ export function progressBar(label: string, total: number, format = '{fieldsText}
         const decile = Math.floor((10 * done) / Math.max(total, 1));
         if (decile !== lastPrinted) {
           lastPrinted = decile;
-          const text = fields ? Object.entries(fields).map(([k, v]) => `${k} ${v}`).join('  ') : '';
+          const text = fieldsText(fields, '  ');
           process.stderr.write(`${label}: ${Number.isInteger(done) ? done : done.toFixed(1)}/${total} ${text}\n`);
         }
       },
@@ -31,8 +35,7 @@ export function progressBar(label: string, total: number, format = '{fieldsText}
   bar.start(total, 0, { fieldsText: '' });
   return {
     update(done, fields) {
-      const fieldsText = fields ? Object.entries(fields).map(([k, v]) => `${k} ${v}`).join(' | ') : '';
-      bar.update(done, { fieldsText });
+      bar.update(done, { fieldsText: fieldsText(fields, ' | ') });
     },
     log(line) {
       bar.stop();
@@ -40,5 +43,25 @@ export function progressBar(label: string, total: number, format = '{fieldsText}
       bar.start(total, 0, { fieldsText: '' });
     },
     stop: () => bar.stop(),
+  };
+}
+
+/** Bars for work running side by side (parallel trainings): one cli-progress MultiBar on a terminal. */
+export function multiProgress(): { bar(label: string, total: number): Progress; stop(): void } {
+  if (!process.stderr.isTTY) return { bar: (label, total) => progressBar(label, total), stop: () => undefined };
+  const multi = new cliProgress.MultiBar(
+    { format: '{label} [{bar}] {percentage}% | ETA {eta_formatted} | {fieldsText}', hideCursor: true, stream: process.stderr, clearOnComplete: false },
+    cliProgress.Presets.shades_classic,
+  );
+  return {
+    bar(label, total) {
+      const bar = multi.create(total, 0, { label, fieldsText: '' });
+      return {
+        update: (done, fields) => bar.update(done, { fieldsText: fieldsText(fields, ' | ') }),
+        log: (line) => multi.log(`${line}\n`),
+        stop: () => bar.stop(),
+      };
+    },
+    stop: () => multi.stop(),
   };
 }

@@ -4,7 +4,7 @@ import { type TrainingData, type VariableDeclaration, dataHash, defineModel } fr
 import { type TrainedModel, TRAINER_VERSION, saveTrainedModel } from './saved-model.ts';
 import { type TrainOptions, trainFlow } from './train.ts';
 import type { FlowConfig } from '../flows/config.ts';
-import { progressBar } from '../cli/progress.ts';
+import { type Progress, progressBar } from '../cli/progress.ts';
 
 export interface TrainRunOptions {
   label: string;
@@ -18,6 +18,8 @@ export interface TrainRunOptions {
   /** Folder for the trained model and its checkpoints. */
   out?: string;
   quiet?: boolean;
+  /** Where the epoch bar goes (default: a bar on stderr); a training in a worker thread forwards it. */
+  progress?: (label: string, total: number) => Progress;
 }
 
 export async function runTraining(o: TrainRunOptions): Promise<TrainedModel> {
@@ -28,7 +30,7 @@ export async function runTraining(o: TrainRunOptions): Promise<TrainedModel> {
   say(`${o.label}: TensorFlow.js backend "${backend}"${skipped.length ? ` (skipped: ${skipped.join('; ')})` : ''}`);
   const definition = defineModel(o.data, o.features, o.params, o.flow);
   const maxEpochs = o.train.maxEpochs ?? 50;
-  const bar = o.quiet ? null : progressBar(o.label, maxEpochs);
+  const bar = o.quiet ? null : (o.progress ?? progressBar)(o.label, maxEpochs);
   let epochStart = 0;
   const result = await trainFlow(definition, o.data, {
     ...o.train,

@@ -1,0 +1,22 @@
+// One training in a worker thread (see parallel.ts): builds the run from its job, forwards the progress bar and
+// log lines to the main thread, and posts the trained model back.
+import { parentPort, workerData } from 'node:worker_threads';
+import { type TrainingJob, type WorkerMessage, jobOptions } from './parallel.ts';
+import { runTraining } from './run.ts';
+
+const port = parentPort!;
+const post = (m: WorkerMessage): void => port.postMessage(m);
+
+try {
+  const options = await jobOptions(workerData as TrainingJob);
+  const model = await runTraining({
+    ...options,
+    progress: (label, total) => {
+      post({ kind: 'bar', label, total });
+      return { update: (done, fields) => post({ kind: 'update', done, fields }), log: (line) => post({ kind: 'log', line }), stop: () => undefined };
+    },
+  });
+  post({ kind: 'done', model });
+} catch (error) {
+  post({ kind: 'failed', message: error instanceof Error ? error.message : String(error) });
+}
