@@ -75,9 +75,6 @@ export interface LhcoScale {
   sampleEvents: number;
 }
 
-// At most 4 blocks: the IR's symbolic batch dimensions (trainer/src/ir/graph.ts, broadcastShapes) grow
-// exponentially through the autoregressive inverse of the sampler graph, to 63 MB of shape text in sample.onnx
-// at 4 blocks and past the largest JavaScript string at 5.
 export const LHCO_SCALES: Record<'quick' | 'default' | 'full', LhcoScale> = {
   quick: { signalPerPoint: 500, backgroundEvents: 20_000, signalEpochs: 8, backgroundEpochs: 6, blocks: 3, hidden: 32, batchSize: 512, scanPoints: [3, 3, 4], mapPoints: 5, sampleEvents: 4000 },
   default: { signalPerPoint: 2000, backgroundEvents: 45_000, signalEpochs: 32, backgroundEpochs: 20, blocks: 4, hidden: 48, batchSize: 1024, scanPoints: [5, 5, 8], mapPoints: 11, sampleEvents: 10_000 },
@@ -267,7 +264,9 @@ async function trainLhcoFlows(scale: LhcoScale, seed: number, out: string, backe
   // backend (5 features, 3 parameters); tanh keeps log p smooth in θ for the gradient fit and the Hessian.
   const flow = flowConfig('maf', { blocks: scale.blocks, hidden: scale.hidden, activation: 'tanh' });
   const train = (epochs: number) => ({ maxEpochs: epochs, batchSize: scale.batchSize, learningRate: 3e-3, schedule: 'cosine' as const, patience: epochs, seed });
-  const features = LHCO_FEATURES.map((name) => ({ name, unit: FEATURE_UNITS[name] }));
+  // m_JJ lives in the analysis window, a hard cut where the densities are finite: declared, the flows model it
+  // to its edges (probit map) rather than leak density past a margin.
+  const features = LHCO_FEATURES.map((name) => ({ name, unit: FEATURE_UNITS[name], ...(name === 'mjj' ? { support: [...LHCO_ANALYSIS_MJJ_WINDOW] as [number, number] } : {}) }));
   const signal = await runTraining({
     label: 'signal flow',
     data: trainingDataFromColumns(sig, [...LHCO_FEATURES], [...LHCO_PARAMETERS]),
