@@ -83,6 +83,16 @@ function defaultStart(likelihood: MixtureLikelihood, start: Record<string, numbe
   });
 }
 
+/** Estimated distance to the minimum below which a fit that stopped on its budget counts as converged. */
+const EDM_TOLERANCE = 1e-3;
+
+/** ½ gᵀ C g: the NLL still to gain if the NLL is quadratic with covariance C (the Hessian's inverse). */
+function estimatedDistanceToMinimum(gradient: Float64Array, covariance: Float64Array, P: number): number {
+  let edm = 0;
+  for (let i = 0; i < P; i++) for (let j = 0; j < P; j++) edm += gradient[i] * covariance[i * P + j] * gradient[j];
+  return 0.5 * edm;
+}
+
 /** Natural scales (≈ expected errors) so all coordinates are comparable inside the minimiser. */
 function parameterScales(likelihood: MixtureLikelihood): Float64Array {
   const { lower, upper } = likelihood.bounds();
@@ -167,8 +177,19 @@ export async function fitLikelihood(likelihood: MixtureLikelihood, options: FitO
     h = await hessian(likelihood, best.x, { bounds, scales: sigmaScales, relativeStep: 0.1 });
     addCounts(counts, h.evaluations);
   }
-  if (!best.converged) warnings.push(`the minimiser stopped without converging (${best.reason}): ${best.message}`);
   const cov = covarianceFromHessian(h.hessian);
+  // A minimiser that ran out of budget at the float32 noise floor of the gradient has still converged when the
+  // estimated distance to the minimum, EDM = ½ gᵀ C g (MINUIT's criterion), is far below the 0.5 of one σ.
+  let converged = best.converged;
+  let reason: string = best.reason;
+  if (!converged && cov.positiveDefinite) {
+    const edm = estimatedDistanceToMinimum(h.gradient, cov.covariance, P);
+    if (edm < EDM_TOLERANCE) {
+      converged = true;
+      reason = `edm ${edm.toExponential(1)} < ${EDM_TOLERANCE} after ${best.reason}`;
+    }
+  }
+  if (!converged) warnings.push(`the minimiser stopped without converging (${best.reason}): ${best.message}`);
   options.onStage?.('hessian', coarse.evaluations.calls + (h !== coarse ? h.evaluations.calls : 0), (coarse.wallMs + (h !== coarse ? h.wallMs : 0)) / 1000);
   if (h.stepCheck.relativeDisagreement > 0.05) {
     warnings.push(`the Hessian changes by ${(100 * h.stepCheck.relativeDisagreement).toFixed(1)}% between step sizes: errors are uncertain`);
@@ -266,8 +287,8 @@ export async function fitLikelihood(likelihood: MixtureLikelihood, options: FitO
   return {
     method,
     nll: best.value,
-    converged: best.converged,
-    reason: best.reason,
+    converged,
+    reason,
     parameters,
     freeNames: likelihood.freeNames,
     ...(cov.positiveDefinite ? { covariance: square(cov.covariance), correlation: square(cov.correlation) } : { hessianMessage: cov.message }),
