@@ -1,6 +1,7 @@
 import test from 'ava';
 import { covarianceFromHessian, hessian } from '../runtime/src/fit/index.ts';
 import { CORRELATION, COVARIANCE, f64, MEAN, PRECISION, quadratic, recordingObjective, SIGMA, type ValueAndGradient } from './fit-helpers.ts';
+import { estimatedDistanceToMinimum } from '../runtime/src/likelihood/fit.ts';
 
 const relative = (a: number, b: number) => Math.abs(a - b) / Math.max(Math.abs(b), 1e-300);
 
@@ -108,4 +109,15 @@ test('covarianceFromHessian flags indefinite and singular matrices (never NaN) a
   t.regex(nan.message, /entry \(0, 1\) of the Hessian is NaN/);
   const shape = t.throws(() => covarianceFromHessian(f64([1, 2, 3])));
   t.regex(shape.message, /square P×P matrix/);
+});
+
+test('estimated distance to the minimum: ½ gᵀ C g is the NLL still to gain on a quadratic', (t) => {
+  // NLL = ½ (x − m)ᵀ H (x − m) at x = m + δ: g = H δ, and the gain to the minimum is ½ δᵀ H δ.
+  const H = [4, 1, 1, 2];
+  const C = Float64Array.from([2, -1, -1, 4].map((v) => v / 7)); // H⁻¹
+  const delta = [0.3, -0.2];
+  const g = Float64Array.of(H[0] * delta[0] + H[1] * delta[1], H[2] * delta[0] + H[3] * delta[1]);
+  const gain = 0.5 * (delta[0] * g[0] + delta[1] * g[1]);
+  t.true(Math.abs(estimatedDistanceToMinimum(g, C, 2) - gain) < 1e-12);
+  t.is(estimatedDistanceToMinimum(new Float64Array(2), C, 2), 0);
 });

@@ -87,7 +87,7 @@ function defaultStart(likelihood: MixtureLikelihood, start: Record<string, numbe
 const EDM_TOLERANCE = 1e-3;
 
 /** ½ gᵀ C g: the NLL still to gain if the NLL is quadratic with covariance C (the Hessian's inverse). */
-function estimatedDistanceToMinimum(gradient: Float64Array, covariance: Float64Array, P: number): number {
+export function estimatedDistanceToMinimum(gradient: Float64Array, covariance: Float64Array, P: number): number {
   let edm = 0;
   for (let i = 0; i < P; i++) for (let j = 0; j < P; j++) edm += gradient[i] * covariance[i * P + j] * gradient[j];
   return 0.5 * edm;
