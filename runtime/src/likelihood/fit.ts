@@ -152,9 +152,29 @@ export async function fitLikelihood(likelihood: MixtureLikelihood, options: FitO
   // where its tolerances mean the same for every parameter (a width known to ±0.3 GeV and a slope known to
   // ±1e-4 are otherwise scaled very differently), and the final Hessian uses steps of 0.1σ — large against the
   // float32 noise of the exported gradient, small against the scale on which the NLL stops being quadratic.
-  const coarse = await hessian(likelihood, best.x, { bounds, scales, relativeStep: 5e-2 });
+  let coarse = await hessian(likelihood, best.x, { bounds, scales, relativeStep: 5e-2 });
   addCounts(counts, coarse.evaluations);
-  const coarseCov = covarianceFromHessian(coarse.hessian);
+  let coarseCov = covarianceFromHessian(coarse.hessian);
+  if (!coarseCov.positiveDefinite && !best.converged) {
+    // Stage 1 ran out of budget short of the basin (the NLL is not yet convex there): continue with twice the
+    // budget before estimating σ.
+    const more = await minimize(likelihood, {
+      method,
+      starts: best.x,
+      bounds,
+      scales,
+      gtol: tolerances.gtol,
+      ftolAbs: 5 * tolerances.ftolAbs,
+      maxEvaluations: 60,
+      onProgress: (p) => options.onProgress?.('fit', p),
+    } as Parameters<typeof minimize>[1]);
+    addCounts(counts, more.evaluations);
+    options.onStage?.('fit (continued)', more.evaluations.calls, more.wallMs / 1000);
+    if (more.best.value <= best.value) best = more.best;
+    coarse = await hessian(likelihood, best.x, { bounds, scales, relativeStep: 5e-2 });
+    addCounts(counts, coarse.evaluations);
+    coarseCov = covarianceFromHessian(coarse.hessian);
+  }
   let sigmaScales = scales;
   let h = coarse;
   if (coarseCov.positiveDefinite) {
@@ -182,14 +202,16 @@ export async function fitLikelihood(likelihood: MixtureLikelihood, options: FitO
   // estimated distance to the minimum, EDM = ½ gᵀ C g (MINUIT's criterion), is far below the 0.5 of one σ.
   let converged = best.converged;
   let reason: string = best.reason;
+  let edmText = '';
   if (!converged && cov.positiveDefinite) {
     const edm = estimatedDistanceToMinimum(h.gradient, cov.covariance, P);
     if (edm < EDM_TOLERANCE) {
       converged = true;
       reason = `edm ${edm.toExponential(1)} < ${EDM_TOLERANCE} after ${best.reason}`;
     }
+    edmText = ` Estimated distance to the minimum ½gᵀCg = ${edm.toExponential(1)} (NLL units; converged below ${EDM_TOLERANCE}).`;
   }
-  if (!converged) warnings.push(`the minimiser stopped without converging (${best.reason}): ${best.message}`);
+  if (!converged) warnings.push(`the minimiser stopped without converging (${best.reason}): ${best.message}${edmText}`);
   options.onStage?.('hessian', coarse.evaluations.calls + (h !== coarse ? h.evaluations.calls : 0), (coarse.wallMs + (h !== coarse ? h.wallMs : 0)) / 1000);
   if (h.stepCheck.relativeDisagreement > 0.05) {
     warnings.push(`the Hessian changes by ${(100 * h.stepCheck.relativeDisagreement).toFixed(1)}% between step sizes: errors are uncertain`);
