@@ -199,7 +199,8 @@ export async function fitLikelihood(likelihood: MixtureLikelihood, options: FitO
   }
   const cov = covarianceFromHessian(h.hessian);
   // A minimiser that ran out of budget at the float32 noise floor of the gradient has still converged when the
-  // estimated distance to the minimum, EDM = ½ gᵀ C g (MINUIT's criterion), is far below the 0.5 of one σ.
+  // estimated distance to the minimum, EDM = ½ gᵀ C g (MINUIT's measure), is far below the 0.5 of one σ. The
+  // threshold 1e-3 (√(2·EDM) ≈ 0.045σ) is looser than MIGRAD's default 1e-4: the exported gradient is float32.
   let converged = best.converged;
   let reason: string = best.reason;
   let edmText = '';
