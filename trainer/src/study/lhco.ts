@@ -256,10 +256,14 @@ async function trainLhcoFlows(scale: LhcoScale, seed: number, out: string, backe
   const rng = new Rng(seed);
   const trainedPoints = LHCO_GRID.filter((p) => p.mZprime !== LHCO_INTERPOLATION_M_ZPRIME).length;
   say(`simulating ${scale.signalPerPoint} signal events at each of ${trainedPoints} grid points (m_Z′ = ${LHCO_INTERPOLATION_M_ZPRIME} GeV left out) and ${scale.backgroundEvents} background events`);
-  const simulated = simulateLhcoSignalTraining(rng.fork(1), scale.signalPerPoint, { excludeMZprime: [LHCO_INTERPOLATION_M_ZPRIME] });
-  const sig = selectRows(simulated, Uint8Array.from(simulated.mjj, (m) => (inWindow(m) ? 1 : 0)));
+  const simulateSelected = (r: Rng) => {
+    const events = simulateLhcoSignalTraining(r, scale.signalPerPoint, { excludeMZprime: [LHCO_INTERPOLATION_M_ZPRIME] });
+    return { simulated: events.mjj.length, selected: selectRows(events, Uint8Array.from(events.mjj, (m) => (inWindow(m) ? 1 : 0))) };
+  };
+  const signalStream = rng.fork(1);
+  const { simulated: signalSimulated, selected: sig } = simulateSelected(signalStream);
   const bkg = simulateLhcoBackground(rng.fork(2), scale.backgroundEvents, { mjjRange: LHCO_ANALYSIS_MJJ_WINDOW });
-  say(`  ${sig.mjj.length} of ${simulated.mjj.length} signal events pass m_JJ ∈ [${LHCO_ANALYSIS_MJJ_WINDOW.join(', ')}] GeV`);
+  say(`  ${sig.mjj.length} of ${signalSimulated} signal events pass m_JJ ∈ [${LHCO_ANALYSIS_MJJ_WINDOW.join(', ')}] GeV`);
   // An autoregressive affine flow (MAF) learned more per second than spline flows of the same cost on the wasm
   // backend (5 features, 3 parameters); tanh keeps log p smooth in θ for the gradient fit and the Hessian.
   const flow = flowConfig('maf', { blocks: scale.blocks, hidden: scale.hidden, activation: 'tanh' });
@@ -270,11 +274,12 @@ async function trainLhcoFlows(scale: LhcoScale, seed: number, out: string, backe
   const signal = await runTraining({
     label: 'signal flow',
     data: trainingDataFromColumns(sig, [...LHCO_FEATURES], [...LHCO_PARAMETERS]),
-    dataFiles: [`simulated: LHCO-like signal, ${scale.signalPerPoint} events per grid point without m_Z′ = ${LHCO_INTERPOLATION_M_ZPRIME} GeV, m_JJ ∈ [${LHCO_ANALYSIS_MJJ_WINDOW.join(', ')}] GeV, seed ${seed}`],
+    dataFiles: [`simulated: LHCO-like signal, ${scale.signalPerPoint} events per grid point (new ones every epoch) without m_Z′ = ${LHCO_INTERPOLATION_M_ZPRIME} GeV, m_JJ ∈ [${LHCO_ANALYSIS_MJJ_WINDOW.join(', ')}] GeV, seed ${seed}`],
     features,
     params: LHCO_PARAMETERS.map((name) => ({ name, unit: 'GeV' })),
     flow,
-    train: train(scale.signalEpochs),
+    // The simulator is cheap: every epoch sees a new sample of the same size at the same grid points.
+    train: { ...train(scale.signalEpochs), freshEvents: (epoch) => trainingDataFromColumns(simulateSelected(signalStream.fork(epoch)).selected, [...LHCO_FEATURES], [...LHCO_PARAMETERS]) },
     ...(backend ? { backend } : {}),
     out: join(out, 'runs', 'lhco-signal'),
   });
@@ -289,7 +294,7 @@ async function trainLhcoFlows(scale: LhcoScale, seed: number, out: string, backe
     ...(backend ? { backend } : {}),
     out: join(out, 'runs', 'lhco-background'),
   });
-  return { signal, background, signalEvents: sig.mjj.length, signalSimulated: simulated.mjj.length };
+  return { signal, background, signalEvents: sig.mjj.length, signalSimulated };
 }
 
 /** Flow samples at θ (one point) as feature columns: base draws through the sampler graph. */
