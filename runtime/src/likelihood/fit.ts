@@ -134,16 +134,18 @@ export async function fitLikelihood(likelihood: MixtureLikelihood, options: FitO
   // Stage 1 only has to reach the basin of the minimum: a coarser ΔNLL tolerance on the coarse scales, and a
   // budget, so that the float32 noise floor of the gradient does not keep its line searches busy. The refinement in
   // units of σ below applies `tolerances`.
-  const result = await minimize(likelihood, {
-    method,
-    starts,
-    bounds,
-    scales,
-    gtol: tolerances.gtol,
-    ftolAbs: 5 * tolerances.ftolAbs,
-    maxEvaluations: 30,
-    onProgress: (p) => options.onProgress?.('fit', p),
-  } as Parameters<typeof minimize>[1]);
+  const coarseFit = (from: Float64Array, maxEvaluations: number) =>
+    minimize(likelihood, {
+      method,
+      starts: from,
+      bounds,
+      scales,
+      gtol: tolerances.gtol,
+      ftolAbs: 5 * tolerances.ftolAbs,
+      maxEvaluations,
+      onProgress: (p) => options.onProgress?.('fit', p),
+    } as Parameters<typeof minimize>[1]);
+  const result = await coarseFit(starts, 30);
   addCounts(counts, result.evaluations);
   options.onStage?.('fit', result.evaluations.calls, result.wallMs / 1000);
   let best = result.best;
@@ -158,16 +160,7 @@ export async function fitLikelihood(likelihood: MixtureLikelihood, options: FitO
   if (!coarseCov.positiveDefinite && !best.converged) {
     // Stage 1 ran out of budget short of the basin (the NLL is not yet convex there): continue with twice the
     // budget before estimating σ.
-    const more = await minimize(likelihood, {
-      method,
-      starts: best.x,
-      bounds,
-      scales,
-      gtol: tolerances.gtol,
-      ftolAbs: 5 * tolerances.ftolAbs,
-      maxEvaluations: 60,
-      onProgress: (p) => options.onProgress?.('fit', p),
-    } as Parameters<typeof minimize>[1]);
+    const more = await coarseFit(best.x, 60);
     addCounts(counts, more.evaluations);
     options.onStage?.('fit (continued)', more.evaluations.calls, more.wallMs / 1000);
     if (more.best.value <= best.value) best = more.best;

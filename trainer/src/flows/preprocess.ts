@@ -28,7 +28,7 @@ function polynomial(r: T, c: readonly number[]): T {
 }
 
 // Wichura's AS 241 (Appl. Statist. 37 (1988) 477), PPND16: Φ⁻¹(p) to ~1e-16 in two rational approximations;
-// with p clamped to [ε, 1 − ε] (ε = 1e-6) its third region (p < e^−25) is never reached.
+// with p clamped to [PROBIT_EPSILON, 1 − PROBIT_EPSILON] its third region (p < e^−25 ≈ 1.4e-11) is never reached.
 const PPND_CENTRAL_NUMERATOR = [3.387132872796366608, 133.14166789178437745, 1971.5909503065514427, 13731.693765509461125, 45921.953931549871457, 67265.770927008700853, 33430.575583588128105, 2509.0809287301226727];
 const PPND_CENTRAL_DENOMINATOR = [1, 42.313330701600911252, 687.1870074920579083, 5394.1960214247511077, 21213.794301586595867, 39307.89580009271061, 28729.085735721942674, 5226.495278852854561];
 const PPND_TAIL_NUMERATOR = [1.42343711074968357734, 4.6303378461565452959, 5.7694972214606914055, 3.64784832476320460504, 1.27045825245236838258, 0.24178072517745061177, 0.0227238449892691845833, 7.7454501427834140764e-4];
@@ -65,17 +65,25 @@ function normalLowerTail(g: GraphBuilder, s: T): T {
   return m;
 }
 
+/** Per-feature constants of both directions; isProbit (1/0 per feature) only when some feature uses Φ⁻¹. */
+function supportConstants(g: GraphBuilder, pre: FeaturePreprocessing[]) {
+  return {
+    lo: perFeature(g, pre, (p) => p.lo),
+    hi: perFeature(g, pre, (p) => p.hi),
+    width: perFeature(g, pre, (p) => p.hi - p.lo),
+    mean: perFeature(g, pre, (p) => p.mean),
+    std: perFeature(g, pre, (p) => p.std),
+    isProbit: pre.some((p) => p.map === 'probit') ? perFeature(g, pre, (p) => (p.map === 'probit' ? 1 : 0)) : null,
+  };
+}
+
 /**
  * Features → the flow's space, with log|det J| summed over features. Each feature is scaled to (0, 1) by its
  * support and mapped to the real line: by the logit (then standardised), or by the normal quantile Φ⁻¹, whose
  * Gaussian tails match the base's when the density stays finite at a hard edge of the support (a window).
  */
 export function preprocessToBase(g: GraphBuilder, pre: FeaturePreprocessing[], x: T): { y: T; logDet: T } {
-  const lo = perFeature(g, pre, (p) => p.lo);
-  const hi = perFeature(g, pre, (p) => p.hi);
-  const width = perFeature(g, pre, (p) => p.hi - p.lo);
-  const mean = perFeature(g, pre, (p) => p.mean);
-  const std = perFeature(g, pre, (p) => p.std);
+  const { lo, hi, width, mean, std, isProbit } = supportConstants(g, pre);
   const constantLogDet = pre.reduce((s, p) => s - Math.log(p.hi - p.lo) - Math.log(p.std), 0);
   const u = x.sub(lo).div(width);
   const v = hi.sub(x).div(width);
@@ -83,8 +91,7 @@ export function preprocessToBase(g: GraphBuilder, pre: FeaturePreprocessing[], x
   const logV = v.clamp(LOGIT_EPSILON, 1 - LOGIT_EPSILON).log();
   let mapped = logU.sub(logV);
   let logDerivative = logU.add(logV).neg();
-  if (pre.some((p) => p.map === 'probit')) {
-    const isProbit = perFeature(g, pre, (p) => (p.map === 'probit' ? 1 : 0));
+  if (isProbit) {
     const z = normalQuantile(g, u.clamp(PROBIT_EPSILON, 1 - PROBIT_EPSILON), v.clamp(PROBIT_EPSILON, 1 - PROBIT_EPSILON));
     mapped = g.where(isProbit, z, mapped);
     logDerivative = g.where(isProbit, z.square().mul(0.5).add(LOG_SQRT_2PI), logDerivative);
@@ -95,15 +102,10 @@ export function preprocessToBase(g: GraphBuilder, pre: FeaturePreprocessing[], x
 }
 
 export function preprocessFromBase(g: GraphBuilder, pre: FeaturePreprocessing[], y: T): T {
-  const lo = perFeature(g, pre, (p) => p.lo);
-  const hi = perFeature(g, pre, (p) => p.hi);
-  const width = perFeature(g, pre, (p) => p.hi - p.lo);
-  const mean = perFeature(g, pre, (p) => p.mean);
-  const std = perFeature(g, pre, (p) => p.std);
+  const { lo, hi, width, mean, std, isProbit } = supportConstants(g, pre);
   const mapped = y.mul(std).add(mean);
   const logitInverse = mapped.sigmoid().mul(width).add(lo);
-  if (!pre.some((p) => p.map === 'probit')) return logitInverse;
-  const isProbit = perFeature(g, pre, (p) => (p.map === 'probit' ? 1 : 0));
+  if (!isProbit) return logitInverse;
   const tailMass = normalLowerTail(g, mapped.abs().neg());
   const probitInverse = g.where(mapped.greaterEqual(0), hi.sub(tailMass.mul(width)), lo.add(tailMass.mul(width)));
   return g.where(isProbit, probitInverse, logitInverse);

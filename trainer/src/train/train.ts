@@ -87,11 +87,7 @@ function validate(options: TrainOptions, data: TrainingData, def: ModelDefinitio
   check(Number.isInteger(options.patience) && options.patience >= 1, `patience must be a positive integer, got ${options.patience}`);
   check(SCHEDULES.includes(options.schedule), `schedule must be one of ${SCHEDULES.join(', ')}, got ${options.schedule}`);
   check(options.clipNorm >= 0, `clip norm must be ≥ 0, got ${options.clipNorm}`);
-  const D = def.features.length;
-  const P = def.params.length;
-  check(data.features.length === data.count * D, `features hold ${data.features.length} values, expected ${data.count}×${D}`);
-  check(data.params.length === data.count * P, `parameters hold ${data.params.length} values, expected ${data.count}×${P}`);
-  check(!data.weights || data.weights.length === data.count, `weights hold ${data.weights?.length} values, expected ${data.count}`);
+  checkEvents(data, def.features.length, def.params.length, 'the training data');
   check(Math.floor(data.count * options.validationFraction) >= 1 && data.count >= 2, `${data.count} events are too few to split off a validation set`);
 }
 
