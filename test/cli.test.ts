@@ -45,9 +45,13 @@ test('simulate → train → export → scan: a small toy chain, with a result t
   t.is((await flowscan(['simulate', 'toy', '--process', 'background', '--events', '4000', '--out', background])).code, 0);
   t.is((await flowscan(['simulate', 'toy', '--process', 'pseudo-data', '--signal-events', '100', '--background-events', '10000', '--out', data])).code, 0);
   const common = ['--features', 'x', '--flow', 'nsf', '--blocks', '1', '--hidden', '8', '--bins', '4', '--epochs', '1', '--backend', 'wasm'];
-  const trainSignal = await flowscan(['train', '--data', signal, '--params', 'm_pole,gamma', ...common, '--out', join(dir, 'sig'), '--export', 'sig']);
+  const trainSignal = await flowscan(['train', '--data', signal, '--params', 'm_pole,gamma', '--margin', 'x=0.5', '--linear-theta', ...common, '--out', join(dir, 'sig'), '--export', 'sig']);
   t.is(trainSignal.code, 0, trainSignal.stderr);
   t.regex(trainSignal.stderr, /backend "wasm"/);
+  const signalModel = JSON.parse(await readFile(join(dir, 'sig', 'model.json'), 'utf8'));
+  t.true(signalModel.definition.flow.linearTheta);
+  const [xMin, xMax] = signalModel.definition.features[0].range;
+  t.like(signalModel.definition.preprocessing[0], { lo: xMin - 0.5 * (xMax - xMin), hi: xMax + 0.5 * (xMax - xMin), map: 'logit' });
   const trainBackground = await flowscan(['train', '--data', background, '--params', 'tau', '--log-params', 'tau', '--support', 'x=40:140', ...common, '--out', join(dir, 'bkg')]);
   t.is(trainBackground.code, 0, trainBackground.stderr);
   const saved = JSON.parse(await readFile(join(dir, 'bkg', 'model.json'), 'utf8'));
@@ -86,6 +90,10 @@ test('errors name the file, the column or the option, and nothing is written', a
   t.regex(window.stderr, /x needs an interval lo:hi with lo < hi, got "60"/);
   const unknown = await flowscan(['train', '--data', csv, '--features', 'x', '--support', 'y=0:1', '--out', join(dir, 'never')]);
   t.regex(unknown.stderr, /--support names "y", which is not in --features \(x\)/);
+  const margin = await flowscan(['train', '--data', csv, '--features', 'x', '--margin', 'y=0.5', '--out', join(dir, 'never')]);
+  t.regex(margin.stderr, /--margin names "y", which is not in --features \(x\)/);
+  const marginValue = await flowscan(['train', '--data', csv, '--features', 'x', '--margin', 'x=wide', '--out', join(dir, 'never')]);
+  t.regex(marginValue.stderr, /x must be a number, got "wide"/);
   await writeFile(join(dir, 'bad-request.json'), JSON.stringify({ events: {}, components: [] }));
   const request = await flowscan(['scan', '--request', join(dir, 'bad-request.json'), '--out', join(dir, 'never.json')]);
   t.is(request.code, 1);

@@ -125,6 +125,17 @@ test('a declared support is modelled to its edges (probit map); training values 
   t.throws(() => defineModel(data, [{ name: 'x', support: [140, 40] }], [{ name: 'm' }], flow), { message: /declared support \[140, 40\] must be two finite numbers lo < hi/ });
 });
 
+test('a feature may widen its inferred support (its own margin); a declared window takes none', (t) => {
+  const data = trainingDataFromColumns({ x: [41, 90, 139], y: [1, 2, 3], m: [1, 2, 3] }, ['x', 'y'], ['m']);
+  const def = defineModel(data, [{ name: 'x', margin: 0.5 }, { name: 'y' }], [{ name: 'm' }], flow);
+  t.like(def.preprocessing[0], { lo: 41 - 49, hi: 139 + 49, map: 'logit' });
+  t.like(def.preprocessing[1], { lo: 1 - 0.04, hi: 3 + 0.04, map: 'logit' });
+  t.throws(() => defineModel(data, [{ name: 'x', margin: 0 }, { name: 'y' }], [{ name: 'm' }], flow), { message: /feature "x": the support margin must be a number > 0, got 0/ });
+  t.throws(() => defineModel(data, [{ name: 'x', margin: 0.5, support: [40, 140] }, { name: 'y' }], [{ name: 'm' }], flow), {
+    message: /feature "x": a declared support has no margin/,
+  });
+});
+
 test('trainings in worker threads give the same models as one after another, in job order', async (t) => {
   const module = new URL('./helpers/training-jobs.ts', import.meta.url).href;
   const jobs = [3, 4].map((seed) => ({ module, name: 'tinyBackgroundJob', args: [seed] }));

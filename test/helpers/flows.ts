@@ -20,7 +20,16 @@ export function randomModel(kind: FlowKind, D: number, P: number, seed = 1): { d
       range: i === P - 1 && P > 1 ? [1e-3, 1e-1] : [60, 120],
       logScale: i === P - 1 && P > 1,
     })),
-    flow: flowConfig(kind, { blocks: 2, hidden: 12, depth: 2, bins: 6, tailBound: 3, base: kind === 'realnvp' ? { kind: 'student-t', nu: 3 } : { kind: 'normal' } }),
+    // The linear θ path in one autoregressive and one coupling flow.
+    flow: flowConfig(kind, {
+      blocks: 2,
+      hidden: 12,
+      depth: 2,
+      bins: 6,
+      tailBound: 3,
+      base: kind === 'realnvp' ? { kind: 'student-t', nu: 3 } : { kind: 'normal' },
+      linearTheta: kind === 'maf' || kind === 'nsf-coupling',
+    }),
     // Features alternate between the two maps: a declared window (probit) and an inferred support (logit).
     preprocessing: [...Array(D).keys()].map((i) =>
       i % 2 === 0 ? { lo: 38, hi: 142, map: 'probit' as const, mean: 0, std: 1 } : { lo: 38, hi: 142, map: 'logit' as const, mean: 0.1 * i, std: 1.5 },
@@ -31,7 +40,7 @@ export function randomModel(kind: FlowKind, D: number, P: number, seed = 1): { d
   const weights = initialWeights(parameterSpecs(def), () => rng.uniform());
   // Output heads start near the identity in training; make them larger here so the transforms are far from it
   // (while log p stays in the range of trained models, where float32 resolves it to 1e-5).
-  for (const [name, w] of weights) if (name.includes('head')) for (let i = 0; i < w.length; i++) w[i] = (2 * rng.uniform() - 1) * 0.4;
+  for (const [name, w] of weights) if (name.includes('head') || name.includes('theta')) for (let i = 0; i < w.length; i++) w[i] = (2 * rng.uniform() - 1) * 0.4;
   return { def, weights };
 }
 

@@ -41,6 +41,8 @@ export interface ModelManifest {
     bins: number;
     tailBound: number;
     base: { kind: 'normal' } | { kind: 'student-t'; nu: number };
+    /** A linear θ path beside the conditioner networks (absent in models exported before it existed). */
+    linearTheta?: boolean;
   };
   preprocessing: {
     supportMargin: number;

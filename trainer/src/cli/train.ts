@@ -7,7 +7,7 @@ import { BACKEND_CHOICES, type BackendChoice } from '../train/backend.ts';
 import { trainingDataFromColumns } from '../train/dataset.ts';
 import { runTraining } from '../train/run.ts';
 import { SCHEDULES, type Schedule } from '../train/train.ts';
-import { choiceOption, integerOption, intervalsOption, listOption, numberOption, pairsOption } from './options.ts';
+import { choiceOption, integerOption, intervalsOption, listOption, numberOption, numberPairsOption, pairsOption } from './options.ts';
 
 interface TrainCliOptions {
   data: string[];
@@ -16,6 +16,8 @@ interface TrainCliOptions {
   logParams: string[];
   units: Record<string, string>;
   support: Record<string, [number, number]>;
+  margin: Record<string, number>;
+  linearTheta?: boolean;
   weights?: string;
   flow: FlowKind;
   blocks?: number;
@@ -80,6 +82,12 @@ export function register(program: Command): void {
       intervalsOption,
       {},
     )
+    .option(
+      '--margin <fractions>',
+      'support margins of features without a declared window, as fractions of their training range, e.g. "mjj=0.5" (default 0.02)',
+      numberPairsOption,
+      {},
+    )
     .option('--weights <column>', 'per-event weight column')
     .option('--flow <kind>', `flow: ${FLOW_KINDS.join(' | ')}`, choiceOption('--flow', FLOW_KINDS), 'nsf')
     .option('--blocks <n>', 'transform blocks (default per flow)', integerOption('--blocks', 1, 64))
@@ -88,6 +96,7 @@ export function register(program: Command): void {
     .option('--activation <name>', `activation: ${ACTIVATIONS.join(' | ')}`, choiceOption('--activation', ACTIVATIONS))
     .option('--bins <n>', 'spline bins (nsf, nsf-coupling)', integerOption('--bins', 2, 256))
     .option('--tail-bound <B>', 'splines act on [−B, B]', numberOption('--tail-bound', (n) => n > 0, 'a number > 0'))
+    .option('--linear-theta', 'add a linear path from θ to the transform parameters (better interpolation between θ grid points)')
     .option('--base <dist>', 'base distribution: normal | student-t', choiceOption('--base', ['normal', 'student-t'] as const), 'normal')
     .option('--nu <ν>', 'Student-t degrees of freedom', numberOption('--nu', (n) => n > 0, 'a number > 0'), 1)
     .option('--epochs <n>', 'maximum epochs', integerOption('--epochs', 1, 100000), 50)
@@ -113,7 +122,9 @@ Example (the toy signal of the paper, §3.1):
     )
     .action(async (o: TrainCliOptions) => {
       for (const p of o.logParams) if (!o.params.includes(p)) throw new Error(`--log-params names "${p}", which is not in --params (${o.params.join(', ') || 'none'})`);
-      for (const f of Object.keys(o.support)) if (!o.features.includes(f)) throw new Error(`--support names "${f}", which is not in --features (${o.features.join(', ')})`);
+      for (const [option, named] of [['--support', o.support], ['--margin', o.margin]] as const) {
+        for (const f of Object.keys(named)) if (!o.features.includes(f)) throw new Error(`${option} names "${f}", which is not in --features (${o.features.join(', ')})`);
+      }
       const columns = [...o.features, ...o.params, ...(o.weights ? [o.weights] : [])];
       const duplicate = columns.find((c, i) => columns.indexOf(c) !== i);
       if (duplicate) throw new Error(`column "${duplicate}" is named twice in --features/--params/--weights`);
@@ -127,12 +138,18 @@ Example (the toy signal of the paper, §3.1):
         bins: o.bins,
         tailBound: o.tailBound,
         base: o.base === 'normal' ? { kind: 'normal' } : { kind: 'student-t', nu: o.nu },
+        linearTheta: o.linearTheta ?? false,
       });
       const model = await runTraining({
         label: 'train',
         data,
         dataFiles: o.data,
-        features: o.features.map((name) => ({ name, unit: o.units[name] ?? '', ...(o.support[name] ? { support: o.support[name] } : {}) })),
+        features: o.features.map((name) => ({
+          name,
+          unit: o.units[name] ?? '',
+          ...(o.support[name] ? { support: o.support[name] } : {}),
+          ...(o.margin[name] !== undefined ? { margin: o.margin[name] } : {}),
+        })),
         params: o.params.map((name) => ({ name, unit: o.units[name] ?? '', logScale: o.logParams.includes(name) })),
         flow,
         backend: o.backend,

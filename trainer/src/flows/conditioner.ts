@@ -4,6 +4,9 @@
 // first layer, which every hidden unit sees: Papamakarios et al. 2017, conditional MAF). Hidden degrees run
 // over 0..D−1; degree 0 units see θ only, so the first feature is conditioned on θ and a one-dimensional
 // flow (the toy) is a θ-conditioned transform. Coupling layers use the same network without masks.
+// With `linearTheta`, θ also reaches every output through a linear map that starts at zero: a transform
+// parameter that moves linearly with θ (a resonance peak following its mass) needs no curvature from the
+// network, so the flow interpolates between trained θ values the way the physics does.
 import type { Activation } from './config.ts';
 import type { GraphBuilder, T } from '../ir/graph.ts';
 
@@ -20,6 +23,8 @@ export interface ConditionerLayout {
   /** Initial output scale: small, so each block starts near the identity. */
   outputGain: number;
   autoregressive: boolean;
+  /** A linear path from θ to every output beside the network. */
+  linearTheta: boolean;
 }
 
 function activate(h: T, activation: Activation): T {
@@ -73,7 +78,11 @@ export function conditioner(g: GraphBuilder, prefix: string, layout: Conditioner
   // Hidden → output: feature d (degree d+1) reads hidden units of degree ≤ d.
   return layout.heads.map((m, i) => {
     const outDegrees = [...Array(D * m).keys()].map((j) => Math.floor(j / m) + 1);
-    const out = masked(`head${i}`, h, hiddenDegrees, outDegrees, (dh, dout) => dh < dout, layout.outputGain);
+    let out = masked(`head${i}`, h, hiddenDegrees, outDegrees, (dh, dout) => dh < dout, layout.outputGain);
+    if (layout.linearTheta && context && layout.context > 0) {
+      // θ is no input of the autoregressive order: every output may see all of it.
+      out = out.add(context.matmul(g.param(`${prefix}.theta${i}.W`, [layout.context, D * m], { kind: 'zeros' })));
+    }
     return out.splitLast(D, m);
   });
 }

@@ -40,6 +40,7 @@ function buildBlocks(g: GraphBuilder, def: ModelDefinition): Block[] {
     heads: transform.heads,
     outputGain: 1e-2,
     autoregressive,
+    linearTheta: cfg.linearTheta,
   };
   const blocks: Block[] = [];
   for (let b = 0; b < cfg.blocks; b++) {

@@ -23,6 +23,13 @@ export interface VariableDeclaration {
    * map, no margin). Without it the support is the training range widened by the margin (logit map).
    */
   support?: [number, number];
+  /**
+   * Fraction of the training range added on each side of an inferred support (default: the model's
+   * supportMargin, 0.02). A wide margin (0.5) keeps the logit nearly linear over the data, so a peak that moves
+   * with θ moves nearly linearly in the flow's coordinates too and the flow interpolates it better between
+   * trained θ values (the LHCO-like m_JJ); a narrow one suits densities that fall to zero at the data's edges.
+   */
+  margin?: number;
 }
 
 /** Builds row-major training arrays from named columns. */
@@ -115,12 +122,16 @@ export function defineModel(
     return { name: p.name, unit: p.unit ?? '', range, logScale: p.logScale ?? false };
   });
   const preprocessing: FeaturePreprocessing[] = featureVars.map((v, j) => {
-    const declared = features[j].support;
+    const { support: declared, margin = supportMargin } = features[j];
+    if (declared && features[j].margin !== undefined) {
+      throw new Error(`feature "${v.name}": a declared support has no margin (its edges are the window's); give one or the other`);
+    }
     if (declared) return declaredSupport(data, D, j, v, declared);
+    if (!(Number.isFinite(margin) && margin > 0)) throw new Error(`feature "${v.name}": the support margin must be a number > 0, got ${margin}`);
     const [min, max] = v.range;
     const span = max > min ? max - min : Math.max(Math.abs(min), 1);
-    const lo = min - supportMargin * span;
-    const hi = max + supportMargin * span;
+    const lo = min - margin * span;
+    const hi = max + margin * span;
     let sum = 0;
     let sumSq = 0;
     for (let i = j; i < data.features.length; i += D) {

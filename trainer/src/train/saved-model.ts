@@ -74,6 +74,8 @@ export async function loadTrainedModel(dir: string): Promise<TrainedModel> {
   if (file.format !== 'flowscan-trained-model' || file.version !== 1) {
     throw new Error(`${path} is not a flowscan trained model (format ${String(file.format)}, version ${String(file.version)})`);
   }
+  // Runs saved before the linear θ path existed have none.
+  file.definition.flow.linearTheta ??= false;
   validateFlowConfig(file.definition.flow);
   // Runs saved before declared windows existed all used the logit map.
   for (const p of file.definition.preprocessing) p.map ??= 'logit';
