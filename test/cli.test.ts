@@ -45,7 +45,7 @@ test('simulate → train → export → scan: a small toy chain, with a result t
   t.is((await flowscan(['simulate', 'toy', '--process', 'background', '--events', '4000', '--out', background])).code, 0);
   t.is((await flowscan(['simulate', 'toy', '--process', 'pseudo-data', '--signal-events', '100', '--background-events', '10000', '--out', data])).code, 0);
   const common = ['--features', 'x', '--flow', 'nsf', '--blocks', '1', '--hidden', '8', '--bins', '4', '--epochs', '1', '--backend', 'wasm'];
-  const trainSignal = await flowscan(['train', '--data', signal, '--params', 'm_pole,gamma', '--margin', 'x=0.5', '--linear-theta', ...common, '--out', join(dir, 'sig'), '--export', 'sig']);
+  const trainSignal = await flowscan(['train', '--data', signal, '--params', 'm_pole,gamma', '--margin', 'x=0.5', '--linear-theta', '--theta-decay', '1e-3', ...common, '--out', join(dir, 'sig'), '--export', 'sig']);
   t.is(trainSignal.code, 0, trainSignal.stderr);
   t.regex(trainSignal.stderr, /backend "wasm"/);
   const signalModel = JSON.parse(await readFile(join(dir, 'sig', 'model.json'), 'utf8'));

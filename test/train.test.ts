@@ -165,4 +165,26 @@ test('bad training settings and data are refused with clear messages', async (t)
   const negative = trainingDataFromColumns({ x: [50, 60], t: [-1, 0.1] }, ['x'], ['t']);
   t.throws(() => defineModel(negative, [{ name: 'x' }], [{ name: 't', logScale: true }], flow), { message: /declared log-scaled but has values ≤ 0/ });
   t.throws(() => trainingDataFromColumns({ x: [50, 60], m: [1, 2], w: [1, NaN] }, ['x'], ['m'], 'w'), { message: /weight 2 is NaN/ });
+  await t.throwsAsync(trainFlow(def, data, { thetaWeightDecay: -1 }), { message: /θ weight decay must be a number ≥ 0, got -1/ });
+  const unconditional = defineModel(data, [{ name: 'x' }], [], flow);
+  await t.throwsAsync(trainFlow(unconditional, data, { thetaWeightDecay: 1e-3 }), { message: /θ weight decay needs a conditional flow/ });
+});
+
+test('θ weight decay shrinks only the weights that carry θ into the networks; the reported loss stays the NLL', async (t) => {
+  const sim = toy.simulateSignalTraining(new Rng(4), 4000);
+  const data = trainingDataFromColumns(sim, ['x'], ['m_pole', 'gamma']);
+  const def = defineModel(data, [{ name: 'x', support: [40, 140] }], [{ name: 'm_pole' }, { name: 'gamma' }], flowConfig('maf', { blocks: 2, hidden: 16, linearTheta: true }));
+  const options = { maxEpochs: 3, batchSize: 256, learningRate: 1e-2, seed: 2 };
+  const free = await trainFlow(def, data, options);
+  const decayed = await trainFlow(def, data, { ...options, thetaWeightDecay: 0.1 });
+  const sumSquares = (weights: Map<string, Float32Array>, pick: (name: string) => boolean): number =>
+    [...weights].filter(([name]) => pick(name)).reduce((s, [, w]) => s + w.reduce((a, v) => a + v * v, 0), 0);
+  const thetaIn = (name: string): boolean => name.endsWith('.ctx.W');
+  t.true(sumSquares(decayed.weights, thetaIn) < 0.5 * sumSquares(free.weights, thetaIn), `Σw² of the θ input weights: ${sumSquares(decayed.weights, thetaIn)} with decay, ${sumSquares(free.weights, thetaIn)} without`);
+  // The linear θ path is not penalised: it carries what the networks may no longer.
+  t.true(sumSquares(decayed.weights, (n) => n.includes('.theta')) > 0);
+  // The reported training loss is the NLL alone, not raised by the penalty.
+  const penalty = 0.1 * sumSquares(decayed.weights, thetaIn);
+  const [withDecay, without] = [decayed, free].map((r) => r.history.at(-1)!.trainLoss);
+  t.true(penalty > 0.1 && Math.abs(withDecay - without) < 0.5 * penalty, `train loss ${withDecay} with decay, ${without} without; final penalty ${penalty}`);
 });

@@ -35,6 +35,7 @@ interface TrainCliOptions {
   patience: number;
   schedule: Schedule;
   clipNorm: number;
+  thetaDecay: number;
   seed: number;
   backend: BackendChoice;
   out: string;
@@ -105,6 +106,12 @@ export function register(program: Command): void {
     .option('--validation <fraction>', 'held-out fraction', numberOption('--validation', (n) => n > 0 && n < 0.9, 'in (0, 0.9)'), 0.1)
     .option('--patience <epochs>', 'early-stopping patience', integerOption('--patience', 1), 6)
     .option('--schedule <name>', `learning-rate schedule: ${SCHEDULES.join(' | ')}`, choiceOption('--schedule', SCHEDULES), 'plateau')
+    .option(
+      '--theta-decay <λ>',
+      'L2 penalty on the weights that carry θ into the networks: smoother interpolation between θ grid points (e.g. 1e-3 with --linear-theta)',
+      numberOption('--theta-decay', (n) => n >= 0, 'a number ≥ 0'),
+      0,
+    )
     .option('--clip-norm <value>', 'global gradient-norm clip (0: off)', numberOption('--clip-norm', (n) => n >= 0, '≥ 0'), 5)
     .option('--seed <n>', 'random seed (repeatable on one backend)', integerOption('--seed', 0), 1)
     .option('--backend <name>', `TensorFlow.js backend: ${BACKEND_CHOICES.join(' | ')}`, choiceOption('--backend', BACKEND_CHOICES), 'auto')
@@ -162,6 +169,7 @@ Example (the toy signal of the paper, §3.1):
           patience: o.patience,
           schedule: o.schedule,
           clipNorm: o.clipNorm,
+          thetaWeightDecay: o.thetaDecay,
           seed: o.seed,
           resume: o.resume ?? false,
         },

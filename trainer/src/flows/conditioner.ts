@@ -38,6 +38,13 @@ function activate(h: T, activation: Activation): T {
   }
 }
 
+const THETA_INPUT_WEIGHT = '.ctx.W';
+
+/** Whether a trainable weight is one that carries θ into a conditioner's hidden units. */
+export function isThetaInputWeight(name: string): boolean {
+  return name.endsWith(THETA_INPUT_WEIGHT);
+}
+
 /** Masks of a MADE with the given input, hidden and output degrees: connect when the rule holds. */
 function degreeMask(inDegrees: number[], outDegrees: number[], connects: (din: number, dout: number) => boolean): Float32Array {
   const m = new Float32Array(inDegrees.length * outDegrees.length);
@@ -62,7 +69,7 @@ export function conditioner(g: GraphBuilder, prefix: string, layout: Conditioner
   // parameters then depend on θ only and keep θ's batch shape, so a scan evaluates them once per parameter
   // point instead of once per event.
   const seesX = !layout.autoregressive || degreeMask(inputDegrees, hiddenDegrees, (din, dh) => dh >= din).some((v) => v !== 0);
-  const contextTerm = context && layout.context > 0 ? context.matmul(g.param(`${prefix}.ctx.W`, [layout.context, H])) : null;
+  const contextTerm = context && layout.context > 0 ? context.matmul(g.param(`${prefix}${THETA_INPUT_WEIGHT}`, [layout.context, H])) : null;
   let pre: T;
   if (seesX) {
     pre = masked('in', x, inputDegrees, hiddenDegrees, (din, dh) => dh >= din);

@@ -2,6 +2,7 @@
 // stopping, a learning-rate schedule, gradient-norm clipping, per-event weights, checkpoints and resume.
 import * as tf from '@tensorflow/tfjs-core';
 import { Rng } from '@flowscan/runtime';
+import { isThetaInputWeight } from '../flows/conditioner.ts';
 import type { ModelDefinition } from '../flows/config.ts';
 import { initialWeights, logProbGraph, parameterSpecs } from '../flows/graphs.ts';
 import type { ParamSpec } from '../ir/graph.ts';
@@ -38,6 +39,14 @@ export interface TrainOptions {
    * θ-dependence is learned from maxEpochs × N distinct events; the validation split of the first data stays.
    */
   freshEvents?: (epoch: number) => TrainingData;
+  /**
+   * L2 penalty λ·Σw² (added to the mean NLL per event) on the weights that carry θ into the conditioner
+   * networks' hidden units. Small weights keep the networks' response to θ close to linear, so a flow trained on
+   * a grid of θ does not bend between the grid points; with the flow's linear θ path the linear part costs
+   * nothing. On the LHCO-like grid λ = 1e-3 took the m_J1J2 median at the left-out m_Z′ from 18 to 3 GeV off
+   * at an unchanged validation NLL; 1e-2 cost 0.05 nats/event. 0 (the default) turns it off.
+   */
+  thetaWeightDecay: number;
 }
 
 export const DEFAULT_TRAIN_OPTIONS: TrainOptions = {
@@ -49,6 +58,7 @@ export const DEFAULT_TRAIN_OPTIONS: TrainOptions = {
   schedule: 'plateau',
   clipNorm: 5,
   seed: 1,
+  thetaWeightDecay: 0,
 };
 
 export interface EpochReport {
@@ -87,6 +97,8 @@ function validate(options: TrainOptions, data: TrainingData, def: ModelDefinitio
   check(Number.isInteger(options.patience) && options.patience >= 1, `patience must be a positive integer, got ${options.patience}`);
   check(SCHEDULES.includes(options.schedule), `schedule must be one of ${SCHEDULES.join(', ')}, got ${options.schedule}`);
   check(options.clipNorm >= 0, `clip norm must be ≥ 0, got ${options.clipNorm}`);
+  check(Number.isFinite(options.thetaWeightDecay) && options.thetaWeightDecay >= 0, `θ weight decay must be a number ≥ 0, got ${options.thetaWeightDecay}`);
+  check(options.thetaWeightDecay === 0 || def.params.length > 0, 'θ weight decay needs a conditional flow: this one has no parameters θ');
   checkEvents(data, def.features.length, def.params.length, 'the training data');
   check(Math.floor(data.count * options.validationFraction) >= 1 && data.count >= 2, `${data.count} events are too few to split off a validation set`);
 }
@@ -207,6 +219,9 @@ export async function trainFlow(def: ModelDefinition, data: TrainingData, overri
     const w = tf.gather(events.w, idx);
     return tf.div(tf.neg(tf.sum(tf.mul(logProb, w))), tf.sum(w)) as tf.Scalar;
   };
+  const thetaWeights = vars.filter((_, i) => isThetaInputWeight(specs[i].name));
+  const thetaPenalty =
+    options.thetaWeightDecay > 0 ? (): tf.Scalar => tf.mul(options.thetaWeightDecay, tf.addN(thetaWeights.map((w) => tf.sum(tf.square(w))))) as tf.Scalar : null;
   const validationLoss = (): number => {
     let total = 0;
     let weight = 0;
@@ -278,14 +293,19 @@ export async function trainFlow(def: ModelDefinition, data: TrainingData, overri
         }
         const loss = tf.tidy(() => {
           const idx = tf.tensor1d(Int32Array.from(slice), 'int32');
-          const { value, grads } = tf.variableGrads(() => batchLoss(training, idx), vars);
+          let nll: tf.Scalar | null = null;
+          const { grads } = tf.variableGrads(() => {
+            nll = tf.keep(batchLoss(training, idx));
+            return thetaPenalty ? tf.add(nll, thetaPenalty()) : nll;
+          }, vars);
           const list = vars.map((v) => grads[v.name]);
           let clipped = list;
           if (options.clipNorm > 0) {
             const norm = tf.sqrt(tf.addN(list.map((g) => tf.sum(tf.square(g))))).dataSync()[0];
             if (norm > options.clipNorm) clipped = list.map((g) => tf.mul(g, options.clipNorm / norm));
           }
-          const lossValue = value.dataSync()[0];
+          const lossValue = nll!.dataSync()[0];
+          nll!.dispose();
           if (Number.isFinite(lossValue)) adam.apply(clipped, state.learningRate);
           return lossValue;
         });
