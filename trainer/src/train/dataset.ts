@@ -122,11 +122,12 @@ export function defineModel(
     return { name: p.name, unit: p.unit ?? '', range, logScale: p.logScale ?? false };
   });
   const preprocessing: FeaturePreprocessing[] = featureVars.map((v, j) => {
-    const { support: declared, margin = supportMargin } = features[j];
-    if (declared && features[j].margin !== undefined) {
+    const { support, margin: ownMargin } = features[j];
+    if (support && ownMargin !== undefined) {
       throw new Error(`feature "${v.name}": a declared support has no margin (its edges are the window's); give one or the other`);
     }
-    if (declared) return declaredSupport(data, D, j, v, declared);
+    if (support) return declaredSupport(data, D, j, v, support);
+    const margin = ownMargin ?? supportMargin;
     if (!(Number.isFinite(margin) && margin > 0)) throw new Error(`feature "${v.name}": the support margin must be a number > 0, got ${margin}`);
     const [min, max] = v.range;
     const span = max > min ? max - min : Math.max(Math.abs(min), 1);
