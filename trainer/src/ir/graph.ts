@@ -33,6 +33,11 @@ export type Node =
   | { kind: 'matmul'; x: number; w: number }
   /** 2-D transpose of a parameter or constant (used by the reverse pass for matmul). */
   | { kind: 'transpose'; x: number }
+  /**
+   * Σ over every leading axis of x[..., m] ⊗ g[..., n] → [m, n]: the adjoint of a matmul's weight (the reverse
+   * pass w.r.t. the weights, for training in onnxruntime). x and g have the same leading axes (maybe none).
+   */
+  | { kind: 'contractLeading'; x: number; g: number }
   | { kind: 'sum'; x: number; axes: number[]; keepDims: boolean }
   | { kind: 'softmaxLast'; x: number }
   | { kind: 'cumsumLast'; x: number; exclusive: boolean; reverse: boolean }
@@ -282,6 +287,14 @@ export class GraphBuilder {
     return this.push({ kind: 'transpose', x: w.id }, [w.shape[1], w.shape[0]]);
   }
 
+  contractLeading(x: T, g: T): T {
+    // Rank 1 (no leading axes) is the outer product: a layer fed by a bias alone (a one-feature unconditional MADE).
+    if (x.rank !== g.rank || x.shape.slice(0, -1).join() !== g.shape.slice(0, -1).join()) {
+      throw new Error(`contractLeading: [${x.shape.join(',')}] and [${g.shape.join(',')}] need the same leading axes`);
+    }
+    return this.push({ kind: 'contractLeading', x: x.id, g: g.id }, [x.width, g.width]);
+  }
+
   sum(x: T, axes: number[], keepDims: boolean): T {
     const rank = x.rank;
     const norm = [...new Set(axes.map((a) => (a < 0 ? rank + a : a)))].sort((p, q) => p - q);
@@ -337,7 +350,24 @@ export function nodeInputs(node: Node): number[] {
       return [node.cond, node.a, node.b];
     case 'matmul':
       return [node.x, node.w];
+    case 'contractLeading':
+      return [node.x, node.g];
     case 'expandAs':
       return [node.x, node.like];
   }
+}
+
+/**
+ * Upper bound on the bytes of intermediate tensors per evaluation (one event at one parameter point) that the
+ * given outputs need: the sum over the nodes whose shape has an event axis of their static sizes. onnxruntime
+ * reuses buffers, so the real peak is lower; the runtime sizes its event chunks from this bound.
+ */
+export function activationBytesPerEvaluation(graph: GraphBuilder, outputs: number[], eventAxis: string, bytesPerValue: number): number {
+  let values = 0;
+  for (const id of reachable(graph, outputs)) {
+    const shape = graph.nodes[id].shape;
+    if (!shape.some((d) => typeof d === 'string' && d.split('|').includes(eventAxis))) continue;
+    values += shape.reduce<number>((p, d) => p * (typeof d === 'number' ? d : 1), 1);
+  }
+  return values * bytesPerValue;
 }

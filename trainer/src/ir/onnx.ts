@@ -19,8 +19,11 @@ export interface EmitOptions {
   name: string;
   /** Graph outputs: ONNX name → IR node id. */
   outputs: Record<string, number>;
-  /** Values of every parameter the outputs need. */
-  weights: ReadonlyMap<string, Float32Array>;
+  /**
+   * Values of every parameter the outputs need (initializers), or 'inputs': every parameter becomes a graph
+   * input after the declared inputs, so one session serves all training steps while the weights change.
+   */
+  weights: ReadonlyMap<string, Float32Array> | 'inputs';
   docString?: string;
   /**
    * float32 for every exported model; float64 gives a high-precision twin of the same graph, used as the
@@ -95,6 +98,10 @@ export function emitOnnx(graph: GraphBuilder, options: EmitOptions): Uint8Array 
         inputs.push(valueInfo(node.name, shape, FLOAT));
         return node.name;
       case 'param': {
+        if (options.weights === 'inputs') {
+          inputs.push(valueInfo(node.name, shape, FLOAT));
+          return node.name;
+        }
         const value = options.weights.get(node.name);
         if (!value) throw new Error(`no value for weight ${node.name}`);
         addInitializer(node.name, shape as number[], value, FLOAT);
@@ -149,6 +156,12 @@ export function emitOnnx(graph: GraphBuilder, options: EmitOptions): Uint8Array 
         return op('MatMul', [n(node.x), n(node.w)]);
       case 'transpose':
         return op('Transpose', [n(node.x)], [intsAttr('perm', [1, 0])]);
+      case 'contractLeading': {
+        // Flatten the leading axes, then one Gemm with A transposed: xᵀ g.
+        const [m, k] = shape as [number, number];
+        const flat = (i: number, width: number): string => op('Reshape', [n(i), int64Const([-1, width])]);
+        return op('Gemm', [flat(node.x, m), flat(node.g, k)], [intAttr('transA', 1)]);
+      }
       case 'sum':
         return op('ReduceSum', [n(node.x), int64Const(node.axes)], [intAttr('keepdims', node.keepDims ? 1 : 0)]);
       case 'softmaxLast':
@@ -187,7 +200,7 @@ export function emitOnnx(graph: GraphBuilder, options: EmitOptions): Uint8Array 
     outputs.push(valueInfo(name, graph.nodes[id].shape, FLOAT));
   }
   // Inputs in declaration order, as the caller declared them.
-  const order = graph.inputs.map((i) => i.name);
+  const order = [...graph.inputs.map((i) => i.name), ...graph.params.keys()];
   inputs.sort((a, b) => order.indexOf(a.name!) - order.indexOf(b.name!));
 
   const model = onnx.ModelProto.create({

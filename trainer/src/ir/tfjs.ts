@@ -90,6 +90,10 @@ function evalNode(node: Node, shape: Shape, v: (id: number) => tf.Tensor, inputs
     }
     case 'transpose':
       return tf.transpose(v(node.x));
+    case 'contractLeading': {
+      const [m, n] = shape as [number, number];
+      return tf.matMul(tf.reshape(v(node.x), [-1, m]) as tf.Tensor2D, tf.reshape(v(node.g), [-1, n]) as tf.Tensor2D, true, false);
+    }
     case 'sum':
       return tf.sum(v(node.x), node.axes, node.keepDims);
     case 'softmaxLast':

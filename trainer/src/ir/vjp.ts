@@ -1,7 +1,8 @@
 // Reverse-mode differentiation on the IR: appends to the graph the nodes of the vector–Jacobian product
-// ∂/∂target ⟨seed, output⟩. Used to write the θ-gradient graph Σ_i w_i ∇_θ log p(x_i|θ) in standard ONNX ops
-// (seed = the event weights w). Weights are treated as constants: only the inputs on the path from
-// `target` to `output` get adjoints.
+// ∂/∂target ⟨seed, output⟩ for one or several targets in one shared backward sweep. Used to write the θ-gradient
+// graph Σ_i w_i ∇_θ log p(x_i|θ) in standard ONNX ops (seed = the event weights w; the weights are constants
+// there) and the training step's gradient of the loss w.r.t. every weight (train/onnx-step.ts). Only the nodes
+// on a path from a target to `output` get adjoints.
 import { type Dim, type GraphBuilder, type Shape, type T, nodeInputs, reachable } from './graph.ts';
 
 /** Sums `g` over the axes along which a tensor of shape `target` was broadcast to g's shape. */
@@ -27,9 +28,18 @@ export function reduceToShape(g: T, target: Shape): T {
  * `seed` must have output's shape.
  */
 export function vjp(graph: GraphBuilder, output: T, seed: T, target: T): T {
+  return vjpMany(graph, output, seed, [target])[0];
+}
+
+/**
+ * The adjoints of several targets (in their order) for the scalar ⟨seed, output⟩, from one backward sweep:
+ * shared intermediate adjoints are built once. Every target must reach the output.
+ */
+export function vjpMany(graph: GraphBuilder, output: T, seed: T, targets: readonly T[]): T[] {
   const forward = reachable(graph, [output.id]);
-  // Only nodes that depend on the target carry adjoints.
-  const dependsOnTarget = new Set<number>([target.id]);
+  const targetIds = new Set(targets.map((t) => t.id));
+  // Only nodes that depend on a target carry adjoints.
+  const dependsOnTarget = new Set<number>(targetIds);
   for (const id of forward) {
     if (nodeInputs(graph.nodes[id].node).some((i) => dependsOnTarget.has(i))) dependsOnTarget.add(id);
   }
@@ -46,7 +56,7 @@ export function vjp(graph: GraphBuilder, output: T, seed: T, target: T): T {
   for (let k = forward.length - 1; k >= 0; k--) {
     const id = forward[k];
     const g = adjoints.get(id);
-    if (!g || id === target.id) continue;
+    if (!g || targetIds.has(id)) continue;
     const node = graph.nodes[id].node;
     const out = graph.handle(id);
     const h = (i: number): T => graph.handle(i);
@@ -56,6 +66,7 @@ export function vjp(graph: GraphBuilder, output: T, seed: T, target: T): T {
       case 'const':
       case 'compare':
       case 'transpose':
+      case 'contractLeading':
         break;
       case 'unary': {
         const x = h(node.x);
@@ -127,6 +138,8 @@ export function vjp(graph: GraphBuilder, output: T, seed: T, target: T): T {
         break;
       case 'matmul':
         accumulate(node.x, g.matmul(graph.transpose(h(node.w))));
+        // A weight's adjoint only when one is wanted: the θ-gradient graph must not grow by unused nodes.
+        if (dependsOnTarget.has(node.w)) accumulate(node.w, graph.contractLeading(h(node.x), g));
         break;
       case 'sum': {
         let expanded = g;
@@ -159,7 +172,14 @@ export function vjp(graph: GraphBuilder, output: T, seed: T, target: T): T {
         break;
     }
   }
-  const result = adjoints.get(target.id);
-  if (!result) throw new Error('vjp: no gradient reached the target');
-  return result;
+  return targets.map((t) => {
+    const result = adjoints.get(t.id);
+    if (!result) throw new Error(`vjp: no gradient reached the target (node ${t.id}${describe(graph, t.id)})`);
+    return result;
+  });
+}
+
+function describe(graph: GraphBuilder, id: number): string {
+  const node = graph.nodes[id].node;
+  return node.kind === 'param' || node.kind === 'input' ? `, ${node.kind} ${node.name}` : '';
 }
