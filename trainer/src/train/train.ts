@@ -1,14 +1,14 @@
 // The training loop: maximum likelihood with Adam over shuffled mini-batches, a validation split, early
 // stopping, a learning-rate schedule, gradient-norm clipping, per-event weights, checkpoints and resume.
-import * as tf from '@tensorflow/tfjs-core';
+import { availableParallelism } from 'node:os';
 import { Rng } from '@flowscan/runtime';
-import { isThetaInputWeight } from '../flows/conditioner.ts';
 import type { ModelDefinition } from '../flows/config.ts';
-import { initialWeights, logProbGraph, parameterSpecs } from '../flows/graphs.ts';
-import type { ParamSpec } from '../ir/graph.ts';
-import { evaluateGraph } from '../ir/tfjs.ts';
+import { initialWeights, parameterSpecs } from '../flows/graphs.ts';
 import type { TrainingData } from './dataset.ts';
 import { type Checkpoint, loadCheckpoint, saveCheckpoint } from './checkpoint.ts';
+import { type EngineChoice, type TrainingEngine, eventArrays, resolveEngine } from './engine.ts';
+import { onnxEngine } from './onnx-step.ts';
+import { tfjsEngine } from './tfjs-engine.ts';
 
 export type Schedule = 'plateau' | 'cosine' | 'constant';
 export const SCHEDULES: readonly Schedule[] = ['plateau', 'cosine', 'constant'];
@@ -48,6 +48,13 @@ export interface TrainOptions {
    * 1e-2 and loses 0.004. 0 (the default) turns it off.
    */
   thetaWeightDecay: number;
+  /**
+   * What computes the steps (engine.ts): 'tfjs', 'onnxruntime', or 'auto' (tfjs on tfjs-node, onnxruntime
+   * otherwise). Both train the same model from the same initial weights on the same batches.
+   */
+  engine: EngineChoice;
+  /** onnxruntime intra-op threads (default: one per core); 1 when several trainings run side by side. */
+  threads?: number;
 }
 
 export const DEFAULT_TRAIN_OPTIONS: TrainOptions = {
@@ -60,6 +67,7 @@ export const DEFAULT_TRAIN_OPTIONS: TrainOptions = {
   clipNorm: 5,
   seed: 1,
   thetaWeightDecay: 0,
+  engine: 'auto',
 };
 
 export interface EpochReport {
@@ -83,6 +91,8 @@ export interface TrainResult {
   eventsPerSecond: number;
   trainingEvents: number;
   validationEvents: number;
+  /** What ran the training, e.g. "onnxruntime-cpu" or "tfjs-wasm" (the model's provenance records it). */
+  engine: string;
 }
 
 export class TrainingDivergedError extends Error {}
@@ -100,74 +110,10 @@ function validate(options: TrainOptions, data: TrainingData, def: ModelDefinitio
   check(options.clipNorm >= 0, `clip norm must be ≥ 0, got ${options.clipNorm}`);
   check(Number.isFinite(options.thetaWeightDecay) && options.thetaWeightDecay >= 0, `θ weight decay must be a number ≥ 0, got ${options.thetaWeightDecay}`);
   check(options.thetaWeightDecay === 0 || def.params.length > 0, 'θ weight decay needs a conditional flow: this one has no parameters θ');
+  resolveEngine(options.engine);
+  check(options.threads === undefined || (Number.isInteger(options.threads) && options.threads >= 1), `threads must be a positive integer, got ${options.threads}`);
   checkEvents(data, def.features.length, def.params.length, 'the training data');
   check(Math.floor(data.count * options.validationFraction) >= 1 && data.count >= 2, `${data.count} events are too few to split off a validation set`);
-}
-
-/** Adam (Kingma & Ba 2015) with explicit state, so checkpoints can save and restore it. */
-class Adam {
-  readonly m: tf.Variable[];
-  readonly v: tf.Variable[];
-  step = 0;
-  constructor(
-    private readonly vars: tf.Variable[],
-    private readonly beta1 = 0.9,
-    private readonly beta2 = 0.999,
-    private readonly epsilon = 1e-8,
-  ) {
-    this.m = vars.map((p) => tf.variable(tf.zerosLike(p), false));
-    this.v = vars.map((p) => tf.variable(tf.zerosLike(p), false));
-  }
-  apply(grads: tf.Tensor[], learningRate: number): void {
-    this.step++;
-    const c1 = 1 - this.beta1 ** this.step;
-    const c2 = 1 - this.beta2 ** this.step;
-    tf.tidy(() => {
-      this.vars.forEach((p, i) => {
-        const g = grads[i];
-        this.m[i].assign(tf.add(tf.mul(this.m[i], this.beta1), tf.mul(g, 1 - this.beta1)));
-        this.v[i].assign(tf.add(tf.mul(this.v[i], this.beta2), tf.mul(tf.square(g), 1 - this.beta2)));
-        const update = tf.div(tf.div(this.m[i], c1), tf.add(tf.sqrt(tf.div(this.v[i], c2)), this.epsilon));
-        p.assign(tf.sub(p, tf.mul(update, learningRate)));
-      });
-    });
-  }
-}
-
-function readWeights(specs: ParamSpec[], vars: tf.Variable[]): Map<string, Float32Array> {
-  return new Map(specs.map((s, i) => [s.name, Float32Array.from(vars[i].dataSync() as Float32Array)]));
-}
-
-function assignWeights(specs: ParamSpec[], vars: tf.Variable[], weights: Map<string, Float32Array>): void {
-  specs.forEach((s, i) => vars[i].assign(tf.tensor(weights.get(s.name)!, [...s.shape])));
-}
-
-interface EventTensors {
-  x: tf.Tensor2D;
-  theta: tf.Tensor2D | null;
-  w: tf.Tensor1D;
-  count: number;
-}
-
-/** The events at `rows` (all when null) as tensors. */
-function eventTensors(data: TrainingData, rows: Uint32Array | null, D: number, P: number): EventTensors {
-  const count = rows ? rows.length : data.count;
-  const pick = (values: Float32Array, width: number): Float32Array => {
-    if (!rows) return values;
-    const out = new Float32Array(count * width);
-    rows.forEach((r, i) => out.set(values.subarray(r * width, (r + 1) * width), i * width));
-    return out;
-  };
-  return {
-    x: tf.tensor2d(pick(data.features, D), [count, D]),
-    theta: P > 0 ? tf.tensor2d(pick(data.params, P), [count, P]) : null,
-    w: tf.tensor1d(data.weights ? pick(data.weights, 1) : new Float32Array(count).fill(1)),
-    count,
-  };
-}
-
-function disposeEvents(events: EventTensors): void {
-  tf.dispose([events.x, events.w, ...(events.theta ? [events.theta] : [])]);
 }
 
 /** Shapes and values of events handed to the trainer, with a message that names them when wrong. */
@@ -200,44 +146,22 @@ export async function trainFlow(def: ModelDefinition, data: TrainingData, overri
   const trainIdx = order.subarray(nValidation);
   const validIdx = order.subarray(0, nValidation);
 
-  const { graph, outputs } = logProbGraph(def);
   const specs = parameterSpecs(def);
   const init = initialWeights(specs, () => rng.uniform());
   if (options.resume && !options.checkpointDir) throw new Error('--resume needs the checkpoint folder (the --out of the interrupted run)');
-  // Unnamed variables: tfjs names are global, and two trainings may run in one process.
-  const vars = specs.map((s) => tf.variable(tf.tensor(init.get(s.name)!, [...s.shape]), true));
-  const adam = new Adam(vars);
-
-  const validation = eventTensors(data, validIdx, D, P);
-  let training = eventTensors(data, trainIdx, D, P);
-
-  const paramMap = (): Record<string, tf.Tensor> => Object.fromEntries(specs.map((s, i) => [s.name, vars[i]]));
-  /** Weighted mean NLL of a batch, as a scalar tensor. */
-  const batchLoss = (events: EventTensors, idx: tf.Tensor1D): tf.Scalar => {
-    const inputs: Record<string, tf.Tensor> = { x: tf.gather(events.x, idx) };
-    if (events.theta) inputs.theta = tf.gather(events.theta, idx);
-    const [logProb] = evaluateGraph(graph, [outputs.log_prob.id], inputs, paramMap());
-    const w = tf.gather(events.w, idx);
-    return tf.div(tf.neg(tf.sum(tf.mul(logProb, w))), tf.sum(w)) as tf.Scalar;
+  const setup = {
+    def,
+    specs,
+    init,
+    validation: eventArrays(data, validIdx, D, P),
+    training: eventArrays(data, trainIdx, D, P),
+    clipNorm: options.clipNorm,
+    thetaWeightDecay: options.thetaWeightDecay,
   };
-  const thetaWeights = vars.filter((_, i) => isThetaInputWeight(specs[i].name));
-  const thetaPenalty =
-    options.thetaWeightDecay > 0 ? (): tf.Scalar => tf.mul(options.thetaWeightDecay, tf.addN(thetaWeights.map((w) => tf.sum(tf.square(w))))) as tf.Scalar : null;
-  const validationLoss = (): number => {
-    let total = 0;
-    let weight = 0;
-    const chunk = 8192;
-    for (let s = 0; s < validation.count; s += chunk) {
-      const [sum, wsum] = tf.tidy(() => {
-        const idx = tf.range(s, Math.min(s + chunk, validation.count), 1, 'int32') as tf.Tensor1D;
-        const w = tf.gather(validation.w, idx);
-        return [tf.mul(batchLoss(validation, idx), tf.sum(w)).dataSync()[0], tf.sum(w).dataSync()[0]];
-      });
-      total += sum;
-      weight += wsum;
-    }
-    return total / weight;
-  };
+  const engine: TrainingEngine =
+    resolveEngine(options.engine) === 'tfjs'
+      ? tfjsEngine(setup)
+      : await onnxEngine({ ...setup, batchSize: options.batchSize, threads: options.threads ?? availableParallelism() });
 
   let state: Checkpoint = {
     epoch: 0,
@@ -250,24 +174,18 @@ export async function trainFlow(def: ModelDefinition, data: TrainingData, overri
   };
   let best = init;
   if (options.resume) {
-    const loaded = await loadCheckpoint(options.checkpointDir!, specs).catch((error: unknown) => {
-      disposeEvents(validation);
-      disposeEvents(training);
-      tf.dispose([...vars, ...adam.m, ...adam.v]);
+    const loaded = await loadCheckpoint(options.checkpointDir!, specs).catch(async (error: unknown) => {
+      await engine.dispose();
       throw error;
     });
     state = loaded.state;
-    assignWeights(specs, vars, loaded.weights);
+    engine.restore(loaded.weights, { step: state.adamStep, m: loaded.adamM, v: loaded.adamV });
     best = loaded.bestWeights;
-    adam.step = state.adamStep;
-    specs.forEach((s, i) => {
-      adam.m[i].assign(tf.tensor(loaded.adamM.get(s.name)!, [...s.shape]));
-      adam.v[i].assign(tf.tensor(loaded.adamV.get(s.name)!, [...s.shape]));
-    });
   }
 
   let stoppedBy: TrainResult['stoppedBy'] = 'max-epochs';
-  let trainingEvents = training.count;
+  let trainingEvents = setup.training.count;
+  let trainingCount = setup.training.count;
   try {
     while (state.epoch < options.maxEpochs) {
       const epoch = state.epoch + 1;
@@ -275,13 +193,13 @@ export async function trainFlow(def: ModelDefinition, data: TrainingData, overri
       if (options.freshEvents && epoch > 1) {
         const fresh = options.freshEvents(epoch);
         checkEvents(fresh, D, P, `the fresh events of epoch ${epoch}`);
-        disposeEvents(training);
-        training = eventTensors(fresh, null, D, P);
+        engine.setTraining(eventArrays(fresh, null, D, P));
+        trainingCount = fresh.count;
         trainingEvents += fresh.count;
       }
-      const batches = Math.ceil(training.count / options.batchSize);
+      const batches = Math.ceil(trainingCount / options.batchSize);
       // A per-epoch stream: shuffles are reproducible and a resumed run continues identically.
-      const epochOrder = new Uint32Array(training.count).map((_, i) => i);
+      const epochOrder = new Uint32Array(trainingCount).map((_, i) => i);
       rng.fork(epoch).shuffle(epochOrder);
       let lossSum = 0;
       for (let b = 0; b < batches; b++) {
@@ -292,24 +210,7 @@ export async function trainFlow(def: ModelDefinition, data: TrainingData, overri
           const progress = (epoch - 1 + b / batches) / options.maxEpochs;
           state.learningRate = 0.5 * options.learningRate * (1 + Math.cos(Math.PI * progress));
         }
-        const loss = tf.tidy(() => {
-          const idx = tf.tensor1d(Int32Array.from(slice), 'int32');
-          let nll: tf.Scalar | null = null;
-          const { grads } = tf.variableGrads(() => {
-            nll = tf.keep(batchLoss(training, idx));
-            return thetaPenalty ? tf.add(nll, thetaPenalty()) : nll;
-          }, vars);
-          const list = vars.map((v) => grads[v.name]);
-          let clipped = list;
-          if (options.clipNorm > 0) {
-            const norm = tf.sqrt(tf.addN(list.map((g) => tf.sum(tf.square(g))))).dataSync()[0];
-            if (norm > options.clipNorm) clipped = list.map((g) => tf.mul(g, options.clipNorm / norm));
-          }
-          const lossValue = nll!.dataSync()[0];
-          nll!.dispose();
-          if (Number.isFinite(lossValue)) adam.apply(clipped, state.learningRate);
-          return lossValue;
-        });
+        const loss = await engine.step(slice, state.learningRate);
         if (!Number.isFinite(loss)) {
           throw new TrainingDivergedError(
             `training diverged: the loss became ${loss} at epoch ${epoch}, batch ${b + 1}/${batches}. ` +
@@ -321,7 +222,7 @@ export async function trainFlow(def: ModelDefinition, data: TrainingData, overri
         options.onBatch?.(epoch, (b + 1) / batches, loss);
       }
       const seconds = (performance.now() - started) / 1000;
-      const vLoss = validationLoss();
+      const vLoss = await engine.validationLoss();
       if (!Number.isFinite(vLoss)) {
         throw new TrainingDivergedError(`training diverged: validation loss is ${vLoss} after epoch ${epoch}`);
       }
@@ -330,16 +231,16 @@ export async function trainFlow(def: ModelDefinition, data: TrainingData, overri
         state.bestValidationLoss = vLoss;
         state.bestEpoch = epoch;
         state.epochsWithoutImprovement = 0;
-        best = readWeights(specs, vars);
+        best = engine.weights();
       } else {
         state.epochsWithoutImprovement++;
       }
       const report: EpochReport = {
         epoch,
-        trainLoss: lossSum / training.count,
+        trainLoss: lossSum / trainingCount,
         validationLoss: vLoss,
         learningRate: state.learningRate,
-        eventsPerSecond: training.count / seconds,
+        eventsPerSecond: trainingCount / seconds,
         seconds,
         improved,
       };
@@ -349,14 +250,10 @@ export async function trainFlow(def: ModelDefinition, data: TrainingData, overri
       if (options.schedule === 'plateau' && !improved && state.epochsWithoutImprovement % Math.max(1, Math.floor(options.patience / 2)) === 0) {
         state.learningRate *= 0.5;
       }
+      const adam = engine.adamState();
       state.adamStep = adam.step;
       if (options.checkpointDir) {
-        await saveCheckpoint(options.checkpointDir, specs, state, {
-          weights: readWeights(specs, vars),
-          bestWeights: best,
-          adamM: readWeights(specs, adam.m),
-          adamV: readWeights(specs, adam.v),
-        });
+        await saveCheckpoint(options.checkpointDir, specs, state, { weights: engine.weights(), bestWeights: best, adamM: adam.m, adamV: adam.v });
       }
       options.onEpoch?.(report);
       if (state.epochsWithoutImprovement >= options.patience) {
@@ -365,9 +262,7 @@ export async function trainFlow(def: ModelDefinition, data: TrainingData, overri
       }
     }
   } finally {
-    disposeEvents(validation);
-    disposeEvents(training);
-    tf.dispose([...vars, ...adam.m, ...adam.v]);
+    await engine.dispose();
   }
   const history = state.history;
   const meanRate = history.reduce((s, h) => s + h.eventsPerSecond, 0) / Math.max(history.length, 1);
@@ -381,5 +276,6 @@ export async function trainFlow(def: ModelDefinition, data: TrainingData, overri
     eventsPerSecond: meanRate,
     trainingEvents,
     validationEvents: validIdx.length,
+    engine: engine.label,
   };
 }
