@@ -4,6 +4,7 @@ import { readEventsCsvFile } from '@flowscan/runtime/node';
 import { ACTIVATIONS, FLOW_KINDS, type FlowKind, flowConfig } from '../flows/config.ts';
 import { exportModel } from '../export/export.ts';
 import { BACKEND_CHOICES, type BackendChoice } from '../train/backend.ts';
+import { ENGINE_CHOICES, type EngineChoice } from '../train/engine.ts';
 import { trainingDataFromColumns } from '../train/dataset.ts';
 import { runTraining } from '../train/run.ts';
 import { SCHEDULES, type Schedule } from '../train/train.ts';
@@ -38,6 +39,8 @@ interface TrainCliOptions {
   thetaDecay: number;
   seed: number;
   backend: BackendChoice;
+  engine: EngineChoice;
+  threads?: number;
   out: string;
   resume?: boolean;
   skipBadRows?: boolean;
@@ -114,7 +117,14 @@ export function register(program: Command): void {
     )
     .option('--clip-norm <value>', 'global gradient-norm clip (0: off)', numberOption('--clip-norm', (n) => n >= 0, '≥ 0'), 5)
     .option('--seed <n>', 'random seed (repeatable on one backend)', integerOption('--seed', 0), 1)
-    .option('--backend <name>', `TensorFlow.js backend: ${BACKEND_CHOICES.join(' | ')}`, choiceOption('--backend', BACKEND_CHOICES), 'auto')
+    .option(
+      '--engine <name>',
+      `training engine: ${ENGINE_CHOICES.join(' | ')} (auto: tfjs with native TensorFlow.js or a named --backend, else onnxruntime on the CPU)`,
+      choiceOption('--engine', ENGINE_CHOICES),
+      'auto',
+    )
+    .option('--threads <n>', 'onnxruntime intra-op threads (default: one per core)', integerOption('--threads', 1, 1024))
+    .option('--backend <name>', `TensorFlow.js backend of the tfjs engine: ${BACKEND_CHOICES.join(' | ')}`, choiceOption('--backend', BACKEND_CHOICES), 'auto')
     .requiredOption('--out <dir>', 'folder for the trained model and its per-epoch checkpoints')
     .option('--resume', 'continue an interrupted run from the checkpoint in --out')
     .option('--skip-bad-rows', 'skip (and report) rows with bad values instead of failing')
@@ -160,6 +170,8 @@ Example (the toy signal of the paper, §3.1):
         params: o.params.map((name) => ({ name, unit: o.units[name] ?? '', logScale: o.logParams.includes(name) })),
         flow,
         backend: o.backend,
+        engine: o.engine,
+        ...(o.threads !== undefined ? { threads: o.threads } : {}),
         out: o.out,
         train: {
           maxEpochs: o.epochs,

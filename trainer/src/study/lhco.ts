@@ -680,7 +680,7 @@ export async function runLhcoStudy(o: LhcoStudyOptions): Promise<LhcoStudyResult
         `${trained.signal.provenance.epochs} epochs, validation NLL ${trained.signal.provenance.validationLoss.toFixed(4)} nats/event; ` +
         `background: ${trained.background.provenance.events} events, ${trained.background.provenance.epochs} epochs, validation NLL ` +
         `${trained.background.provenance.validationLoss.toFixed(4)} nats/event. Flows: rational-quadratic spline (NSF), ${scale.blocks} blocks of ${scale.hidden} hidden units; the signal flow with a linear θ path, θ weight decay ${LHCO_SIGNAL_THETA_DECAY} and a support margin of ${LHCO_SIGNAL_MJJ_MARGIN} × the range for m_J1J2; ` +
-        `TensorFlow.js backend ${trained.signal.provenance.backend}. Study wall time ${((performance.now() - started) / 1000).toFixed(0)} s.`,
+        `Trained on ${trained.signal.provenance.backend}. Study wall time ${((performance.now() - started) / 1000).toFixed(0)} s.`,
       tables: [timingTable],
       figures: [figure('training-loss-signal', 'Signal flow loss per epoch.'), figure('training-loss-background', 'Background flow loss per epoch.')],
     },

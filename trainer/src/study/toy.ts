@@ -494,7 +494,7 @@ export async function runToyStudy(o: ToyStudyOptions): Promise<ToyStudyResult> {
       heading: 'Training',
       text:
         [sModel, bModel]
-          .map((m) => `${m.name}: ${m.manifest.provenance.events} events, ${m.manifest.provenance.epochs} epochs, validation NLL ${m.manifest.provenance.validationLoss.toFixed(4)} nats/event, TensorFlow.js ${m.manifest.provenance.backend}`)
+          .map((m) => `${m.name}: ${m.manifest.provenance.events} events, ${m.manifest.provenance.epochs} epochs, validation NLL ${m.manifest.provenance.validationLoss.toFixed(4)} nats/event, trained on ${m.manifest.provenance.backend}`)
           .join('; ') + `. Study wall time ${((performance.now() - started) / 1000).toFixed(0)} s.`,
       figures: figures.loss
         ? [

@@ -1,6 +1,7 @@
 // Several trainings at once, one per worker thread. TensorFlow.js on WebAssembly (and on plain JavaScript) uses
 // one core, so a study's independent flows train side by side on a multi-core machine; the native backend is
 // multi-threaded by itself, and with it (or one core) the trainings run one after another in this thread.
+// onnxruntime trainings side by side share the cores: each worker gets its share of intra-op threads.
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { type Progress, multiProgress } from '../cli/progress.ts';
@@ -28,6 +29,13 @@ export type WorkerMessage =
   | { kind: 'done'; model: TrainedModel }
   | { kind: 'failed'; message: string };
 
+/** What a training worker is started with. */
+export interface WorkerJob {
+  job: TrainingJob;
+  /** onnxruntime intra-op threads of this worker: the cores shared among the trainings side by side. */
+  threads: number;
+}
+
 export async function jobOptions(job: TrainingJob): Promise<TrainRunOptions> {
   const module = (await import(job.module)) as Record<string, unknown>;
   const factory = module[job.name];
@@ -35,9 +43,10 @@ export async function jobOptions(job: TrainingJob): Promise<TrainRunOptions> {
   return (factory as (...args: unknown[]) => TrainRunOptions | Promise<TrainRunOptions>)(...job.args);
 }
 
-function trainInWorker(job: TrainingJob, bars: ReturnType<typeof multiProgress>, running: Set<Worker>): Promise<TrainedModel> {
+function trainInWorker(job: TrainingJob, threads: number, bars: ReturnType<typeof multiProgress>, running: Set<Worker>): Promise<TrainedModel> {
   // A JavaScript entry that registers the TypeScript loader, then runs the worker (train-worker.ts).
-  const worker = new Worker(new URL('./train-worker.mjs', import.meta.url), { workerData: job });
+  const workerData: WorkerJob = { job, threads };
+  const worker = new Worker(new URL('./train-worker.mjs', import.meta.url), { workerData });
   running.add(worker);
   let bar: Progress | null = null;
   return new Promise<TrainedModel>((resolve, reject) => {
@@ -70,7 +79,9 @@ export async function runTrainings(jobs: TrainingJob[], options: { backend?: str
     for (const job of jobs) models.push(await runTraining(await jobOptions(job)));
     return models;
   }
-  process.stderr.write(`training ${jobs.length} flows, ${Math.min(cores, jobs.length)} at a time (one worker thread each)\n`);
+  const lanes = Math.min(cores, jobs.length);
+  const threads = Math.max(1, Math.floor(availableParallelism() / lanes));
+  process.stderr.write(`training ${jobs.length} flows, ${lanes} at a time (one worker thread each)\n`);
   const bars = multiProgress();
   const models: TrainedModel[] = new Array(jobs.length);
   const running = new Set<Worker>();
@@ -79,11 +90,11 @@ export async function runTrainings(jobs: TrainingJob[], options: { backend?: str
   const lane = async (): Promise<void> => {
     while (next < jobs.length && !failed) {
       const index = next++;
-      models[index] = await trainInWorker(jobs[index], bars, running);
+      models[index] = await trainInWorker(jobs[index], threads, bars, running);
     }
   };
   try {
-    await Promise.all(Array.from({ length: Math.min(cores, jobs.length) }, lane));
+    await Promise.all(Array.from({ length: lanes }, lane));
   } catch (error) {
     failed = true;
     await Promise.all([...running].map((w) => w.terminate()));

@@ -1,5 +1,8 @@
-// One training run end to end: data in, model definition, backend, training with progress, saved model.
+// One training run end to end: data in, model definition, engine (and TensorFlow.js backend), training with
+// progress, saved model.
+import { availableParallelism } from 'node:os';
 import { type BackendChoice, selectBackend } from './backend.ts';
+import { type EngineChoice, resolveEngine } from './engine.ts';
 import { type TrainingData, type VariableDeclaration, dataHash, defineModel } from './dataset.ts';
 import { type TrainedModel, TRAINER_VERSION, saveTrainedModel } from './saved-model.ts';
 import { type TrainOptions, trainFlow } from './train.ts';
@@ -14,7 +17,12 @@ export interface TrainRunOptions {
   params: VariableDeclaration[];
   flow: FlowConfig;
   train: Partial<TrainOptions>;
+  /** TensorFlow.js backend (tfjs engine); naming one other than 'auto' makes `engine: 'auto'` pick tfjs. */
   backend?: BackendChoice;
+  /** What computes the training steps (engine.ts); default 'auto'. */
+  engine?: EngineChoice;
+  /** onnxruntime intra-op threads (default: one per core). */
+  threads?: number;
   /** Folder for the trained model and its checkpoints. */
   out?: string;
   quiet?: boolean;
@@ -23,17 +31,26 @@ export interface TrainRunOptions {
 }
 
 export async function runTraining(o: TrainRunOptions): Promise<TrainedModel> {
-  const { backend, skipped } = await selectBackend(o.backend ?? 'auto');
   const say = (line: string): void => {
     if (!o.quiet) process.stderr.write(`${line}\n`);
   };
-  say(`${o.label}: TensorFlow.js backend "${backend}"${skipped.length ? ` (skipped: ${skipped.join('; ')})` : ''}`);
+  const choice = o.engine ?? 'auto';
+  resolveEngine(choice); // refuses a bad name before any backend starts
+  // The TensorFlow.js backend decides `auto` (tfjs-node → tfjs); onnxruntime needs none.
+  const tfjs = choice === 'onnxruntime' ? null : await selectBackend(o.backend ?? 'auto');
+  const engine = resolveEngine(choice, (o.backend ?? 'auto') !== 'auto');
+  const threads = o.threads ?? availableParallelism();
+  const tfjsNote = tfjs ? `TensorFlow.js backend "${tfjs.backend}"${tfjs.skipped.length ? ` (skipped: ${tfjs.skipped.join('; ')})` : ''}` : '';
+  if (engine === 'tfjs') say(`${o.label}: training engine tfjs, ${tfjsNote}`);
+  else say(`${o.label}: training engine onnxruntime (CPU, ${threads} intra-op thread${threads === 1 ? '' : 's'})${tfjs ? `; ${tfjsNote} is not native, so not used` : ''}`);
   const definition = defineModel(o.data, o.features, o.params, o.flow);
   const maxEpochs = o.train.maxEpochs ?? 50;
   const bar = o.quiet ? null : (o.progress ?? progressBar)(o.label, maxEpochs);
   let epochStart = 0;
   const result = await trainFlow(definition, o.data, {
     ...o.train,
+    engine,
+    threads,
     ...(o.out ? { checkpointDir: o.out } : {}),
     onBatch: (epoch, fraction, loss) => {
       epochStart = epoch - 1;
@@ -51,7 +68,7 @@ export async function runTraining(o: TrainRunOptions): Promise<TrainedModel> {
   bar?.stop();
   say(
     `${o.label}: ${result.epochs} epochs (${result.stoppedBy}), best epoch ${result.bestEpoch}, validation NLL ` +
-      `${result.validationLoss.toFixed(4)} nats/event, ${Math.round(result.eventsPerSecond)} events/s on ${backend}`,
+      `${result.validationLoss.toFixed(4)} nats/event, ${Math.round(result.eventsPerSecond)} events/s on ${result.engine}`,
   );
   const model: TrainedModel = {
     definition,
@@ -66,7 +83,7 @@ export async function runTraining(o: TrainRunOptions): Promise<TrainedModel> {
       epochs: result.epochs,
       bestEpoch: result.bestEpoch,
       validationLoss: result.validationLoss,
-      backend,
+      backend: result.engine,
       seed: o.train.seed ?? 1,
       date: new Date().toISOString(),
       trainer: TRAINER_VERSION,
