@@ -1,5 +1,7 @@
 // `npm run bench`: the speed numbers of the project, printed as one table. Nothing here is a test.
 //   training throughput (events/s) per flow on the TensorFlow.js backend in use, and model sizes;
+//   training throughput per engine (tfjs on its backend, onnxruntime on 1 and 2 threads) at batch 1024 beside
+//   the PyTorch anchors;
 //   one log-density and one θ-gradient graph call at N = 101 000, K = 1 and K = 64;
 //   NLL + gradient of the toy mixture at N = 101 000, K = 1 and K = 64, and a full fit's wall time;
 //   gradient fit vs grid scan (evaluated points and wall time) on the toy pseudo-data.
@@ -10,7 +12,7 @@ import { join } from 'node:path';
 import { MixtureLikelihood, Rng, fitLikelihood, gridScan } from '@flowscan/runtime';
 import { type ExecutionProviderChoice, loadModel } from '@flowscan/runtime/node';
 import * as toy from '../../trainer/src/data/toy.ts';
-import { simulateLhcoBackground } from '../../trainer/src/data/lhco.ts';
+import { LHCO_FEATURES, simulateLhcoBackground, simulateLhcoSignalTraining } from '../../trainer/src/data/lhco.ts';
 import { exportModel } from '../../trainer/src/export/export.ts';
 import { type FlowKind, flowConfig } from '../../trainer/src/flows/config.ts';
 import { parameterSpecs } from '../../trainer/src/flows/graphs.ts';
@@ -49,9 +51,52 @@ async function trainingThroughput(): Promise<void> {
   }
   for (const c of cases) {
     const def = defineModel(c.data, c.features.map((name) => ({ name })), c.params.map((name) => ({ name })), flowConfig(c.kind));
-    const result = await trainFlow(def, c.data, { maxEpochs: 1, batchSize: 512, seed: 1 });
+    const result = await trainFlow(def, c.data, { maxEpochs: 1, batchSize: 512, seed: 1, engine: 'tfjs' });
     const weights = parameterSpecs(def).reduce((s, p) => s + p.shape.reduce((a, b) => a * b, 1), 0);
     row(`training ${c.label}`, `${Math.round(result.eventsPerSecond)} events/s`, `tfjs ${backend}, batch 512, default ${c.kind} (${def.flow.blocks} blocks × ${def.flow.hidden} hidden); ${weights} weights`);
+  }
+}
+
+/**
+ * Training events/s of each engine on two flows at batch 1024, the epoch after a warm-up epoch, beside the
+ * PyTorch eager CPU anchors quoted in issue 11 (measured elsewhere, not here).
+ */
+async function engineThroughput(): Promise<void> {
+  const { backend } = await selectBackend('auto');
+  const rng = new Rng(2);
+  const anchor = (n: string): string => `PyTorch ${n} events/s (official PyTorch wheel, 2 threads, x86 server CPU; quoted, not measured here)`;
+  const sig = toy.simulateSignalTraining(rng, 24000);
+  const lhcoSignal = simulateLhcoSignalTraining(rng, 400);
+  const cases = [
+    {
+      label: 'toy signal nsf 3×64 (D=1, P=2)',
+      data: trainingDataFromColumns(sig, ['x'], ['m_pole', 'gamma']),
+      features: ['x'],
+      params: ['m_pole', 'gamma'],
+      flow: flowConfig('nsf'),
+      anchor: anchor('≈ 47k'),
+    },
+    {
+      label: 'LHCO-like maf 5×128 (D=5, P=3)',
+      data: trainingDataFromColumns(lhcoSignal as unknown as Record<string, ArrayLike<number>>, [...LHCO_FEATURES], ['m_zprime', 'm_x', 'm_y']),
+      features: [...LHCO_FEATURES],
+      params: ['m_zprime', 'm_x', 'm_y'],
+      flow: flowConfig('maf', { blocks: 5, hidden: 128 }),
+      anchor: anchor('≈ 70k'),
+    },
+  ];
+  const engines = [
+    { name: `tfjs ${backend}`, options: { engine: 'tfjs' as const } },
+    { name: 'onnxruntime, 1 thread', options: { engine: 'onnxruntime' as const, threads: 1 } },
+    { name: 'onnxruntime, 2 threads', options: { engine: 'onnxruntime' as const, threads: 2 } },
+  ];
+  for (const c of cases) {
+    const def = defineModel(c.data, c.features.map((name) => ({ name })), c.params.map((name) => ({ name })), c.flow);
+    for (const e of engines) {
+      const result = await trainFlow(def, c.data, { maxEpochs: 2, batchSize: 1024, seed: 1, patience: 10, ...e.options });
+      const rate = result.history.at(-1)!.eventsPerSecond;
+      row(`training ${c.label}, ${e.name}`, `${Math.round(rate)} events/s`, `batch 1024, ${c.data.count} events; ${c.anchor}`);
+    }
   }
 }
 
@@ -121,6 +166,7 @@ async function main(): Promise<void> {
   const scratch = await mkdtemp(join(tmpdir(), 'flowscan-bench-'));
   try {
     await trainingThroughput();
+    await engineThroughput();
     await graphCalls();
     await likelihoodAndFits();
   } finally {
