@@ -2,6 +2,9 @@
 // equal TensorFlow.js autodiff of the same flow, for every flow kind; both engines train the same model; a bad
 // engine name is refused.
 import test from 'ava';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import * as ort from 'onnxruntime-node';
 import { Rng } from '@flowscan/runtime';
@@ -128,6 +131,26 @@ test('the tfjs and onnxruntime engines train the same model: same validation-los
     const o = viaOnnx.weights.get(name)!;
     const worst = w.reduce((m, v, i) => Math.max(m, Math.abs(v - o[i])), 0);
     t.true(worst < 2e-3, `${name}: weights differ by up to ${worst}`);
+  }
+});
+
+test('a checkpoint written by one engine resumes in the other (Adam state included)', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'flowscan-engines-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const sim = toy.simulateSignalTraining(new Rng(6), 1500);
+  const data = trainingDataFromColumns(sim, ['x'], ['m_pole', 'gamma']);
+  const def = defineModel(data, [{ name: 'x' }], [{ name: 'm_pole' }, { name: 'gamma' }], flowConfig('nsf', { blocks: 1, hidden: 8, bins: 4 }));
+  const options = { maxEpochs: 3, batchSize: 256, seed: 3, schedule: 'cosine' as const, patience: 10, threads: 1 };
+  const straight = await trainFlow(def, data, { ...options, engine: 'tfjs' });
+  for (const [first, second] of [['tfjs', 'onnxruntime'], ['onnxruntime', 'tfjs']] as const) {
+    const checkpointDir = join(dir, first);
+    const interrupt = (r: { epoch: number }): void => {
+      if (r.epoch === 2) throw new Error('interrupted');
+    };
+    await t.throwsAsync(trainFlow(def, data, { ...options, engine: first, checkpointDir, onEpoch: interrupt }), { message: 'interrupted' });
+    const resumed = await trainFlow(def, data, { ...options, engine: second, checkpointDir, resume: true });
+    t.is(resumed.history.length, 3);
+    t.true(Math.abs(resumed.validationLoss - straight.validationLoss) < 1e-4, `${first} → ${second}: ${resumed.validationLoss} vs ${straight.validationLoss}`);
   }
 });
 
