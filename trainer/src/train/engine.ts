@@ -5,6 +5,8 @@
 //   onnxruntime — the IR's own reverse pass emitted as one ONNX training-step graph, run by onnxruntime-node
 //                 on the CPU, with Adam in JavaScript (onnx-step.ts); far faster than tfjs-wasm.
 import * as tf from '@tensorflow/tfjs-core';
+import type { ModelDefinition } from '../flows/config.ts';
+import type { ParamSpec } from '../ir/graph.ts';
 import type { TrainingData } from './dataset.ts';
 
 export type EngineChoice = 'auto' | 'tfjs' | 'onnxruntime';
@@ -42,6 +44,17 @@ export function eventArrays(data: TrainingData, rows: Uint32Array | null, D: num
     return out;
   };
   return { x: pick(data.features, D), theta: pick(data.params, P), w: data.weights ? pick(data.weights, 1) : new Float32Array(count).fill(1), count };
+}
+
+/** What every engine starts from: the flow, its initial weights, the events and the loss settings. */
+export interface EngineSetup {
+  def: ModelDefinition;
+  specs: ParamSpec[];
+  init: Map<string, Float32Array>;
+  validation: EventArrays;
+  training: EventArrays;
+  clipNorm: number;
+  thetaWeightDecay: number;
 }
 
 /** Adam's state as checkpoints hold it. */

@@ -5,9 +5,8 @@
 // and each batch is gathered into preallocated buffers, so a step allocates little besides ORT's outputs.
 import * as ort from 'onnxruntime-node';
 import { emitOnnx } from '../ir/onnx.ts';
-import type { AdamState, EventArrays, TrainingEngine } from './engine.ts';
+import type { AdamState, EngineSetup, EventArrays, TrainingEngine } from './engine.ts';
 import { gradName, stepGraph } from './step-graph.ts';
-import type { EngineSetup } from './tfjs-engine.ts';
 
 const BETA1 = 0.9;
 const BETA2 = 0.999;

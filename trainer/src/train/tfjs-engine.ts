@@ -2,11 +2,9 @@
 // variables. The engine of choice with tfjs-node; elsewhere onnx-step.ts is faster.
 import * as tf from '@tensorflow/tfjs-core';
 import { isThetaInputWeight } from '../flows/conditioner.ts';
-import type { ModelDefinition } from '../flows/config.ts';
 import { logProbGraph } from '../flows/graphs.ts';
-import type { ParamSpec } from '../ir/graph.ts';
 import { evaluateGraph } from '../ir/tfjs.ts';
-import type { AdamState, EventArrays, TrainingEngine } from './engine.ts';
+import type { AdamState, EngineSetup, EventArrays, TrainingEngine } from './engine.ts';
 
 /** Adam (Kingma & Ba 2015) with explicit state, so checkpoints can save and restore it. */
 class Adam {
@@ -56,16 +54,6 @@ function eventTensors(events: EventArrays, D: number, P: number): EventTensors {
 
 function disposeEvents(events: EventTensors): void {
   tf.dispose([events.x, events.w, ...(events.theta ? [events.theta] : [])]);
-}
-
-export interface EngineSetup {
-  def: ModelDefinition;
-  specs: ParamSpec[];
-  init: Map<string, Float32Array>;
-  validation: EventArrays;
-  training: EventArrays;
-  clipNorm: number;
-  thetaWeightDecay: number;
 }
 
 export function tfjsEngine(setup: EngineSetup): TrainingEngine {

@@ -110,7 +110,7 @@ function validate(options: TrainOptions, data: TrainingData, def: ModelDefinitio
   check(options.clipNorm >= 0, `clip norm must be ≥ 0, got ${options.clipNorm}`);
   check(Number.isFinite(options.thetaWeightDecay) && options.thetaWeightDecay >= 0, `θ weight decay must be a number ≥ 0, got ${options.thetaWeightDecay}`);
   check(options.thetaWeightDecay === 0 || def.params.length > 0, 'θ weight decay needs a conditional flow: this one has no parameters θ');
-  resolveEngine(options.engine);
+  resolveEngine(options.engine); // refuses an unknown engine name
   check(options.threads === undefined || (Number.isInteger(options.threads) && options.threads >= 1), `threads must be a positive integer, got ${options.threads}`);
   checkEvents(data, def.features.length, def.params.length, 'the training data');
   check(Math.floor(data.count * options.validationFraction) >= 1 && data.count >= 2, `${data.count} events are too few to split off a validation set`);
