@@ -13,6 +13,8 @@ export interface ManifestTensor {
   name: string;
   shape: (string | number)[];
   description: string;
+  /** Element type; absent means float32. */
+  dtype?: 'float32' | 'float64';
 }
 
 export interface ManifestGraph {
@@ -21,9 +23,11 @@ export interface ManifestGraph {
   bytes: number;
   inputs: ManifestTensor[];
   outputs: ManifestTensor[];
+  /** Upper bound on intermediate bytes per evaluation (event × parameter point); absent in older exports. */
+  bytesPerEvaluation?: number;
 }
 
-export type GraphName = 'log_prob' | 'log_prob_batch' | 'log_prob_grad' | 'sample';
+export type GraphName = 'log_prob' | 'log_prob_batch' | 'log_prob_grad' | 'log_prob_batch_f64' | 'log_prob_grad_f64' | 'sample';
 
 export interface ModelManifest {
   format: 'flowscan-model';
@@ -50,7 +54,15 @@ export interface ModelManifest {
     features: { lo: number; hi: number; map: 'logit' | 'probit'; mean: number; std: number }[];
   };
   support?: [number, number][];
-  graphs: { log_prob: ManifestGraph; log_prob_batch: ManifestGraph; log_prob_grad?: ManifestGraph; sample: ManifestGraph };
+  graphs: {
+    log_prob: ManifestGraph;
+    log_prob_batch: ManifestGraph;
+    log_prob_grad?: ManifestGraph;
+    /** float64 twins of the batched graphs (CPU and WASM fits); absent in older exports. */
+    log_prob_batch_f64?: ManifestGraph;
+    log_prob_grad_f64?: ManifestGraph;
+    sample: ManifestGraph;
+  };
   onnx: { opset: 18; irVersion: 8 };
   provenance: {
     dataHash: string;
