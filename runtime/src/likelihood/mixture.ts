@@ -8,7 +8,7 @@
 import type * as Ort from 'onnxruntime-common';
 import type { BatchObjective, Bounds } from '../fit/objective.ts';
 import { featureSupport } from '../model/manifest.ts';
-import type { FlowModel } from '../model/flow-model.ts';
+import type { FloatArray, FlowModel } from '../model/flow-model.ts';
 
 export interface ComponentSpec {
   /** Name of the process, e.g. "signal". */
@@ -36,6 +36,11 @@ export interface LikelihoodSpec {
   fixed?: Record<string, number>;
   /** Bounds overriding the training ranges: name → [lo, hi]. */
   bounds?: Record<string, [number, number]>;
+  /**
+   * Bytes that one evaluation may hold in graph intermediates (default 256 MiB): events are evaluated in chunks of
+   * at most budget / (K · bytes per evaluation) events, so memory stays bounded for any N and K.
+   */
+  memoryBudget?: number;
 }
 
 export interface ParameterInfo {
@@ -57,10 +62,10 @@ interface Component {
   /** Index of this component's yield parameter (extended mode). */
   yieldIndex: number;
   fraction: number;
-  /** The observed events [N×D], resident for the whole scan; graph calls get views of chunks of it. */
-  events: Float32Array;
+  /** The observed events [N×D] in the model's evaluation precision, resident for the whole scan; graph calls get views. */
+  events: FloatArray;
   /** log p at fixed parameters, computed once when the component has no free parameter. */
-  cached: { key: string; logProb: Float32Array } | null;
+  cached: { key: string; logProb: FloatArray } | null;
 }
 
 export interface DataSummary {
@@ -72,11 +77,15 @@ export interface DataSummary {
 }
 
 /**
- * Event evaluations (points × events) per graph call. The θ-gradient graph keeps every activation of the
- * forward pass, so memory grows with K·N: calls are split into event chunks of ⌊budget/K⌋ events (views of
- * the resident events, no copy); per-chunk gradient sums are then added in float64.
+ * Default bytes of graph intermediates per evaluation call. The θ-gradient graph keeps every activation of the
+ * forward pass, so memory grows with K·N: an evaluation streams over event chunks (views of the resident events,
+ * no copy) sized to this budget, and adds the chunks' NLL and gradient sums in float64.
  */
-export const EVENT_EVALUATIONS_PER_CALL = 1 << 18;
+export const DEFAULT_MEMORY_BUDGET = 256 * 1024 * 1024;
+/** Bytes per evaluation assumed for models exported before the manifest recorded them (a generous bound). */
+const UNKNOWN_BYTES_PER_EVALUATION = 16 * 1024;
+/** The smallest chunk, whatever the budget (a budget below K · 16 evaluations is taken as that). */
+const MIN_CHUNK_EVENTS = 16;
 
 export function yieldName(component: string): string {
   return `n_${component}`;
@@ -91,6 +100,7 @@ export class MixtureLikelihood implements BatchObjective {
   private readonly components: Component[];
   private readonly weights: Float64Array;
   private readonly count: number;
+  private readonly memoryBudget: number;
   /** Evaluate calls and points so far (graph runs are counted by the fit layer). */
   graphRuns = 0;
 
@@ -100,6 +110,10 @@ export class MixtureLikelihood implements BatchObjective {
       throw new Error(`yields must be "fixed-fractions" or "extended", got "${String(spec.yields)}"`);
     }
     this.yields = spec.yields;
+    this.memoryBudget = spec.memoryBudget ?? DEFAULT_MEMORY_BUDGET;
+    if (!(Number.isFinite(this.memoryBudget) && this.memoryBudget > 0)) {
+      throw new Error(`the memory budget must be a positive number of bytes, got ${spec.memoryBudget}`);
+    }
     const names = new Set<string>();
     for (const c of spec.components) {
       if (names.has(c.name)) throw new Error(`two components are named "${c.name}": component names must be unique`);
@@ -184,7 +198,7 @@ export class MixtureLikelihood implements BatchObjective {
         this.parameters.push({ name, unit: p.unit, component: c.name, bounds: [...p.range], trainingRange: [...p.range], fixed: null });
         return this.parameters.length - 1;
       });
-      const xs = new Float32Array(this.count * c.model.dimension);
+      const xs = c.model.evaluationArray(this.count * c.model.dimension);
       c.model.featureNames.forEach((f, d) => {
         const col = columns[featureNames.indexOf(f)];
         kept.forEach((i, r) => (xs[r * c.model.dimension + d] = col[i]));
@@ -279,79 +293,86 @@ export class MixtureLikelihood implements BatchObjective {
     const F = this.free.length;
     if (points.length !== K * F) throw new Error(`expected ${K}×${F} coordinates, got ${points.length}`);
     const full = Array.from({ length: K }, (_, k) => this.fullPoint(points.subarray(k * F, (k + 1) * F)));
-    const N = this.count;
-
-    // log p_c for every component and point: [K×N] each.
-    const logProbs: Float32Array[] = [];
-    for (const c of this.components) logProbs.push(await this.componentLogProb(c, full));
-
-    // Mixture per event and point in float64 (log-sum-exp), the NLL, and the responsibilities.
     const C = this.components.length;
-    const coefficients = full.map((theta) =>
-      this.components.map((c) => (this.yields === 'extended' ? theta[c.yieldIndex] : c.fraction)),
-    );
+    const thetas = this.components.map((c) => this.componentThetas(c, full));
+    const coefficients = full.map((theta) => this.components.map((c) => (this.yields === 'extended' ? theta[c.yieldIndex] : c.fraction)));
+    const logCoefficients = coefficients.map((row) => row.map((v) => (v > 0 ? Math.log(v) : -Infinity)));
+    const differentiated = this.components.map((c) => withGradient && c.parameterIndex.some((i) => this.parameters[i].fixed === null));
+
     const values = new Float64Array(K);
-    const responsibilities = withGradient ? this.components.map(() => new Float32Array(K * N)) : [];
-    const yieldGradient = withGradient ? Array.from({ length: K }, () => new Float64Array(C)) : [];
+    const fullGradient = Array.from({ length: K }, () => new Float64Array(this.parameters.length));
+    const yieldGradient = Array.from({ length: K }, () => new Float64Array(C));
     const terms = new Float64Array(C);
-    for (let k = 0; k < K; k++) {
-      const coef = coefficients[k];
-      let nll = 0;
-      for (let i = 0; i < N; i++) {
-        let max = -Infinity;
-        for (let c = 0; c < C; c++) {
-          terms[c] = coef[c] > 0 ? Math.log(coef[c]) + logProbs[c][k * N + i] : -Infinity;
-          if (terms[c] > max) max = terms[c];
-        }
-        if (max === -Infinity) {
-          // No component can produce this event at these yields/fractions: the likelihood is zero.
-          nll = Infinity;
-          break;
-        }
-        let sum = 0;
-        for (let c = 0; c < C; c++) sum += Math.exp(terms[c] - max);
-        const logMix = max + Math.log(sum);
-        const w = this.weights[i];
-        nll -= w * logMix;
-        if (withGradient) {
+    // Stream over event chunks: per chunk every component's log p [K×n], the mixture in float64 (log-sum-exp),
+    // the NLL, and the responsibilities r_kic = f_c p_c / Σ f p as weights of each component's θ-gradient call.
+    for (const [start, end] of this.chunks(K)) {
+      const size = end - start;
+      const logProbs: { data: FloatArray; stride: number }[] = [];
+      for (const c of this.components) logProbs.push(await this.componentLogProb(c, thetas[this.components.indexOf(c)], K, start, end));
+      const responsibilities = this.components.map((c, j) => (differentiated[j] ? c.model.evaluationArray(K * size) : null));
+      for (let k = 0; k < K; k++) {
+        if (values[k] === Infinity) continue;
+        const logCoef = logCoefficients[k];
+        let nll = 0;
+        for (let i = 0; i < size; i++) {
+          let max = -Infinity;
           for (let c = 0; c < C; c++) {
-            const r = Math.exp(terms[c] - logMix);
-            responsibilities[c][k * N + i] = w * r;
-            // ∂/∂ν_c of −Σ w log Σ ν p = −Σ w p_c / Σ ν p = −Σ w r_c / ν_c
-            if (coef[c] > 0) yieldGradient[k][c] -= (w * r) / coef[c];
-            else yieldGradient[k][c] -= w * Math.exp(logProbs[c][k * N + i] - logMix);
+            terms[c] = logCoef[c] + logProbs[c].data[k * logProbs[c].stride + i];
+            if (terms[c] > max) max = terms[c];
+          }
+          if (max === -Infinity) {
+            // No component can produce this event at these yields/fractions: the likelihood is zero.
+            nll = Infinity;
+            break;
+          }
+          let sum = 0;
+          for (let c = 0; c < C; c++) sum += Math.exp(terms[c] - max);
+          const logMix = max + Math.log(sum);
+          const w = this.weights[start + i];
+          nll -= w * logMix;
+          if (withGradient) {
+            for (let c = 0; c < C; c++) {
+              const r = Math.exp(terms[c] - logMix);
+              const rows = responsibilities[c];
+              if (rows) rows[k * size + i] = w * r;
+              // ∂/∂ν_c of −Σ w log Σ ν p = −Σ w p_c / Σ ν p = −Σ w r_c / ν_c
+              yieldGradient[k][c] -= coefficients[k][c] > 0 ? (w * r) / coefficients[k][c] : w * Math.exp(logProbs[c].data[k * logProbs[c].stride + i] - logMix);
+            }
           }
         }
+        values[k] += nll;
       }
-      if (this.yields === 'extended') nll += coef.reduce((s, v) => s + v, 0);
-      values[k] = nll;
-    }
-    if (!withGradient) return { values };
-
-    const fullGradient = Array.from({ length: K }, () => new Float64Array(this.parameters.length));
-    for (let c = 0; c < C; c++) {
-      const comp = this.components[c];
-      if (this.yields === 'extended') for (let k = 0; k < K; k++) fullGradient[k][comp.yieldIndex] = 1 + yieldGradient[k][c];
-      if (!comp.parameterIndex.some((i) => this.parameters[i].fixed === null)) continue;
-      const thetas = this.componentThetas(comp, full);
-      const P = comp.parameterIndex.length;
-      for (const [start, end] of this.chunks(K)) {
-        const size = end - start;
-        const rows = new Float32Array(K * size);
-        for (let k = 0; k < K; k++) rows.set(responsibilities[c].subarray(k * N + start, k * N + end), k * size);
-        const { grad } = await comp.model.logProbGrad(this.eventChunk(comp, start, end), thetas, comp.model.weightsTensor(rows, K));
+      for (let c = 0; c < C; c++) {
+        const rows = responsibilities[c];
+        if (!rows) continue;
+        const comp = this.components[c];
+        const { grad } = await comp.model.logProbGrad(this.eventChunk(comp, start, end), thetas[c], comp.model.weightsTensor(rows, K));
         this.graphRuns++;
+        const P = comp.parameterIndex.length;
         for (let k = 0; k < K; k++) comp.parameterIndex.forEach((idx, j) => (fullGradient[k][idx] -= grad[k * P + j]));
       }
+    }
+    if (this.yields === 'extended') {
+      for (let k = 0; k < K; k++) values[k] += coefficients[k].reduce((s, v) => s + v, 0);
+    }
+    if (!withGradient) return { values };
+    for (let c = 0; c < C; c++) {
+      if (this.yields === 'extended') for (let k = 0; k < K; k++) fullGradient[k][this.components[c].yieldIndex] = 1 + yieldGradient[k][c];
     }
     const gradients = new Float64Array(K * F);
     for (let k = 0; k < K; k++) this.free.forEach((idx, j) => (gradients[k * F + j] = fullGradient[k][idx]));
     return { values, gradients };
   }
 
-  /** [start, end) event ranges so that K·(end − start) stays within the per-call budget. */
+  /** Events per graph call for K points: the memory budget over the heaviest component's bytes per evaluation. */
+  chunkSize(K: number): number {
+    const bytes = Math.max(...this.components.map((c) => c.model.gradientBytesPerEvaluation ?? UNKNOWN_BYTES_PER_EVALUATION));
+    return Math.min(this.count, Math.max(MIN_CHUNK_EVENTS, Math.floor(this.memoryBudget / (K * bytes))));
+  }
+
+  /** [start, end) event ranges of chunkSize(K) events. */
   private chunks(K: number): [number, number][] {
-    const size = Math.max(1024, Math.floor(EVENT_EVALUATIONS_PER_CALL / K));
+    const size = this.chunkSize(K);
     const out: [number, number][] = [];
     for (let start = 0; start < this.count; start += size) out.push([start, Math.min(this.count, start + size)]);
     return out;
@@ -359,49 +380,36 @@ export class MixtureLikelihood implements BatchObjective {
 
   private eventChunk(c: Component, start: number, end: number): Ort.Tensor {
     const D = c.model.dimension;
-    return c.model.eventsTensor(c.events.subarray(start * D, end * D), end - start);
+    return c.model.evaluationTensor(c.events.subarray(start * D, end * D), end - start);
   }
 
-  private componentThetas(c: Component, full: Float64Array[]): Float32Array {
+  private componentThetas(c: Component, full: Float64Array[]): Float64Array {
     const P = c.parameterIndex.length;
-    const thetas = new Float32Array(full.length * P);
+    const thetas = new Float64Array(full.length * P);
     full.forEach((theta, k) => c.parameterIndex.forEach((idx, j) => (thetas[k * P + j] = theta[idx])));
     return thetas;
   }
 
-  private async componentLogProb(c: Component, full: Float64Array[]): Promise<Float32Array> {
-    const K = full.length;
-    const N = this.count;
+  /**
+   * log p of the chunk's events for K points: [K×n] (stride n), or, for a component without free parameters,
+   * one row shared by every point (stride 0), computed once over all events and cached.
+   */
+  private async componentLogProb(c: Component, thetas: Float64Array, K: number, start: number, end: number): Promise<{ data: FloatArray; stride: number }> {
     const constant = c.parameterIndex.every((i) => this.parameters[i].fixed !== null);
-    if (constant) {
-      const theta = c.parameterIndex.length > 0 ? this.componentThetas(c, [full[0]]) : new Float32Array(0);
-      const key = theta.join(',');
-      if (c.cached?.key !== key) {
-        const logProb = new Float32Array(N);
-        for (const [start, end] of this.chunks(1)) {
-          logProb.set(await c.model.logProb(this.eventChunk(c, start, end), theta), start);
-          this.graphRuns++;
-        }
-        c.cached = { key, logProb };
+    if (!constant) {
+      this.graphRuns++;
+      return { data: await c.model.logProbBatch(this.eventChunk(c, start, end), thetas), stride: end - start };
+    }
+    const theta = thetas.subarray(0, c.parameterIndex.length);
+    const key = theta.join(',');
+    if (c.cached?.key !== key) {
+      const logProb = c.model.evaluationArray(this.count);
+      for (const [from, to] of this.chunks(1)) {
+        logProb.set(await c.model.logProbBatch(this.eventChunk(c, from, to), theta), from);
+        this.graphRuns++;
       }
-      if (K === 1) return c.cached.logProb;
-      const tiled = new Float32Array(K * N);
-      for (let k = 0; k < K; k++) tiled.set(c.cached.logProb, k * N);
-      return tiled;
+      c.cached = { key, logProb };
     }
-    const thetas = this.componentThetas(c, full);
-    const chunks = this.chunks(K);
-    if (chunks.length === 1) {
-      this.graphRuns++;
-      return c.model.logProbBatch(this.eventChunk(c, 0, N), thetas);
-    }
-    const out = new Float32Array(K * N);
-    for (const [start, end] of chunks) {
-      const part = await c.model.logProbBatch(this.eventChunk(c, start, end), thetas);
-      this.graphRuns++;
-      const size = end - start;
-      for (let k = 0; k < K; k++) out.set(part.subarray(k * size, (k + 1) * size), k * N + start);
-    }
-    return out;
+    return { data: c.cached.logProb.subarray(start, end), stride: 0 };
   }
 }

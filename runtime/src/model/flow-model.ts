@@ -1,7 +1,7 @@
 // An exported flow loaded into onnxruntime (node or web: the API is the same, the module is injected).
 // Loading validates the manifest, checks each file's sha256 and the graphs' inputs and outputs.
 import type * as Ort from 'onnxruntime-common';
-import { type GraphName, type ModelManifest, validateManifest } from './manifest.ts';
+import { type GraphName, type ManifestGraph, type ModelManifest, validateManifest } from './manifest.ts';
 
 export type OrtModule = Pick<typeof Ort, 'InferenceSession' | 'Tensor'>;
 
@@ -12,10 +12,39 @@ export interface ModelSource {
   readBytes(file: string): Promise<Uint8Array>;
 }
 
+/** Element type of the batched log-density and θ-gradient evaluations. */
+export type Precision = 'float32' | 'float64';
+export type PrecisionChoice = 'auto' | Precision;
+export type FloatArray = Float32Array | Float64Array;
+
 export interface SessionSettings {
   /** Execution providers to pass to onnxruntime, e.g. ['cpu'] or ['webgpu']. */
   executionProviders: string[];
   intraOpNumThreads?: number;
+  /**
+   * 'auto' (default): the float64 graphs on the CPU provider when the model has them (exact sums over 10^5–10^6
+   * events at ≈ 1.2× the float32 cost), float32 elsewhere (WebGPU has no float64).
+   */
+  precision?: PrecisionChoice;
+}
+
+/** The graphs a likelihood evaluation uses at each precision. */
+const EVALUATION_GRAPHS: Record<Precision, { batch: GraphName; grad: GraphName }> = {
+  float32: { batch: 'log_prob_batch', grad: 'log_prob_grad' },
+  float64: { batch: 'log_prob_batch_f64', grad: 'log_prob_grad_f64' },
+};
+
+function choosePrecision(manifest: ModelManifest, settings: SessionSettings, where: string): Precision {
+  const choice = settings.precision ?? 'auto';
+  if (choice !== 'auto' && choice !== 'float32' && choice !== 'float64') {
+    throw new Error(`precision must be auto, float32 or float64, got "${String(choice)}"`);
+  }
+  const hasFloat64 = manifest.graphs.log_prob_batch_f64 !== undefined;
+  if (choice === 'float64' && !hasFloat64) {
+    throw new Error(`${where} has no float64 graphs (exported before they existed): re-export it with \`flowscan export ${where} --out DIR\`, or use float32`);
+  }
+  if (choice !== 'auto') return choice;
+  return hasFloat64 && settings.executionProviders[0] === 'cpu' ? 'float64' : 'float32';
 }
 
 async function sha256Hex(bytes: Uint8Array): Promise<string> {
@@ -37,8 +66,8 @@ export async function readManifest(source: ModelSource): Promise<ModelManifest> 
 
 /** The result of a θ-gradient call: log p [K×N] and Σ_i w_i ∇_θ log p [K×P], row-major. */
 export interface GradResult {
-  logProb: Float32Array;
-  grad: Float32Array;
+  logProb: FloatArray;
+  grad: FloatArray;
 }
 
 export class FlowModel {
@@ -47,13 +76,18 @@ export class FlowModel {
     private readonly ort: OrtModule,
     private readonly sessions: Map<GraphName, Ort.InferenceSession>,
     readonly executionProvider: string,
+    /** Element type of logProbBatch, logProbGrad and their tensors. */
+    readonly precision: Precision,
   ) {}
 
   /** Loads and checks a model. Every failure names the file and the problem. */
   static async load(source: ModelSource, ort: OrtModule, settings: SessionSettings): Promise<FlowModel> {
     const manifest = await readManifest(source);
+    const precision = choosePrecision(manifest, settings, source.location);
+    // Every file is checked; sessions are made for the graphs this precision uses.
+    const unused = new Set(Object.values(EVALUATION_GRAPHS[precision === 'float64' ? 'float32' : 'float64']));
     const sessions = new Map<GraphName, Ort.InferenceSession>();
-    for (const [name, graph] of Object.entries(manifest.graphs) as [GraphName, ModelManifest['graphs']['log_prob']][]) {
+    for (const [name, graph] of Object.entries(manifest.graphs) as [GraphName, ManifestGraph][]) {
       const where = `${source.location}/${graph.file}`;
       const bytes = await source.readBytes(graph.file);
       if (bytes.byteLength !== graph.bytes) {
@@ -63,6 +97,7 @@ export class FlowModel {
       if (hash !== graph.sha256) {
         throw new Error(`${where} fails its sha256 check (file ${hash.slice(0, 12)}…, manifest ${graph.sha256.slice(0, 12)}…): it was modified after export`);
       }
+      if (unused.has(name)) continue;
       let session: Ort.InferenceSession;
       try {
         session = await ort.InferenceSession.create(bytes, {
@@ -83,7 +118,7 @@ export class FlowModel {
       expectIo('outputs', session.outputNames, graph.outputs);
       sessions.set(name, session);
     }
-    return new FlowModel(manifest, ort, sessions, settings.executionProviders[0]);
+    return new FlowModel(manifest, ort, sessions, settings.executionProviders[0], precision);
   }
 
   get name(): string {
@@ -108,47 +143,93 @@ export class FlowModel {
     return s;
   }
 
-  /** A float32 tensor of events [N, D] to pass to several calls without copying again. */
+  /** A float32 tensor of events [N, D] for logProb, to pass to several calls without copying again. */
   eventsTensor(x: Float32Array, count: number): Ort.Tensor {
-    if (x.length !== count * this.dimension) {
-      throw new Error(`events hold ${x.length} values, expected ${count} events × ${this.dimension} features`);
-    }
+    this.checkEvents(x, count);
     return new this.ort.Tensor('float32', x, [count, this.dimension]);
   }
 
-  private thetaTensor(theta: Float32Array, rows: number): Ort.Tensor {
+  /**
+   * Events [N, D] for logProbBatch and logProbGrad, in this model's evaluation precision: a view when `x` has
+   * that type already (keep the events resident in it: `evaluationArray`), else a converted copy.
+   */
+  evaluationTensor(x: FloatArray, count: number): Ort.Tensor {
+    this.checkEvents(x, count);
+    return this.floatTensor(x, [count, this.dimension]);
+  }
+
+  /** An empty array of the evaluation precision. */
+  evaluationArray(length: number): FloatArray {
+    return this.precision === 'float64' ? new Float64Array(length) : new Float32Array(length);
+  }
+
+  /** Upper bound on the bytes one evaluation (event × point) of the θ-gradient graph holds; null if unknown. */
+  get gradientBytesPerEvaluation(): number | null {
+    return this.manifest.graphs[EVALUATION_GRAPHS[this.precision].grad]?.bytesPerEvaluation ?? null;
+  }
+
+  private checkEvents(x: FloatArray, count: number): void {
+    if (x.length !== count * this.dimension) {
+      throw new Error(`events hold ${x.length} values, expected ${count} events × ${this.dimension} features`);
+    }
+  }
+
+  private floatTensor(values: ArrayLike<number> & { length: number }, dims: number[]): Ort.Tensor {
+    if (this.precision === 'float64') return new this.ort.Tensor('float64', values instanceof Float64Array ? values : Float64Array.from(values), dims);
+    return new this.ort.Tensor('float32', values instanceof Float32Array ? values : Float32Array.from(values), dims);
+  }
+
+  /** θ for the float32 per-event graphs: one point ([P]) or one per event ([n×P]). */
+  private perEventTheta(theta: Float32Array, n: number): Ort.Tensor {
     const P = this.parameterCount;
+    const rows = theta.length === P ? 1 : n;
     if (theta.length !== rows * P) throw new Error(`θ holds ${theta.length} values, expected ${rows} × ${P} (${this.parameterNames.join(', ')})`);
     return new this.ort.Tensor('float32', theta, [rows, P]);
   }
 
-  /** log p(x_i|θ) [N]; θ is one point ([P]) or one per event ([N×P]). */
+  private thetaRows(theta: ArrayLike<number>): number {
+    const P = this.parameterCount;
+    const rows = theta.length / P;
+    if (!Number.isInteger(rows) || rows < 1) throw new Error(`θ holds ${theta.length} values, expected K × ${P} (${this.parameterNames.join(', ')})`);
+    return rows;
+  }
+
+  private checkEvaluationEvents(events: Ort.Tensor): void {
+    if (events.type !== this.precision) {
+      throw new Error(`events are ${events.type}, this model evaluates in ${this.precision}: make them with evaluationTensor`);
+    }
+  }
+
+  /** log p(x_i|θ) [N] (float32 graph); θ is one point ([P]) or one per event ([N×P]). */
   async logProb(events: Ort.Tensor, theta: Float32Array): Promise<Float32Array> {
     const n = events.dims[0] as number;
     const feeds: Record<string, Ort.Tensor> = { x: events };
-    if (this.parameterCount > 0) feeds.theta = this.thetaTensor(theta, theta.length === this.parameterCount ? 1 : n);
+    if (this.parameterCount > 0) feeds.theta = this.perEventTheta(theta, n);
     const out = await this.session('log_prob').run(feeds);
     return out.log_prob.data as Float32Array;
   }
 
-  /** log p for K parameter points against the same N events: [K×N]. */
-  async logProbBatch(events: Ort.Tensor, thetas: Float32Array): Promise<Float32Array> {
-    const k = thetas.length / this.parameterCount;
-    const out = await this.session('log_prob_batch').run({ x: events, theta: this.thetaTensor(thetas, k) });
-    return out.log_prob.data as Float32Array;
+  /** log p for K parameter points against the same N events: [K×N], in the evaluation precision. */
+  async logProbBatch(events: Ort.Tensor, thetas: ArrayLike<number>): Promise<FloatArray> {
+    this.checkEvaluationEvents(events);
+    const feeds: Record<string, Ort.Tensor> = { x: events };
+    if (this.parameterCount > 0) feeds.theta = this.floatTensor(thetas, [this.thetaRows(thetas), this.parameterCount]);
+    const out = await this.session(EVALUATION_GRAPHS[this.precision].batch).run(feeds);
+    return out.log_prob.data as FloatArray;
   }
 
   /** log p [K×N] and Σ_i w_ki ∇_θ log p(x_i|θ_k) [K×P] for K parameter points, in one call. */
-  async logProbGrad(events: Ort.Tensor, thetas: Float32Array, weights: Ort.Tensor): Promise<GradResult> {
-    const k = thetas.length / this.parameterCount;
-    const out = await this.session('log_prob_grad').run({ x: events, theta: this.thetaTensor(thetas, k), weights });
-    return { logProb: out.log_prob.data as Float32Array, grad: out.grad_theta.data as Float32Array };
+  async logProbGrad(events: Ort.Tensor, thetas: ArrayLike<number>, weights: Ort.Tensor): Promise<GradResult> {
+    this.checkEvaluationEvents(events);
+    const theta = this.floatTensor(thetas, [this.thetaRows(thetas), this.parameterCount]);
+    const out = await this.session(EVALUATION_GRAPHS[this.precision].grad).run({ x: events, theta, weights });
+    return { logProb: out.log_prob.data as FloatArray, grad: out.grad_theta.data as FloatArray };
   }
 
   /** Event weights for logProbGrad: one row [N] shared by all points, or `rows` rows (one per point). */
-  weightsTensor(w: Float32Array, rows = 1): Ort.Tensor {
+  weightsTensor(w: FloatArray, rows = 1): Ort.Tensor {
     if (w.length % rows !== 0) throw new Error(`${w.length} weights do not split into ${rows} rows`);
-    return new this.ort.Tensor('float32', w, [rows, w.length / rows]);
+    return this.floatTensor(w, [rows, w.length / rows]);
   }
 
   /** Maps base draws z [N×D] to events at θ (one point or one per draw). */
@@ -156,7 +237,7 @@ export class FlowModel {
     const n = z.length / this.dimension;
     if (!Number.isInteger(n)) throw new Error(`base draws hold ${z.length} values, not a multiple of ${this.dimension}`);
     const feeds: Record<string, Ort.Tensor> = { z: new this.ort.Tensor('float32', z, [n, this.dimension]) };
-    if (this.parameterCount > 0) feeds.theta = this.thetaTensor(theta, theta.length === this.parameterCount ? 1 : n);
+    if (this.parameterCount > 0) feeds.theta = this.perEventTheta(theta, n);
     const out = await this.session('sample').run(feeds);
     return out.x.data as Float32Array;
   }

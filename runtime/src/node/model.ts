@@ -6,7 +6,7 @@ import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { FlowModel, type ModelSource } from '../model/flow-model.ts';
+import { FlowModel, type ModelSource, type PrecisionChoice } from '../model/flow-model.ts';
 
 export type ExecutionProviderChoice = 'auto' | 'cpu' | 'webgpu' | 'cuda';
 export const EXECUTION_PROVIDERS: readonly ExecutionProviderChoice[] = ['auto', 'cpu', 'webgpu', 'cuda'];
@@ -33,6 +33,8 @@ export function folderSource(dir: string): ModelSource {
 export interface NodeLoadOptions {
   ep?: ExecutionProviderChoice;
   threads?: number;
+  /** Evaluation precision: 'auto' (float64 on CPU when the model has the graphs), 'float32' or 'float64'. */
+  precision?: PrecisionChoice;
 }
 
 /**
@@ -73,7 +75,11 @@ export async function loadModel(dir: string, options: NodeLoadOptions = {}): Pro
       continue;
     }
     try {
-      const model = await FlowModel.load(source, ort, { executionProviders: [ep], ...(options.threads ? { intraOpNumThreads: options.threads } : {}) });
+      const model = await FlowModel.load(source, ort, {
+        executionProviders: [ep],
+        ...(options.threads ? { intraOpNumThreads: options.threads } : {}),
+        ...(options.precision ? { precision: options.precision } : {}),
+      });
       if (choice === 'auto') autoProvider = ep;
       return model;
     } catch (error) {
