@@ -100,7 +100,7 @@ for (const kind of FLOW_TABLE) {
       const x = exportEvents(rng);
       const thetas = randomTheta(rng, K, def);
       const w = Float32Array.from({ length: J * N }, () => 0.5 + rng.uniform());
-      const { logProb, grad } = await model.logProbGrad(model.evaluationTensor(x, N), thetas, model.weightsTensor(w, J));
+      const { logProb, grad } = await model.logProbGrad((await model.residentEvents(x, N)).chunk(0, N), thetas, model.weightsTensor(w, J));
       t.true(logProb.every(Number.isFinite) && grad.every(Number.isFinite), 'no NaN or Inf');
 
       // Oracle 1: tfjs autodiff through the batched log-density of the same IR.
@@ -205,8 +205,8 @@ test('the same files load and agree in onnxruntime-web (WASM) under Node', async
   const x = exportEvents(rng);
   const thetas = randomTheta(rng, 4, def);
   const w = new Float32Array(N).fill(1);
-  const a = await model.logProbGrad(model.evaluationTensor(x, N), thetas, model.weightsTensor(w));
-  const b = await web.logProbGrad(web.evaluationTensor(x, N), thetas, web.weightsTensor(w));
+  const a = await model.logProbGrad((await model.residentEvents(x, N)).chunk(0, N), thetas, model.weightsTensor(w));
+  const b = await web.logProbGrad((await web.residentEvents(x, N)).chunk(0, N), thetas, web.weightsTensor(w));
   let worstLp = 0;
   for (let i = 0; i < a.logProb.length; i++) worstLp = Math.max(worstLp, Math.abs(a.logProb[i] - b.logProb[i]));
   let worstGrad = 0;

@@ -63,8 +63,8 @@ function mixture(x: Float64Array, extra: Partial<ConstructorParameters<typeof Mi
  */
 async function densities(x: Float64Array, theta: { s: number[]; b: number[] }): Promise<{ ls: FloatArray; lb: FloatArray }> {
   return {
-    ls: await signal.logProbBatch(signal.evaluationTensor(x, x.length), theta.s),
-    lb: await background.logProbBatch(background.evaluationTensor(x, x.length), theta.b),
+    ls: await signal.logProbBatch((await signal.residentEvents(x, x.length)).chunk(0, x.length), theta.s),
+    lb: await background.logProbBatch((await background.residentEvents(x, x.length)).chunk(0, x.length), theta.b),
   };
 }
 

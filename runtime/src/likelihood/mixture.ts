@@ -8,7 +8,7 @@
 import type * as Ort from 'onnxruntime-common';
 import type { BatchObjective, Bounds } from '../fit/objective.ts';
 import { featureSupport } from '../model/manifest.ts';
-import type { FloatArray, FlowModel } from '../model/flow-model.ts';
+import type { FloatArray, FlowModel, ResidentEvents } from '../model/flow-model.ts';
 
 export interface ComponentSpec {
   /** Name of the process, e.g. "signal". */
@@ -62,8 +62,11 @@ interface Component {
   /** Index of this component's yield parameter (extended mode). */
   yieldIndex: number;
   fraction: number;
-  /** The observed events [N×D] in the model's evaluation precision, resident for the whole scan; graph calls get views. */
-  events: FloatArray;
+  /**
+   * The observed events [N×D], made resident in the model's evaluation form on the first evaluation (shared by
+   * variants of the likelihood); graph calls get views of chunks.
+   */
+  events: { values: Float64Array; resident: Promise<ResidentEvents> | null };
   /** log p at fixed parameters, computed once when the component has no free parameter. */
   cached: { key: string; logProb: FloatArray } | null;
 }
@@ -198,7 +201,7 @@ export class MixtureLikelihood implements BatchObjective {
         this.parameters.push({ name, unit: p.unit, component: c.name, bounds: [...p.range], trainingRange: [...p.range], fixed: null });
         return this.parameters.length - 1;
       });
-      const xs = c.model.evaluationArray(this.count * c.model.dimension);
+      const xs = new Float64Array(this.count * c.model.dimension);
       c.model.featureNames.forEach((f, d) => {
         const col = columns[featureNames.indexOf(f)];
         kept.forEach((i, r) => (xs[r * c.model.dimension + d] = col[i]));
@@ -209,7 +212,7 @@ export class MixtureLikelihood implements BatchObjective {
         parameterIndex,
         yieldIndex: -1,
         fraction: c.fraction ?? 0,
-        events: xs,
+        events: { values: xs, resident: null },
         cached: null,
       };
     });
@@ -346,7 +349,7 @@ export class MixtureLikelihood implements BatchObjective {
         const rows = responsibilities[c];
         if (!rows) continue;
         const comp = this.components[c];
-        const { grad } = await comp.model.logProbGrad(this.eventChunk(comp, start, end), thetas[c], comp.model.weightsTensor(rows, K));
+        const { grad } = await comp.model.logProbGrad(await this.eventChunk(comp, start, end), thetas[c], comp.model.weightsTensor(rows, K));
         this.graphRuns++;
         const P = comp.parameterIndex.length;
         for (let k = 0; k < K; k++) comp.parameterIndex.forEach((idx, j) => (fullGradient[k][idx] -= grad[k * P + j]));
@@ -378,9 +381,9 @@ export class MixtureLikelihood implements BatchObjective {
     return out;
   }
 
-  private eventChunk(c: Component, start: number, end: number): Ort.Tensor {
-    const D = c.model.dimension;
-    return c.model.evaluationTensor(c.events.subarray(start * D, end * D), end - start);
+  private async eventChunk(c: Component, start: number, end: number): Promise<Record<string, Ort.Tensor>> {
+    c.events.resident ??= c.model.residentEvents(c.events.values, this.count);
+    return (await c.events.resident).chunk(start, end);
   }
 
   private componentThetas(c: Component, full: Float64Array[]): Float64Array {
@@ -398,14 +401,14 @@ export class MixtureLikelihood implements BatchObjective {
     const constant = c.parameterIndex.every((i) => this.parameters[i].fixed !== null);
     if (!constant) {
       this.graphRuns++;
-      return { data: await c.model.logProbBatch(this.eventChunk(c, start, end), thetas), stride: end - start };
+      return { data: await c.model.logProbBatch(await this.eventChunk(c, start, end), thetas), stride: end - start };
     }
     const theta = thetas.subarray(0, c.parameterIndex.length);
     const key = theta.join(',');
     if (c.cached?.key !== key) {
       const logProb = c.model.evaluationArray(this.count);
       for (const [from, to] of this.chunks(1)) {
-        logProb.set(await c.model.logProbBatch(this.eventChunk(c, from, to), theta), from);
+        logProb.set(await c.model.logProbBatch(await this.eventChunk(c, from, to), theta), from);
         this.graphRuns++;
       }
       c.cached = { key, logProb };

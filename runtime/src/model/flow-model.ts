@@ -28,11 +28,24 @@ export interface SessionSettings {
   precision?: PrecisionChoice;
 }
 
-/** The graphs a likelihood evaluation uses at each precision. */
-const EVALUATION_GRAPHS: Record<Precision, { batch: GraphName; grad: GraphName }> = {
+/** The graphs a likelihood evaluation uses at each precision (float64: on events preprocessed once). */
+const EVALUATION_GRAPHS: Record<Precision, { batch: GraphName; grad: GraphName; preprocess?: GraphName }> = {
   float32: { batch: 'log_prob_batch', grad: 'log_prob_grad' },
-  float64: { batch: 'log_prob_batch_f64', grad: 'log_prob_grad_f64' },
+  float64: { batch: 'log_prob_batch_f64', grad: 'log_prob_grad_f64', preprocess: 'preprocess_f64' },
 };
+
+/** Events per call of the preprocessing graph when events are made resident. */
+const PREPROCESS_CHUNK = 1 << 16;
+
+/**
+ * Observed events held for repeated evaluations (a scan's data never changes), in the form the evaluation graphs
+ * take: physical x (float32), or y and log_det after the preprocessing (float64). Chunks are views, no copies.
+ */
+export interface ResidentEvents {
+  readonly count: number;
+  /** Graph inputs for events [start, end). */
+  chunk(start: number, end: number): Record<string, Ort.Tensor>;
+}
 
 function choosePrecision(manifest: ModelManifest, settings: SessionSettings, where: string): Precision {
   const choice = settings.precision ?? 'auto';
@@ -85,7 +98,7 @@ export class FlowModel {
     const manifest = await readManifest(source);
     const precision = choosePrecision(manifest, settings, source.location);
     // Every file is checked; sessions are made for the graphs this precision uses.
-    const unused = new Set(Object.values(EVALUATION_GRAPHS[precision === 'float64' ? 'float32' : 'float64']));
+    const unused = new Set<GraphName>(Object.values(EVALUATION_GRAPHS[precision === 'float64' ? 'float32' : 'float64']));
     const sessions = new Map<GraphName, Ort.InferenceSession>();
     for (const [name, graph] of Object.entries(manifest.graphs) as [GraphName, ManifestGraph][]) {
       const where = `${source.location}/${graph.file}`;
@@ -150,12 +163,33 @@ export class FlowModel {
   }
 
   /**
-   * Events [N, D] for logProbBatch and logProbGrad, in this model's evaluation precision: a view when `x` has
-   * that type already (keep the events resident in it: `evaluationArray`), else a converted copy.
+   * Makes events [N, D] resident for logProbBatch and logProbGrad: float32 x, or, in float64, runs the
+   * preprocessing graph once and keeps its output.
    */
-  evaluationTensor(x: FloatArray, count: number): Ort.Tensor {
+  async residentEvents(x: FloatArray, count: number): Promise<ResidentEvents> {
     this.checkEvents(x, count);
-    return this.floatTensor(x, [count, this.dimension]);
+    const D = this.dimension;
+    const preprocess = EVALUATION_GRAPHS[this.precision].preprocess;
+    if (!preprocess) {
+      const xs = x instanceof Float32Array ? x : Float32Array.from(x);
+      return { count, chunk: (start, end) => ({ x: new this.ort.Tensor('float32', xs.subarray(start * D, end * D), [end - start, D]) }) };
+    }
+    const xs = x instanceof Float64Array ? x : Float64Array.from(x);
+    const y = new Float64Array(count * D);
+    const logDet = new Float64Array(count);
+    for (let start = 0; start < count; start += PREPROCESS_CHUNK) {
+      const end = Math.min(count, start + PREPROCESS_CHUNK);
+      const out = await this.session(preprocess).run({ x: new this.ort.Tensor('float64', xs.subarray(start * D, end * D), [end - start, D]) });
+      y.set(out.y.data as Float64Array, start * D);
+      logDet.set(out.log_det.data as Float64Array, start);
+    }
+    return {
+      count,
+      chunk: (start, end) => ({
+        y: new this.ort.Tensor('float64', y.subarray(start * D, end * D), [end - start, D]),
+        log_det: new this.ort.Tensor('float64', logDet.subarray(start, end), [end - start]),
+      }),
+    };
   }
 
   /** An empty array of the evaluation precision. */
@@ -194,9 +228,10 @@ export class FlowModel {
     return rows;
   }
 
-  private checkEvaluationEvents(events: Ort.Tensor): void {
-    if (events.type !== this.precision) {
-      throw new Error(`events are ${events.type}, this model evaluates in ${this.precision}: make them with evaluationTensor`);
+  private checkEvaluationEvents(events: Record<string, Ort.Tensor>): void {
+    const types = Object.values(events).map((t) => t.type);
+    if (types.length === 0 || types.some((t) => t !== this.precision)) {
+      throw new Error(`events are ${types.join(', ') || 'missing'}, this model evaluates in ${this.precision}: make them with residentEvents`);
     }
   }
 
@@ -210,19 +245,19 @@ export class FlowModel {
   }
 
   /** log p for K parameter points against the same N events: [K×N], in the evaluation precision. */
-  async logProbBatch(events: Ort.Tensor, thetas: ArrayLike<number>): Promise<FloatArray> {
+  async logProbBatch(events: Record<string, Ort.Tensor>, thetas: ArrayLike<number>): Promise<FloatArray> {
     this.checkEvaluationEvents(events);
-    const feeds: Record<string, Ort.Tensor> = { x: events };
+    const feeds: Record<string, Ort.Tensor> = { ...events };
     if (this.parameterCount > 0) feeds.theta = this.floatTensor(thetas, [this.thetaRows(thetas), this.parameterCount]);
     const out = await this.session(EVALUATION_GRAPHS[this.precision].batch).run(feeds);
     return out.log_prob.data as FloatArray;
   }
 
   /** log p [K×N] and Σ_i w_ki ∇_θ log p(x_i|θ_k) [K×P] for K parameter points, in one call. */
-  async logProbGrad(events: Ort.Tensor, thetas: ArrayLike<number>, weights: Ort.Tensor): Promise<GradResult> {
+  async logProbGrad(events: Record<string, Ort.Tensor>, thetas: ArrayLike<number>, weights: Ort.Tensor): Promise<GradResult> {
     this.checkEvaluationEvents(events);
     const theta = this.floatTensor(thetas, [this.thetaRows(thetas), this.parameterCount]);
-    const out = await this.session(EVALUATION_GRAPHS[this.precision].grad).run({ x: events, theta, weights });
+    const out = await this.session(EVALUATION_GRAPHS[this.precision].grad).run({ ...events, theta, weights });
     return { logProb: out.log_prob.data as FloatArray, grad: out.grad_theta.data as FloatArray };
   }
 

@@ -27,7 +27,7 @@ export interface ManifestGraph {
   bytesPerEvaluation?: number;
 }
 
-export type GraphName = 'log_prob' | 'log_prob_batch' | 'log_prob_grad' | 'log_prob_batch_f64' | 'log_prob_grad_f64' | 'sample';
+export type GraphName = 'log_prob' | 'log_prob_batch' | 'log_prob_grad' | 'preprocess_f64' | 'log_prob_batch_f64' | 'log_prob_grad_f64' | 'sample';
 
 export interface ModelManifest {
   format: 'flowscan-model';
@@ -58,7 +58,8 @@ export interface ModelManifest {
     log_prob: ManifestGraph;
     log_prob_batch: ManifestGraph;
     log_prob_grad?: ManifestGraph;
-    /** float64 twins of the batched graphs (CPU and WASM fits); absent in older exports. */
+    /** float64 evaluation graphs (CPU fits): the preprocessing once per dataset, then the batched graphs on its output; absent in older exports. */
+    preprocess_f64?: ManifestGraph;
     log_prob_batch_f64?: ManifestGraph;
     log_prob_grad_f64?: ManifestGraph;
     sample: ManifestGraph;

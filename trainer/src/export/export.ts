@@ -5,7 +5,7 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type GraphName, type ManifestGraph, type ModelManifest, validateManifest } from '@flowscan/runtime';
 import { writeFileAtomic } from '@flowscan/runtime/node';
-import { type BuiltGraph, logProbBatchGraph, logProbGradGraph, logProbGraph, sampleGraph } from '../flows/graphs.ts';
+import { type BuiltGraph, logProbBatchGraph, logProbGradGraph, logProbGraph, logProbPreprocessedGraph, preprocessGraph, sampleGraph } from '../flows/graphs.ts';
 import { LOGIT_EPSILON } from '../flows/preprocess.ts';
 import { activationBytesPerEvaluation } from '../ir/graph.ts';
 import { ONNX_IR_VERSION, ONNX_OPSET, emitOnnx } from '../ir/onnx.ts';
@@ -26,14 +26,50 @@ interface GraphPlan {
 }
 
 /**
- * The float64 twin of a float32 plan: the same graph with double tensors. CPU and WASM fits use it: the sums of
- * 10^5–10^6 float32 log-densities and gradients carry rounding noise correlated through the shared θ-dependent
- * knots (≈ 0.05 in the NLL, 5 % of a Hessian column at the toy's σ), while double costs ≈ 1.2× on CPU.
- * WebGPU has no float64 and keeps the float32 graphs.
+ * The float64 evaluation graphs for CPU and WASM fits. Sums of 10^5–10^6 float32 log-densities and gradients carry
+ * rounding noise correlated through the shared θ-dependent knots (≈ 0.05 in the toy's NLL, 5 % of a Hessian column
+ * at its σ), while double costs ≈ 1.2× on CPU. They take events through the preprocessing bijection
+ * (`preprocess_f64`), which does not depend on θ: a scan runs it once per dataset (it was half of the toy's
+ * log-density cost). WebGPU has no float64 and keeps the float32 graphs on physical x.
  */
-function float64Twin(plan: GraphPlan, name: GraphName): GraphPlan {
-  const double = (t: ManifestGraph['inputs'][number]) => ({ ...t, dtype: 'float64' as const });
-  return { ...plan, name, precision: 'float64', inputs: plan.inputs.map(double), outputs: plan.outputs.map(double) };
+function float64Plans(def: TrainedModel['definition']): GraphPlan[] {
+  const D = def.features.length;
+  const P = def.params.length;
+  const f64 = <X extends object>(t: X): X & { dtype: 'float64' } => ({ ...t, dtype: 'float64' as const });
+  const y = f64({ name: 'y', shape: ['N', D], description: `events after the preprocessing bijection (output y of preprocess_f64)` });
+  const logDet = f64({ name: 'log_det', shape: ['N'], description: 'log|det| of the preprocessing per event (output log_det of preprocess_f64)' });
+  const thetaK = f64({ name: 'theta', shape: ['K', P], description: `K parameter points [K, ${P}] evaluated against the same N events` });
+  const logProbKN = f64({ name: 'log_prob', shape: ['K', 'N'], description: 'log p(x_i|θ_k), density in physical units' });
+  const list: GraphPlan[] = [
+    {
+      name: 'preprocess_f64',
+      build: () => preprocessGraph(def),
+      inputs: [f64({ name: 'x', shape: ['N', D], description: `events [N, ${D}] in physical units (${def.features.map((f) => f.name).join(', ')})` })],
+      outputs: [y, logDet],
+      precision: 'float64',
+    },
+  ];
+  if (P === 0) {
+    list.push({
+      name: 'log_prob_batch_f64',
+      build: () => logProbPreprocessedGraph(def),
+      inputs: [y, logDet],
+      outputs: [f64({ name: 'log_prob', shape: ['N'], description: 'log p(x_i), density in physical units' })],
+      precision: 'float64',
+    });
+    return list;
+  }
+  list.push(
+    { name: 'log_prob_batch_f64', build: () => logProbBatchGraph(def, 'preprocessed'), inputs: [y, logDet, thetaK], outputs: [logProbKN], precision: 'float64' },
+    {
+      name: 'log_prob_grad_f64',
+      build: () => logProbGradGraph(def, 'preprocessed'),
+      inputs: [y, logDet, thetaK, f64({ name: 'weights', shape: ['J', 'N'], description: 'event weights w_ji, J = 1 (shared by all K points) or J = K (one row per point)' })],
+      outputs: [logProbKN, f64({ name: 'grad_theta', shape: ['K', P], description: 'Σ_i w_ki ∂ log p(x_i|θ_k)/∂θ in physical parameter units' })],
+      precision: 'float64',
+    },
+  );
+  return list;
 }
 
 function plans(model: TrainedModel): GraphPlan[] {
@@ -80,19 +116,12 @@ function plans(model: TrainedModel): GraphPlan[] {
       ],
       precision: 'float32',
     };
-    list.push(batch, grad, float64Twin(batch, 'log_prob_batch_f64'), float64Twin(grad, 'log_prob_grad_f64'));
+    list.push(batch, grad);
   } else {
     // An unconditional flow: the batched graph is the plain one with K = 1 (no θ input).
-    const batch: GraphPlan = {
-      name: 'log_prob_batch',
-      build: () => logProbGraph(def),
-      inputs: [x],
-      outputs: [{ name: 'log_prob', shape: ['N'], description: 'log p(x_i)' }],
-      precision: 'float32',
-    };
-    list.push(batch, float64Twin(batch, 'log_prob_batch_f64'));
+    list.push({ name: 'log_prob_batch', build: () => logProbGraph(def), inputs: [x], outputs: [{ name: 'log_prob', shape: ['N'], description: 'log p(x_i)' }], precision: 'float32' });
   }
-  return list;
+  return [...list, ...float64Plans(def)];
 }
 
 export interface ExportOptions {

@@ -96,6 +96,11 @@ export interface FlowGraphs {
   sample(z: T, theta: T | null): T;
   /** Base-space image of x and the total log|det J| of data → base (round-trip checks). */
   toBase(x: T, theta: T | null): { z: T; logDet: T };
+  /**
+   * log p from events already through the preprocessing bijection (y and its log|det|, which do not depend on θ):
+   * a scan computes them once per dataset instead of once per evaluation.
+   */
+  logProbPreprocessed(y: T, preLogDet: T, theta: T | null): T;
 }
 
 /** Binds a model definition to a graph under construction. */
@@ -106,11 +111,11 @@ export function flowGraphs(g: GraphBuilder, def: ModelDefinition): FlowGraphs {
     if (!theta) throw new Error('this flow is conditional: θ is required');
     return normaliseParameters(g, def.params, theta);
   };
-  const toBase = (x: T, theta: T | null): { z: T; logDet: T } => {
+  /** The transform blocks from preprocessed y (with the preprocessing's log|det|) to the base. */
+  const blocksToBase = (y: T, preLogDet: T, theta: T | null): { z: T; logDet: T } => {
     const context = contextOf(theta);
-    const pre = preprocessToBase(g, def.preprocessing, x);
-    let z = pre.y;
-    let logDet = pre.logDet;
+    let z = y;
+    let logDet = preLogDet;
     for (const block of blocks) {
       const step = block.toBase(z, context);
       z = step.y;
@@ -118,11 +123,20 @@ export function flowGraphs(g: GraphBuilder, def: ModelDefinition): FlowGraphs {
     }
     return { z, logDet };
   };
+  const toBase = (x: T, theta: T | null): { z: T; logDet: T } => {
+    const pre = preprocessToBase(g, def.preprocessing, x);
+    return blocksToBase(pre.y, pre.logDet, theta);
+  };
+  const logProbPreprocessed = (y: T, preLogDet: T, theta: T | null): T => {
+    const { z, logDet } = blocksToBase(y, preLogDet, theta);
+    return baseLogDensity(def.flow.base, z).add(logDet);
+  };
   return {
     toBase,
+    logProbPreprocessed,
     logProb(x, theta) {
-      const { z, logDet } = toBase(x, theta);
-      return baseLogDensity(def.flow.base, z).add(logDet);
+      const pre = preprocessToBase(g, def.preprocessing, x);
+      return logProbPreprocessed(pre.y, pre.logDet, theta);
     },
     sample(z, theta) {
       const context = contextOf(theta);

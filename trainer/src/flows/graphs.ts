@@ -1,6 +1,7 @@
 // The graphs built from one flow description: training (tfjs) and the exported ONNX graphs.
 import type { ModelDefinition } from './config.ts';
 import { flowGraphs } from './flow.ts';
+import { preprocessToBase } from './preprocess.ts';
 import { GraphBuilder, type ParamSpec, type T } from '../ir/graph.ts';
 import { vjp } from '../ir/vjp.ts';
 
@@ -18,17 +19,43 @@ export function logProbGraph(def: ModelDefinition): BuiltGraph {
   return { graph: g, outputs: { log_prob: flowGraphs(g, def).logProb(x, theta) } };
 }
 
-/** The same N events against K parameter points: x [N, D], θ [K, P] → log p [K, N]. */
-function batchedLogProb(g: GraphBuilder, def: ModelDefinition): { x: T; theta: T; logProb: T } {
-  const x = g.input('x', ['N', def.features.length]);
+/**
+ * Which events a batched graph takes: physical x [N, D], or x already through the preprocessing bijection
+ * (y [N, D] and its log|det| [N], from `preprocessGraph`), which a scan computes once per dataset.
+ */
+export type EventInput = 'physical' | 'preprocessed';
+
+/** The same N events against K parameter points: x [N, D] (or y, log_det), θ [K, P] → log p [K, N]. */
+function batchedLogProb(g: GraphBuilder, def: ModelDefinition, events: EventInput): { theta: T; logProb: T } {
+  const flow = flowGraphs(g, def);
+  const D = def.features.length;
+  const x = g.input(events === 'physical' ? 'x' : 'y', ['N', D]);
+  const preLogDet = events === 'preprocessed' ? g.input('log_det', ['N']) : null;
   const theta = g.input('theta', ['K', def.params.length]);
-  const logProb = flowGraphs(g, def).logProb(x.unsqueeze(0), theta.unsqueeze(1));
-  return { x, theta, logProb };
+  const logProb = preLogDet
+    ? flow.logProbPreprocessed(x.unsqueeze(0), preLogDet.unsqueeze(0), theta.unsqueeze(1))
+    : flow.logProb(x.unsqueeze(0), theta.unsqueeze(1));
+  return { theta, logProb };
 }
 
-export function logProbBatchGraph(def: ModelDefinition): BuiltGraph {
+export function logProbBatchGraph(def: ModelDefinition, events: EventInput = 'physical'): BuiltGraph {
   const g = new GraphBuilder();
-  return { graph: g, outputs: { log_prob: batchedLogProb(g, def).logProb } };
+  return { graph: g, outputs: { log_prob: batchedLogProb(g, def, events).logProb } };
+}
+
+/** The preprocessing bijection alone: x [N, D] → y [N, D] and its log|det| [N] (independent of θ). */
+export function preprocessGraph(def: ModelDefinition): BuiltGraph {
+  const g = new GraphBuilder();
+  const { y, logDet } = preprocessToBase(g, def.preprocessing, g.input('x', ['N', def.features.length]));
+  return { graph: g, outputs: { y, log_det: logDet } };
+}
+
+/** An unconditional flow's log-density from preprocessed events: y [N, D], log_det [N] → log p [N]. */
+export function logProbPreprocessedGraph(def: ModelDefinition): BuiltGraph {
+  const g = new GraphBuilder();
+  const y = g.input('y', ['N', def.features.length]);
+  const preLogDet = g.input('log_det', ['N']);
+  return { graph: g, outputs: { log_prob: flowGraphs(g, def).logProbPreprocessed(y, preLogDet, null) } };
 }
 
 /**
@@ -36,10 +63,10 @@ export function logProbBatchGraph(def: ModelDefinition): BuiltGraph {
  * row per point, as mixture responsibilities need) → log p [K, N] and Σ_i w_ki ∇_θ log p(x_i|θ_k) [K, P], by
  * the reverse pass on the IR (seed = w broadcast to [K, N]).
  */
-export function logProbGradGraph(def: ModelDefinition): BuiltGraph {
+export function logProbGradGraph(def: ModelDefinition, events: EventInput = 'physical'): BuiltGraph {
   if (def.params.length === 0) throw new Error('an unconditional flow has no θ-gradient');
   const g = new GraphBuilder();
-  const { theta, logProb } = batchedLogProb(g, def);
+  const { theta, logProb } = batchedLogProb(g, def, events);
   const weights = g.input('weights', ['J', 'N']);
   const grad = vjp(g, logProb, g.expandAs(weights, logProb), theta);
   return { graph: g, outputs: { log_prob: logProb, grad_theta: grad } };

@@ -55,11 +55,15 @@ export function vjpMany(graph: GraphBuilder, output: T, seed: T, targets: readon
 
   for (let k = forward.length - 1; k >= 0; k--) {
     const id = forward[k];
-    const g = adjoints.get(id);
-    if (!g || targetIds.has(id)) continue;
+    const adjoint = adjoints.get(id);
+    if (!adjoint || targetIds.has(id)) continue;
     const node = graph.nodes[id].node;
     const out = graph.handle(id);
     const h = (i: number): T => graph.handle(i);
+    // An adjoint may stay broadcast (a reduction's adjoint is its input's adjoint along the reduced axes, with no
+    // Expand: the element-wise rules broadcast it for free). Rules that reshape, contract or scan the last axis
+    // need it at the node's full shape.
+    const g = ELEMENTWISE.has(node.kind) || sameShape(adjoint.shape, out.shape) ? adjoint : graph.expandAs(adjoint, out);
     switch (node.kind) {
       case 'input':
       case 'param':
@@ -142,9 +146,9 @@ export function vjpMany(graph: GraphBuilder, output: T, seed: T, targets: readon
         if (dependsOnTarget.has(node.w)) accumulate(node.w, graph.contractLeading(h(node.x), g));
         break;
       case 'sum': {
-        let expanded = g;
-        if (!node.keepDims) for (const axis of node.axes) expanded = expanded.unsqueeze(axis);
-        accumulate(node.x, graph.expandAs(expanded, h(node.x)));
+        let broadcast = g;
+        if (!node.keepDims) for (const axis of node.axes) broadcast = broadcast.unsqueeze(axis);
+        accumulate(node.x, broadcast);
         break;
       }
       case 'softmaxLast':
@@ -175,8 +179,15 @@ export function vjpMany(graph: GraphBuilder, output: T, seed: T, targets: readon
   return targets.map((t) => {
     const result = adjoints.get(t.id);
     if (!result) throw new Error(`vjp: no gradient reached the target (node ${t.id}${describe(graph, t.id)})`);
-    return result;
+    return sameShape(result.shape, t.shape) ? result : graph.expandAs(result, t);
   });
+}
+
+/** Rules that take a broadcast adjoint as it is (they broadcast it themselves). */
+const ELEMENTWISE = new Set(['unary', 'binary', 'where', 'sum', 'unsqueeze', 'squeeze', 'expandAs']);
+
+function sameShape(a: Shape, b: Shape): boolean {
+  return a.length === b.length && a.every((d, i) => d === b[i]);
 }
 
 function describe(graph: GraphBuilder, id: number): string {
