@@ -13,7 +13,7 @@ test('quadratic: Hessian, covariance, errors and correlations equal the exact on
   t.deepEqual(result.evaluations, { calls: 1, points: 13 });
   t.deepEqual(result.schemes, ['central', 'central', 'central']);
   for (let i = 0; i < 3; i++) for (let j = 0; j < 3; j++) t.true(relative(result.hessian[i * 3 + j], PRECISION[i][j]) < 1e-5);
-  t.true(result.stepCheck.relativeDisagreement < 1e-6);
+  t.true(result.stepCheck!.relativeDisagreement < 1e-6);
   t.true(result.asymmetry < 1e-6);
   t.is(result.value, quadratic(MEAN, PRECISION, 12.5)(at).value);
   const cov = covarianceFromHessian(result.hessian);
@@ -53,7 +53,7 @@ test('a non-quadratic function: central differences match the analytic Hessian t
   const at = f64([0.7, 1.2, -0.8]);
   const result = await hessian(recordingObjective(3, smooth), at);
   t.true(maxNormalisedError(result.hessian, smoothHessian(at)) < 1e-6);
-  t.true(result.stepCheck.relativeDisagreement < 1e-5);
+  t.true(result.stepCheck!.relativeDisagreement < 1e-5);
   // Default steps are relative to |x|.
   at.forEach((v, i) => t.true(relative(result.steps[i], 1e-3 * Math.abs(v)) < 1e-12));
 });
@@ -92,9 +92,9 @@ test('the step check flags a step that is too small for a noisy gradient', async
   });
   const small = await hessian(noisy, f64([0.1, 0.2]), { scales: f64([1, 1]), relativeStep: 1e-7 });
   const good = await hessian(noisy, f64([0.1, 0.2]), { scales: f64([1, 1]), relativeStep: 1e-2 });
-  t.true(small.stepCheck.relativeDisagreement > 0.05, `tiny step: ${small.stepCheck.relativeDisagreement}`);
-  t.true(good.stepCheck.relativeDisagreement < 1e-4, `1e-2 step: ${good.stepCheck.relativeDisagreement}`);
-  t.log(`step check: relativeStep 1e-7 → ${small.stepCheck.relativeDisagreement.toExponential(2)}, 1e-2 → ${good.stepCheck.relativeDisagreement.toExponential(2)}`);
+  t.true(small.stepCheck!.relativeDisagreement > 0.05, `tiny step: ${small.stepCheck!.relativeDisagreement}`);
+  t.true(good.stepCheck!.relativeDisagreement < 1e-4, `1e-2 step: ${good.stepCheck!.relativeDisagreement}`);
+  t.log(`step check: relativeStep 1e-7 → ${small.stepCheck!.relativeDisagreement.toExponential(2)}, 1e-2 → ${good.stepCheck!.relativeDisagreement.toExponential(2)}`);
 });
 
 test('covarianceFromHessian flags indefinite and singular matrices (never NaN) and rejects bad input', (t) => {

@@ -195,10 +195,11 @@ async function startingInformation(
     nllMin ??= h.value;
     if (covariance === undefined) {
       const c = covarianceFromHessian(h.hessian);
-      if (h.stepCheck.relativeDisagreement > UNRELIABLE_HESSIAN) {
+      const disagreement = h.stepCheck!.relativeDisagreement;
+      if (disagreement > UNRELIABLE_HESSIAN) {
         // E.g. a linear NLL at a bound: H is rounding noise, which may well pass Cholesky.
         warnings.push(
-          `no covariance at the best fit: the Hessian step check disagrees by ${h.stepCheck.relativeDisagreement.toPrecision(3)} ` +
+          `no covariance at the best fit: the Hessian step check disagrees by ${disagreement.toPrecision(3)} ` +
             `(> ${UNRELIABLE_HESSIAN}), so H is not resolved (a flat direction or a noisy gradient); starting guesses use the scales.`,
         );
       } else if (c.positiveDefinite) {

@@ -308,11 +308,24 @@ export class MixtureLikelihood implements BatchObjective {
     const terms = new Float64Array(C);
     // Stream over event chunks: per chunk every component's log p [K×n], the mixture in float64 (log-sum-exp),
     // the NLL, and the responsibilities r_kic = f_c p_c / Σ f p as weights of each component's θ-gradient call.
+    // One differentiated component alone has responsibilities 1: its θ-gradient call gives log p too, so the
+    // separate log-density pass is skipped.
+    const alone = C === 1 && differentiated[0];
     for (const [start, end] of this.chunks(K)) {
       const size = end - start;
       const logProbs: { data: FloatArray; stride: number }[] = [];
-      for (const c of this.components) logProbs.push(await this.componentLogProb(c, thetas[this.components.indexOf(c)], K, start, end));
-      const responsibilities = this.components.map((c, j) => (differentiated[j] ? c.model.evaluationArray(K * size) : null));
+      if (alone) {
+        const comp = this.components[0];
+        const weights = comp.model.evaluationArray(size);
+        weights.set(this.weights.subarray(start, end));
+        const { logProb, grad } = await comp.model.logProbGrad(await this.eventChunk(comp, start, end), thetas[0], comp.model.weightsTensor(weights));
+        this.graphRuns++;
+        logProbs.push({ data: logProb, stride: size });
+        this.subtractGradient(comp, grad, fullGradient);
+      } else {
+        for (let c = 0; c < C; c++) logProbs.push(await this.componentLogProb(this.components[c], thetas[c], K, start, end));
+      }
+      const responsibilities = this.components.map((c, j) => (differentiated[j] && !alone ? c.model.evaluationArray(K * size) : null));
       for (let k = 0; k < K; k++) {
         if (values[k] === Infinity) continue;
         const logCoef = logCoefficients[k];
@@ -351,8 +364,7 @@ export class MixtureLikelihood implements BatchObjective {
         const comp = this.components[c];
         const { grad } = await comp.model.logProbGrad(await this.eventChunk(comp, start, end), thetas[c], comp.model.weightsTensor(rows, K));
         this.graphRuns++;
-        const P = comp.parameterIndex.length;
-        for (let k = 0; k < K; k++) comp.parameterIndex.forEach((idx, j) => (fullGradient[k][idx] -= grad[k * P + j]));
+        this.subtractGradient(comp, grad, fullGradient);
       }
     }
     if (this.yields === 'extended') {
@@ -365,6 +377,12 @@ export class MixtureLikelihood implements BatchObjective {
     const gradients = new Float64Array(K * F);
     for (let k = 0; k < K; k++) this.free.forEach((idx, j) => (gradients[k * F + j] = fullGradient[k][idx]));
     return { values, gradients };
+  }
+
+  /** Adds −Σ_i w_i r_i ∇θ log p (a graph's grad_theta, [K×P]) into each point's full gradient. */
+  private subtractGradient(comp: Component, grad: FloatArray, fullGradient: Float64Array[]): void {
+    const P = comp.parameterIndex.length;
+    fullGradient.forEach((row, k) => comp.parameterIndex.forEach((idx, j) => (row[idx] -= grad[k * P + j])));
   }
 
   /** Events per graph call for K points: the memory budget over the heaviest component's bytes per evaluation. */
