@@ -245,7 +245,7 @@ test('one component alone: NLL and gradient from the θ-gradient call alone equa
   const { values, gradients } = await L.evaluate(point, 1, true);
   t.is(L.graphRuns - runs, 1, 'one graph call: the gradient graph gives log p too');
   const { ls } = await densities(x, { s: [88, 0.02], b: [95] });
-  const reference = -ls.reduce((s, v, i) => s + weights[i] * v, 0);
+  const reference = -Array.from(ls).reduce((s, v, i) => s + weights[i] * v, 0);
   t.true(Math.abs(values[0] - reference) < 1e-6, `${values[0]} vs ${reference}`);
   const steps = [0.01, 1e-5];
   for (let j = 0; j < 2; j++) {
