@@ -263,3 +263,39 @@ test('damaged exports are refused with a message naming the file and the problem
   // Missing folder.
   await t.throwsAsync(loadModel(join(workdir, 'nowhere'), { ep: 'cpu' }), { message: /nowhere\/manifest\.json cannot be read/ });
 });
+
+test('one-feature spline flow (θ-only knots): the batched MatMul bin lookup equals the tfjs interpreter and autodiff, both precisions', async (t) => {
+  const { def, weights } = randomModel('nsf', 1, 2, 23);
+  const built = logProbBatchGraph(def);
+  t.true(
+    built.graph.nodes.some((n) => n.node.kind === 'sharedDot'),
+    'the batched graph of a one-feature flow looks its bins up with sharedDot',
+  );
+  const dir = join(workdir, `nsf-1d-${exports++}`);
+  await exportModel(trained(def, weights), dir, { name: 'test-nsf-1d' });
+  const rng = new Rng(12);
+  const x = randomEvents(rng, N, 1, 38, 142);
+  const K = 3;
+  const thetas = randomTheta(rng, K, def);
+  const w = Float32Array.from({ length: K * N }, () => 0.5 + rng.uniform());
+  const reference = tf.tidy(() => {
+    const params = Object.fromEntries([...built.graph.params.values()].map((s) => [s.name, tf.tensor(weights.get(s.name)!, [...s.shape])]));
+    const f = (th: tf.Tensor): tf.Scalar => {
+      const [lp] = evaluateGraph(built.graph, [built.outputs.log_prob.id], { x: tf.tensor(x, [N, 1]), theta: th }, params);
+      return tf.sum(tf.mul(lp, tf.tensor(w, [K, N]))) as tf.Scalar;
+    };
+    const [lp] = evaluateGraph(built.graph, [built.outputs.log_prob.id], { x: tf.tensor(x, [N, 1]), theta: tf.tensor(thetas, [K, 2]) }, params);
+    return { logProb: lp.dataSync() as Float32Array, grad: tf.grad(f)(tf.tensor(thetas, [K, 2])).dataSync() as Float32Array };
+  });
+  for (const precision of ['float32', 'float64'] as const) {
+    const model = await loadModel(dir, { ep: 'cpu', precision });
+    const { logProb, grad } = await model.logProbGrad((await model.residentEvents(x, N)).chunk(0, N), thetas, model.weightsTensor(w, K));
+    let worst = 0;
+    for (let i = 0; i < K * N; i++) worst = Math.max(worst, Math.abs(logProb[i] - reference.logProb[i]));
+    t.true(worst < 1e-4, `${precision}: max |ONNX − tfjs| log p = ${worst}`);
+    for (let j = 0; j < K * 2; j++) {
+      t.true(Math.abs(grad[j] - reference.grad[j]) <= 1e-3 * Math.max(1, Math.abs(reference.grad[j])), `${precision} gradient ${j}: ${grad[j]} vs autodiff ${reference.grad[j]}`);
+    }
+    await model.release();
+  }
+});

@@ -75,11 +75,12 @@ export function rationalQuadraticSpline(g: GraphBuilder, options: SplineOptions)
    * Values of the bin holding v (clamped to [−B, B]) along the knots `left`. The indicators
    * ge_k = [v ≥ left_k] are 1 up to the bin and 0 after it (left_0 = −B), so the bin's value of any per-bin
    * t is the telescoping sum Σ_k ge_k (t_k − t_{k−1}): one comparison and one masked sum per value over the
-   * events, with the differences taken once per θ on the small knot tensors.
+   * events, with the differences taken once per θ on the small knot tensors. When the knots depend on θ only (a
+   * one-feature flow in a scan) the masked sum is one batched MatMul per parameter point (`sharedDot`).
    */
   const locate = (v: T, left: T) => {
     const below = v.unsqueeze(-1).greaterEqual(left);
-    const select = (steps: T) => below.mul(steps).sumLast();
+    const select = (steps: T) => g.sharedDot(below, steps);
     return {
       pick: (t: T) => select(t.matmul(differences)),
       pickLeftDerivative: (d: T) => select(d.matmul(leftDifferences)),

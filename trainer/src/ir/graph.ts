@@ -38,6 +38,14 @@ export type Node =
    * pass w.r.t. the weights, for training in onnxruntime). x and g have the same leading axes (maybe none).
    */
   | { kind: 'contractLeading'; x: number; g: number }
+  /**
+   * Σ_m rows[s, r…, m] · vector[s, 1…, m] → [s, r…]: every row of the leading group s dotted with that group's one
+   * vector (rows: a bin mask over events, vector: a per-θ table). One batched MatMul per group instead of a
+   * broadcast product and a reduction over all rows.
+   */
+  | { kind: 'sharedDot'; rows: number; vector: number }
+  /** The vector's adjoint of sharedDot: Σ_r rows[s, r…, m] · g[s, r…] → [s, 1…, m] (rowsᵀ g per group). */
+  | { kind: 'sharedDotAdjoint'; rows: number; g: number }
   | { kind: 'sum'; x: number; axes: number[]; keepDims: boolean }
   | { kind: 'softmaxLast'; x: number }
   | { kind: 'cumsumLast'; x: number; exclusive: boolean; reverse: boolean }
@@ -295,6 +303,22 @@ export class GraphBuilder {
     return this.push({ kind: 'contractLeading', x: x.id, g: g.id }, [x.width, g.width]);
   }
 
+  /**
+   * Σ_last rows · vector when the vector has size 1 on every axis between the first and the last (it does not vary
+   * over the rows) and the same first axis as the rows; otherwise the plain broadcast product and sum.
+   */
+  sharedDot(rows: T, vector: T): T {
+    const shape = vector.shape;
+    const shared =
+      rows.rank === vector.rank && rows.rank >= 3 && shape[0] === rows.shape[0] && shape[shape.length - 1] === rows.width && shape.slice(1, -1).every((d) => d === 1);
+    if (!shared) return rows.mul(vector).sumLast();
+    return this.push({ kind: 'sharedDot', rows: rows.id, vector: vector.id }, rows.shape.slice(0, -1));
+  }
+
+  sharedDotAdjoint(rows: T, g: T): T {
+    return this.push({ kind: 'sharedDotAdjoint', rows: rows.id, g: g.id }, [rows.shape[0], ...rows.shape.slice(1, -1).map(() => 1), rows.width]);
+  }
+
   sum(x: T, axes: number[], keepDims: boolean): T {
     const rank = x.rank;
     const norm = [...new Set(axes.map((a) => (a < 0 ? rank + a : a)))].sort((p, q) => p - q);
@@ -352,6 +376,10 @@ export function nodeInputs(node: Node): number[] {
       return [node.x, node.w];
     case 'contractLeading':
       return [node.x, node.g];
+    case 'sharedDot':
+      return [node.rows, node.vector];
+    case 'sharedDotAdjoint':
+      return [node.rows, node.g];
     case 'expandAs':
       return [node.x, node.like];
   }

@@ -162,6 +162,21 @@ export function emitOnnx(graph: GraphBuilder, options: EmitOptions): Uint8Array 
         const flat = (i: number, width: number): string => op('Reshape', [n(i), int64Const([-1, width])]);
         return op('Gemm', [flat(node.x, m), flat(node.g, k)], [intAttr('transA', 1)]);
       }
+      case 'sharedDot': {
+        // Per group s: rows [R*, M] @ vector [M, 1], one MatMul batched over s; then back to rows' leading shape.
+        const m = graph.nodes[node.rows].shape.at(-1) as number;
+        const rows = op('Reshape', [n(node.rows), int64Const([0, -1, m])]);
+        const column = op('Reshape', [n(node.vector), int64Const([0, m, 1])]);
+        const leading = op('Shape', [n(node.rows)], [intAttr('end', -1)]);
+        return op('Reshape', [op('MatMul', [rows, column]), leading]);
+      }
+      case 'sharedDotAdjoint': {
+        // Per group s: rowsᵀ [M, R*] @ g [R*, 1] → [M, 1], reshaped to [s, 1…, M].
+        const m = shape.at(-1) as number;
+        const rows = op('Transpose', [op('Reshape', [n(node.rows), int64Const([0, -1, m])])], [intsAttr('perm', [0, 2, 1])]);
+        const column = op('Reshape', [n(node.g), int64Const([0, -1, 1])]);
+        return op('Reshape', [op('MatMul', [rows, column]), int64Const(shape.map((d, i) => (i === 0 ? 0 : (d as number))))]);
+      }
       case 'sum':
         return op('ReduceSum', [n(node.x), int64Const(node.axes)], [intAttr('keepdims', node.keepDims ? 1 : 0)]);
       case 'softmaxLast':

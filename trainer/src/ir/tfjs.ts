@@ -94,6 +94,13 @@ function evalNode(node: Node, shape: Shape, v: (id: number) => tf.Tensor, inputs
       const [m, n] = shape as [number, number];
       return tf.matMul(tf.reshape(v(node.x), [-1, m]) as tf.Tensor2D, tf.reshape(v(node.g), [-1, n]) as tf.Tensor2D, true, false);
     }
+    case 'sharedDot':
+      return tf.sum(tf.mul(v(node.rows), v(node.vector)), -1);
+    case 'sharedDotAdjoint': {
+      const rows = v(node.rows);
+      const rowAxes = [...Array(rows.rank - 2).keys()].map((a) => a + 1);
+      return tf.sum(tf.mul(rows, tf.expandDims(v(node.g), -1)), rowAxes, true);
+    }
     case 'sum':
       return tf.sum(v(node.x), node.axes, node.keepDims);
     case 'softmaxLast':

@@ -145,6 +145,12 @@ export function vjpMany(graph: GraphBuilder, output: T, seed: T, targets: readon
         // A weight's adjoint only when one is wanted: the θ-gradient graph must not grow by unused nodes.
         if (dependsOnTarget.has(node.w)) accumulate(node.w, graph.contractLeading(h(node.x), g));
         break;
+      case 'sharedDot':
+        accumulate(node.vector, graph.sharedDotAdjoint(h(node.rows), g));
+        if (dependsOnTarget.has(node.rows)) accumulate(node.rows, g.unsqueeze(-1).mul(h(node.vector)));
+        break;
+      case 'sharedDotAdjoint':
+        throw new Error('reverse pass: a graph that already holds a reverse pass (sharedDotAdjoint) cannot be differentiated again');
       case 'sum': {
         let broadcast = g;
         if (!node.keepDims) for (const axis of node.axes) broadcast = broadcast.unsqueeze(axis);
