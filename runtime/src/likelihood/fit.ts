@@ -182,21 +182,25 @@ export async function fitLikelihood(likelihood: MixtureLikelihood, options: FitO
   let h = coarse;
   if (coarseCov.positiveDefinite) {
     sigmaScales = Float64Array.from(coarseCov.errors, (e, j) => (e > 0 && Number.isFinite(e) ? e : scales[j]));
-    const refined = await minimize(likelihood, {
-      method,
-      starts: best.x,
-      bounds,
-      scales: sigmaScales,
-      ...tolerances,
-      // A polish from the minimum: once the gradient is at its noise floor (float32 graphs, spline roughness)
-      // more iterations only wander within it.
-      maxIterations: 15,
-      maxEvaluations: 40,
-      onProgress: (p) => options.onProgress?.('refine', p),
-    } as Parameters<typeof minimize>[1]);
-    addCounts(counts, refined.evaluations);
-    options.onStage?.('refine', refined.evaluations.calls, refined.wallMs / 1000);
-    if (refined.best.value <= best.value) best = refined.best;
+    // No polish when stage 1 converged and the coarse Hessian puts the minimum within EDM_TOLERANCE (≈ 0.045σ).
+    const atMinimum = best.converged && estimatedDistanceToMinimum(coarse.gradient, coarseCov.covariance, P) < EDM_TOLERANCE;
+    if (!atMinimum) {
+      const refined = await minimize(likelihood, {
+        method,
+        starts: best.x,
+        bounds,
+        scales: sigmaScales,
+        ...tolerances,
+        // A polish from the minimum: once the gradient is at its noise floor (float32 graphs, spline roughness)
+        // more iterations only wander within it.
+        maxIterations: 15,
+        maxEvaluations: 40,
+        onProgress: (p) => options.onProgress?.('refine', p),
+      } as Parameters<typeof minimize>[1]);
+      addCounts(counts, refined.evaluations);
+      options.onStage?.('refine', refined.evaluations.calls, refined.wallMs / 1000);
+      if (refined.best.value <= best.value) best = refined.best;
+    }
     h = await hessian(likelihood, best.x, { bounds, scales: sigmaScales, relativeStep: FINAL_HESSIAN_STEP });
     addCounts(counts, h.evaluations);
   }
