@@ -194,8 +194,10 @@ async function loadModels(page: Page, signal: string, background = 'toy-backgrou
   return waitForState(page, ['ready', 'error']);
 }
 
+/** The Node reference runs the same float32 graphs as the page (WASM and WebGPU have no float64). */
 async function nodeModels(): Promise<{ signal: FlowModel; background: FlowModel }> {
-  return { signal: await loadModel(join(MODELS, 'toy-signal'), { ep: 'cpu' }), background: await loadModel(join(MODELS, 'toy-background'), { ep: 'cpu' }) };
+  const options = { ep: 'cpu', precision: 'float32' } as const;
+  return { signal: await loadModel(join(MODELS, 'toy-signal'), options), background: await loadModel(join(MODELS, 'toy-background'), options) };
 }
 
 function relative(a: number, b: number): number {
