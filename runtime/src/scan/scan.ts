@@ -8,7 +8,7 @@ import type { MinimizeMethod } from '../fit/minimize.ts';
 import { nllMap2d } from '../fit/scan.ts';
 import type { FlowModel } from '../model/flow-model.ts';
 import { type FitOptions, type FitResult, fitLikelihood } from '../likelihood/fit.ts';
-import { MixtureLikelihood, type OutsideSupportPolicy, type YieldMode } from '../likelihood/mixture.ts';
+import { DEFAULT_MEMORY_BUDGET, MixtureLikelihood, type OutsideSupportPolicy, type YieldMode } from '../likelihood/mixture.ts';
 
 export interface ScanRequest {
   events: { file: string; weights?: string; skipBadRows?: boolean };
@@ -44,7 +44,15 @@ export interface ScanResultFile {
   request: ScanRequest;
   fit: FitResult;
   maps: NllMapResult[];
-  environment: { executionProvider: string; threads?: number; date: string; flowscan: string; models?: Record<string, string> };
+  environment: {
+    executionProvider: string;
+    threads?: number;
+    precision?: 'float32' | 'float64';
+    memoryBudget?: number;
+    date: string;
+    flowscan: string;
+    models?: Record<string, string>;
+  };
 }
 
 const Ajv = AjvModule.default ?? AjvModule;
@@ -83,6 +91,8 @@ export interface ScanInputs {
   weights?: ArrayLike<number>;
   executionProvider: string;
   flowscanVersion: string;
+  /** Bytes of graph intermediates per call (MixtureLikelihood's default when absent). */
+  memoryBudget?: number;
   onProgress?: FitOptions['onProgress'];
   onMapRow?: (map: number, done: number, total: number) => void;
 }
@@ -102,6 +112,7 @@ export async function runScan(inputs: ScanInputs): Promise<ScanResultFile> {
     outsideSupport: r.outsideSupport ?? 'error',
     fixed: r.fixed ?? {},
     bounds: r.bounds ?? {},
+    ...(inputs.memoryBudget !== undefined ? { memoryBudget: inputs.memoryBudget } : {}),
   });
   const fit = await fitLikelihood(likelihood, {
     method: r.method ?? 'lbfgsb',
@@ -154,6 +165,8 @@ export async function runScan(inputs: ScanInputs): Promise<ScanResultFile> {
     environment: {
       executionProvider: inputs.executionProvider,
       ...(r.threads ? { threads: r.threads } : {}),
+      precision: Object.values(inputs.models)[0].precision,
+      memoryBudget: inputs.memoryBudget ?? DEFAULT_MEMORY_BUDGET,
       date: new Date().toISOString(),
       flowscan: inputs.flowscanVersion,
       models: Object.fromEntries(Object.entries(inputs.models).map(([c, m]) => [c, m.manifest.graphs.log_prob.sha256])),

@@ -4,14 +4,20 @@ import { dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { type FitResult, type FlowModel, type ScanRequest, type ScanResultFile, runScan, validateScanRequest } from '@flowscan/runtime';
 import { EXECUTION_PROVIDERS, type ExecutionProviderChoice, loadModel, writeFileAtomic } from '@flowscan/runtime/node';
+import type { PrecisionChoice } from '@flowscan/runtime';
 import { readColumns } from './train.ts';
 import { choiceOption, integerOption, numberPairsOption } from './options.ts';
 import { progressBar } from './progress.ts';
 import { TRAINER_VERSION } from '../train/saved-model.ts';
 
+const PRECISIONS: readonly PrecisionChoice[] = ['auto', 'float32', 'float64'];
+
 export interface ScanRunOptions {
   ep?: ExecutionProviderChoice;
   threads?: number;
+  precision?: PrecisionChoice;
+  /** Bytes of graph intermediates per call. */
+  memoryBudget?: number;
   /** Events already in memory (the demo); otherwise read from request.events.file. */
   events?: Record<string, Float64Array>;
   /** Folder that relative model and event paths in the request are resolved against. */
@@ -24,7 +30,11 @@ export async function scanWithFiles(request: ScanRequest, o: ScanRunOptions = {}
   const base = o.baseDir ?? process.cwd();
   const models: Record<string, FlowModel> = {};
   for (const c of request.components) {
-    models[c.name] = await loadModel(resolve(base, c.model), { ep: o.ep ?? 'auto', ...(o.threads ? { threads: o.threads } : {}) });
+    models[c.name] = await loadModel(resolve(base, c.model), {
+      ep: o.ep ?? 'auto',
+      ...(o.threads ? { threads: o.threads } : {}),
+      ...(o.precision ? { precision: o.precision } : {}),
+    });
   }
   const featureNames = [...new Set(Object.values(models).flatMap((m) => m.featureNames))];
   let events = o.events;
@@ -45,6 +55,7 @@ export async function scanWithFiles(request: ScanRequest, o: ScanRunOptions = {}
       ...(weights ? { weights } : {}),
       executionProvider: provider,
       flowscanVersion: TRAINER_VERSION,
+      ...(o.memoryBudget ? { memoryBudget: o.memoryBudget } : {}),
       onProgress: (stage, p) => {
         calls = p.calls;
         bar?.update(0, { stage, calls, 'NLL': p.lowestValue.toFixed(3), 'starts left': p.activeStarts });
@@ -98,7 +109,13 @@ export function register(program: Command): void {
     .option('--demo', 'fit the toy pseudo-data (1k signal + 100k background at (91.2, 2.5, 0.01)) with the shipped models/')
     .option('--out <file>', 'where to write the result JSON', 'scan-result.json')
     .option('--ep <provider>', `execution provider: ${EXECUTION_PROVIDERS.join(' | ')}`, choiceOption('--ep', EXECUTION_PROVIDERS), 'auto')
-    .option('--threads <n>', 'onnxruntime intra-op threads', integerOption('--threads', 1, 1024))
+    .option(
+      '--threads <n>',
+      'onnxruntime intra-op threads (default: one per core); give scans running side by side a share each, e.g. 1 for two scans on 2 cores',
+      integerOption('--threads', 1, 1024),
+    )
+    .option('--precision <p>', 'graph precision: auto (float64 on the CPU, float32 on GPUs) | float32 | float64', choiceOption('--precision', PRECISIONS), 'auto')
+    .option('--memory <MiB>', 'memory for graph intermediates per call, MiB (events are evaluated in chunks that fit)', integerOption('--memory', 16, 1 << 20), 256)
     .option('--start <pairs>', 'override start values, e.g. "m_pole=90,gamma=2"', numberPairsOption)
     .option('--profile', 'also compute profile-likelihood intervals')
     .addHelpText(
@@ -115,7 +132,7 @@ Examples:
   flowscan scan --demo
   flowscan scan --request request.json --out result.json --ep cpu --profile`,
     )
-    .action(async (o: { request?: string; demo?: boolean; out: string; ep: ExecutionProviderChoice; threads?: number; start?: Record<string, number>; profile?: boolean }) => {
+    .action(async (o: { request?: string; demo?: boolean; out: string; ep: ExecutionProviderChoice; threads?: number; precision: PrecisionChoice; memory: number; start?: Record<string, number>; profile?: boolean }) => {
       if (!o.request === !o.demo) throw new Error('give either --request FILE or --demo');
       let request: ScanRequest;
       let events: Record<string, Float64Array> | undefined;
@@ -147,7 +164,14 @@ Examples:
       }
       if (o.start) request.start = { ...request.start, ...o.start };
       if (o.profile) request.profile = true;
-      const result = await scanWithFiles(request, { ep: o.ep, ...(o.threads ? { threads: o.threads } : {}), ...(events ? { events } : {}), baseDir });
+      const result = await scanWithFiles(request, {
+        ep: o.ep,
+        ...(o.threads ? { threads: o.threads } : {}),
+        precision: o.precision,
+        memoryBudget: o.memory * 2 ** 20,
+        ...(events ? { events } : {}),
+        baseDir,
+      });
       await writeFileAtomic(o.out, `${JSON.stringify(result, null, 2)}\n`);
       process.stdout.write(`${summaryTable(result.fit, truth)}\nexecution provider: ${result.environment.executionProvider}\nwrote ${o.out}\n`);
     });
