@@ -84,7 +84,6 @@ function defaultStart(likelihood: MixtureLikelihood, start: Record<string, numbe
   });
 }
 
-/** Estimated distance to the minimum below which a fit that stopped on its budget counts as converged. */
 /**
  * Final Hessian step in units of σ. Spline flows give a log-density that is C¹ in θ but not C²: as θ moves, events
  * cross spline knots and their gradients change slope, so gradient differences over small steps are rough even in
@@ -92,9 +91,21 @@ function defaultStart(likelihood: MixtureLikelihood, start: Record<string, numbe
  * average over that roughness and stay well inside the region where a Gaussian likelihood is quadratic.
  */
 const FINAL_HESSIAN_STEP = 0.3;
-/** Relative uncertainty of the final Hessian above which the errors are flagged. */
-const HESSIAN_UNCERTAINTY_LIMIT = 0.05;
+/** Relative uncertainty of the errors (from the two Hessian estimates) above which they are flagged. */
+const ERROR_UNCERTAINTY_LIMIT = 0.05;
+/** Estimated distance to the minimum below which a fit that stopped on its budget counts as converged. */
 const EDM_TOLERANCE = 1e-3;
+
+/**
+ * Largest relative difference between the errors √C_ii that two Hessian estimates imply; null when either is not
+ * positive definite.
+ */
+function errorSpread(a: Float64Array, b: Float64Array): number | null {
+  const ca = covarianceFromHessian(a);
+  const cb = covarianceFromHessian(b);
+  if (!ca.positiveDefinite || !cb.positiveDefinite) return null;
+  return Math.max(...ca.errors.map((e, i) => Math.abs(e - cb.errors[i]) / (0.5 * (e + cb.errors[i]))));
+}
 
 /** ½ gᵀ C g: the NLL still to gain if the NLL is quadratic with covariance C (the Hessian's inverse). */
 export function estimatedDistanceToMinimum(gradient: Float64Array, covariance: Float64Array, P: number): number {
@@ -204,10 +215,9 @@ export async function fitLikelihood(likelihood: MixtureLikelihood, options: FitO
     h = await hessian(likelihood, best.x, { bounds, scales: sigmaScales, relativeStep: FINAL_HESSIAN_STEP });
     addCounts(counts, h.evaluations);
   }
-  // The two estimates of the final Hessian (steps s·σ and 2s·σ) are averaged; the mean of two estimates with
-  // independent errors is uncertain by half their difference.
+  // The two estimates of the final Hessian (steps s·σ and 2s·σ) are averaged; the errors of the mean are uncertain
+  // by about half the difference between the errors each estimate implies.
   const curvature = h.stepCheck ? Float64Array.from(h.hessian, (v, i) => 0.5 * (v + h.stepCheck!.hessian[i])) : h.hessian;
-  const hessianUncertainty = h.stepCheck ? h.stepCheck.relativeDisagreement / 2 : null;
   const cov = covarianceFromHessian(curvature);
   // A minimiser that ran out of budget at the noise floor of the gradient has still converged when the
   // estimated distance to the minimum, EDM = ½ gᵀ C g (MINUIT's measure), is far below the 0.5 of one σ. The
@@ -225,14 +235,19 @@ export async function fitLikelihood(likelihood: MixtureLikelihood, options: FitO
   }
   if (!converged) warnings.push(`the minimiser stopped without converging (${best.reason}): ${best.message}${edmText}`);
   options.onStage?.('hessian', coarse.evaluations.calls + (h !== coarse ? h.evaluations.calls : 0), (coarse.wallMs + (h !== coarse ? h.wallMs : 0)) / 1000);
-  if (hessianUncertainty === null) {
+  if (!h.stepCheck) {
     warnings.push(`the Hessian at the first stage's minimum is not positive definite (${coarseCov.positiveDefinite ? '' : coarseCov.message}): no refinement and no errors`);
-  } else if (hessianUncertainty > HESSIAN_UNCERTAINTY_LIMIT) {
+  } else {
     const steps = `${FINAL_HESSIAN_STEP}σ and ${2 * FINAL_HESSIAN_STEP}σ`;
-    warnings.push(
-      `the Hessian is uncertain by ${(100 * hessianUncertainty).toFixed(1)}% (its estimates with steps ${steps} differ by ` +
-        `${(200 * hessianUncertainty).toFixed(1)}%): errors are uncertain`,
-    );
+    const spread = errorSpread(h.hessian, h.stepCheck.hessian);
+    if (spread === null) {
+      warnings.push(`the Hessian estimates with steps ${steps} are not both positive definite: errors are uncertain`);
+    } else if (spread / 2 > ERROR_UNCERTAINTY_LIMIT) {
+      warnings.push(
+        `errors are uncertain by ${(50 * spread).toFixed(1)}% (the Hessian estimates with steps ${steps} give errors that ` +
+          `differ by up to ${(100 * spread).toFixed(1)}%)`,
+      );
+    }
   }
   const errors = cov.positiveDefinite ? cov.errors : undefined;
   const square = (m: Float64Array): number[][] => Array.from({ length: P }, (_, i) => Array.from(m.subarray(i * P, (i + 1) * P)));
