@@ -4,7 +4,7 @@ import test from 'ava';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type FloatArray, type FlowModel, MixtureLikelihood, Rng, fitLikelihood } from '@flowscan/runtime';
+import { type FloatArray, type FlowModel, MixtureLikelihood, Rng, fitLikelihood, likelihoodMap2d, nllMap2d } from '@flowscan/runtime';
 import { loadModel } from '@flowscan/runtime/node';
 import { exportModel } from '../trainer/src/export/export.ts';
 import type { TrainedModel } from '../trainer/src/train/saved-model.ts';
@@ -258,4 +258,24 @@ test('one component alone: NLL and gradient from the θ-gradient call alone equa
     const finite = (v[1] - v[0]) / (2 * steps[j]);
     t.true(Math.abs(gradients![j] - finite) <= 1e-3 * Math.max(1, Math.abs(finite)), `${L.freeNames[j]}: ${gradients![j]} vs ${finite}`);
   }
+});
+
+test('a slice map on a variant with the other parameters fixed equals the map of the full likelihood', async (t) => {
+  const x = events(5000, 9);
+  const full = mixture(x);
+  const slice = mixture(x);
+  const best = Float64Array.of(88, 0.01, 95);
+  const ranges = [[85, 91], [0.005, 0.03]] as const;
+  const reference = await nllMap2d(full, best, 0, 1, ranges, 4, 3, { bounds: full.bounds() });
+  const runs = slice.graphRuns;
+  const map = await likelihoodMap2d(slice, best, 0, 1, ranges, 4, 3);
+  t.is(map.i, 0);
+  t.is(map.j, 1);
+  for (let k = 0; k < 12; k++) {
+    t.true(Math.abs(map.deltaNll[k] - reference.deltaNll[k]) < 1e-7, `ΔNLL ${map.deltaNll[k]} vs ${reference.deltaNll[k]}`);
+    t.true(Math.abs(map.gradient!.i[k] - reference.gradient!.i[k]) < 1e-6 * Math.max(1, Math.abs(reference.gradient!.i[k])));
+    t.true(Math.abs(map.gradient!.j[k] - reference.gradient!.j[k]) < 1e-6 * Math.max(1, Math.abs(reference.gradient!.j[k])));
+  }
+  t.is(slice.graphRuns, runs, 'the map evaluates a variant, not the likelihood itself');
+  await t.throwsAsync(likelihoodMap2d(slice, best, 0, 5, ranges, 4, 3), { message: /map parameter index 5 is not one of the 3 free parameters/ });
 });

@@ -7,5 +7,6 @@ export * from './stats/ks.ts';
 export * from './fit/index.ts';
 export * from './likelihood/mixture.ts';
 export * from './likelihood/fit.ts';
+export * from './likelihood/map.ts';
 export * as plots from './plots/index.ts';
 export * from './scan/scan.ts';

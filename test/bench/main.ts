@@ -6,8 +6,8 @@
 //   and float32 graphs, beside the PyTorch anchors, and K = 64 points per call against K = 1;
 //   peak memory of a 10^6-event, K = 16 evaluation of the toy mixture (a child process);
 //   the toy fit on pseudo-experiments at the paper's point: evaluations, convergence, warnings;
-//   NLL + gradient of the toy mixture at N = 101 000, K = 1 and K = 64, a full fit's wall time, and the
-//   gradient fit vs a grid scan.
+//   NLL + gradient of the toy mixture at N = 101 000, K = 1 and K = 64, a full fit's wall time, three profile
+//   intervals and a 25×25 ΔNLL map against it, and the gradient fit vs a grid scan.
 // Options: --ep cpu|webgpu|cuda|auto (default cpu), --quick (fewer repetitions and pseudo-experiments),
 // --fits N (pseudo-experiments, default 20).
 import { execFile } from 'node:child_process';
@@ -15,7 +15,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { MixtureLikelihood, Rng, fitLikelihood, gridScan } from '@flowscan/runtime';
+import { MixtureLikelihood, Rng, fitLikelihood, gridScan, likelihoodMap2d, profileLikelihood } from '@flowscan/runtime';
 import { type ExecutionProviderChoice, loadModel } from '@flowscan/runtime/node';
 import * as toy from '../../trainer/src/data/toy.ts';
 import { LHCO_FEATURES, simulateLhcoBackground, simulateLhcoSignalTraining } from '../../trainer/src/data/lhco.ts';
@@ -193,6 +193,22 @@ async function likelihoodAndFits(): Promise<void> {
   const start = { m_pole: 90, gamma: 3, tau: 0.0125 };
   const fit = await fitLikelihood(L, { start, starts: 1, signal: 'signal' });
   row('toy full fit (fit, refine, Hessian, background-only fit)', `${(fit.wallMs / 1000).toFixed(1)} s`, `${fit.evaluations.calls} evaluations, ${fit.evaluations.points} points`);
+
+  // Profiles of the three parameters and a 25 × 25 ΔNLL map with gradient arrows, against the fit's own cost.
+  const best = Float64Array.from(L.freeNames, (n) => fit.parameters.find((p) => p.name === n)!.value);
+  const errors = Float64Array.from(L.freeNames, (n) => fit.parameters.find((p) => p.name === n)!.error ?? 1);
+  const profileStart = performance.now();
+  const profiles = await profileLikelihood(L, { best, nllMin: fit.nll, bounds: L.bounds(), scales: errors, covariance: Float64Array.from(fit.covariance!.flat()) });
+  const profileMs = performance.now() - profileStart;
+  const mapStart = performance.now();
+  const span = (k: number): [number, number] => [best[k] - 4 * errors[k], best[k] + 4 * errors[k]];
+  await likelihoodMap2d(L, best, 0, 1, [span(0), span(1)], 25, 25, { withGradient: true, nllMin: fit.nll });
+  const mapMs = performance.now() - mapStart;
+  row(
+    '3 profile intervals + a 25×25 ΔNLL map with gradients (toy)',
+    `${((profileMs + mapMs) / fit.wallMs).toFixed(1)}× the fit`,
+    `goal ≤ 5×; profiles ${(profileMs / 1000).toFixed(1)} s (${profiles.evaluations.calls} calls, ${profiles.evaluations.points} points), map ${(mapMs / 1000).toFixed(1)} s, fit ${(fit.wallMs / 1000).toFixed(1)} s`,
+  );
 
   // Pseudo-experiments at the paper's point: how many evaluations a fit takes, and whether it says it converged.
   const calls: number[] = [];

@@ -5,9 +5,9 @@ import AjvModule from 'ajv';
 import requestSchema from '../../../schemas/scan-request.schema.json' with { type: 'json' };
 import resultSchema from '../../../schemas/scan-result.schema.json' with { type: 'json' };
 import type { MinimizeMethod } from '../fit/minimize.ts';
-import { nllMap2d } from '../fit/scan.ts';
 import type { FlowModel } from '../model/flow-model.ts';
 import { type FitOptions, type FitResult, fitLikelihood } from '../likelihood/fit.ts';
+import { likelihoodMap2d } from '../likelihood/map.ts';
 import { DEFAULT_MEMORY_BUDGET, MixtureLikelihood, type OutsideSupportPolicy, type YieldMode } from '../likelihood/mixture.ts';
 
 export interface ScanRequest {
@@ -139,10 +139,9 @@ export async function runScan(inputs: ScanInputs): Promise<ScanResultFile> {
     };
     const nx = m.nx ?? 25;
     const ny = m.ny ?? 25;
-    const map = await nllMap2d(likelihood, best, i, j, [range(m.x, m.xRange, i), range(m.y, m.yRange, j)], nx, ny, {
+    const map = await likelihoodMap2d(likelihood, best, i, j, [range(m.x, m.xRange, i), range(m.y, m.yRange, j)], nx, ny, {
       withGradient: true,
       nllMin: fit.nll,
-      bounds: likelihood.bounds(),
     });
     inputs.onMapRow?.(index, ny, ny);
     const rows = (a: Float64Array): number[][] => Array.from({ length: ny }, (_, y) => Array.from(a.subarray(y * nx, (y + 1) * nx)));

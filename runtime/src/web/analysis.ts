@@ -1,8 +1,7 @@
 // What the page computes, without the page: pseudo-data from the flows' sampler graphs, the two-component
 // mixture likelihood of the toy study (Saito et al., ISGC 2024, §3.1 and eq. 1), the ΔNLL map around the best
 // fit and the fitted model's prediction for the data histogram. Only runtime modules, no DOM.
-import type { BatchObjective } from '../fit/objective.ts';
-import { nllMap2d } from '../fit/scan.ts';
+import { likelihoodMap2d } from '../likelihood/map.ts';
 import type { FitOptions, FitResult } from '../likelihood/fit.ts';
 import { MixtureLikelihood, type OutsideSupportPolicy, type YieldMode, yieldName } from '../likelihood/mixture.ts';
 import type { FlowModel } from '../model/flow-model.ts';
@@ -202,17 +201,12 @@ export async function deltaNllMapAround(
     return [Math.max(lower[k], p.value - half), Math.min(upper[k], p.value + half)];
   };
   const best = Float64Array.from(names, (n) => byName(n).value);
-  // One evaluate call per grid row (nllMap2d's default batch): count them for the progress bar.
-  let rows = 0;
-  const counted: BatchObjective = {
-    dimension: likelihood.dimension,
-    evaluate: async (pointsK, count, withGradient) => {
-      const reply = await likelihood.evaluate(pointsK, count, withGradient);
-      onRow?.(++rows, points);
-      return reply;
-    },
-  };
-  const map = await nllMap2d(counted, best, i, j, [range(x, i), range(y, j)], points, points, { withGradient: true, nllMin: fit.nll, bounds: likelihood.bounds() });
+  // One evaluate call per grid row (the map's default batch): count them for the progress bar.
+  const map = await likelihoodMap2d(likelihood, best, i, j, [range(x, i), range(y, j)], points, points, {
+    withGradient: true,
+    nllMin: fit.nll,
+    onCall: (rows) => onRow?.(rows, points),
+  });
   const grid = (a: Float64Array): number[][] => Array.from({ length: points }, (_, r) => Array.from(a.subarray(r * points, (r + 1) * points)));
   return {
     x,

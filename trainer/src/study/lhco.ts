@@ -16,7 +16,7 @@ import {
   gridScan,
   ksTwoSample,
   localSignificance,
-  nllMap2d,
+  likelihoodMap2d,
   plots,
 } from '@flowscan/runtime';
 import { loadModel, writeFileAtomic } from '@flowscan/runtime/node';
@@ -503,7 +503,7 @@ export async function runLhcoStudy(o: LhcoStudyOptions): Promise<LhcoStudyResult
   const maps: { i: number; j: number; map: NllMap }[] = [];
   for (const [i, j] of [[1, 2], [0, 1]] as const) {
     say(`ΔNLL map over (${names[i]}, ${names[j]}), ${scale.mapPoints}×${scale.mapPoints} points with gradients`);
-    maps.push({ i, j, map: await nllMap2d(likelihood, best, i, j, [span(i), span(j)], scale.mapPoints, scale.mapPoints, { withGradient: true, nllMin: fit.nll }) });
+    maps.push({ i, j, map: await likelihoodMap2d(likelihood, best, i, j, [span(i), span(j)], scale.mapPoints, scale.mapPoints, { withGradient: true, nllMin: fit.nll }) });
   }
   endStage('ΔNLL maps');
 

@@ -16,7 +16,7 @@ import {
   hessian,
   ksTwoSample,
   minimize,
-  nllMap2d,
+  likelihoodMap2d,
   plots,
 } from '@flowscan/runtime';
 import { loadModel, writeFileAtomic } from '@flowscan/runtime/node';
@@ -305,7 +305,7 @@ export async function runToyStudy(o: ToyStudyOptions): Promise<ToyStudyResult> {
   const sModel = await loadModel(modelDirs.signal, { ep: 'cpu' });
   const bModel = await loadModel(modelDirs.background, { ep: 'cpu' });
   const comparisons: Comparison[] = [];
-  let mapData: Awaited<ReturnType<typeof nllMap2d>> | null = null;
+  let mapData: Awaited<ReturnType<typeof likelihoodMap2d>> | null = null;
   for (const mode of ['fixed-fractions', 'extended'] as const) {
     say(`fitting the pseudo-data (${mode}) with the flows and with the exact likelihood`);
     const likelihood = new MixtureLikelihood({
@@ -342,7 +342,7 @@ export async function runToyStudy(o: ToyStudyOptions): Promise<ToyStudyResult> {
         return [Math.max(lower[k], TOY_TRUTH.m_pole * 0 + best[k] - 5 * sigma), Math.min(upper[k], best[k] + 5 * sigma)];
       };
       say(`ΔNLL map over (M_pole, Γ), ${scale.mapPoints}×${scale.mapPoints} points`);
-      mapData = await nllMap2d(likelihood, best, 0, 1, [span('m_pole', 0), span('gamma', 1)], scale.mapPoints, scale.mapPoints, { withGradient: true, nllMin: flowFit.nll });
+      mapData = await likelihoodMap2d(likelihood, best, 0, 1, [span('m_pole', 0), span('gamma', 1)], scale.mapPoints, scale.mapPoints, { withGradient: true, nllMin: flowFit.nll });
     }
   }
 
