@@ -61,7 +61,7 @@ export function conditioner(g: GraphBuilder, prefix: string, layout: Conditioner
   const masked = (name: string, input: T, inDeg: number[], outDeg: number[], rule: (a: number, b: number) => boolean, gain = 1): T => {
     const w = g.param(`${prefix}.${name}.W`, [inDeg.length, outDeg.length], { kind: 'fanIn', gain });
     const weight = layout.autoregressive ? w.mul(g.constant(degreeMask(inDeg, outDeg, rule), [inDeg.length, outDeg.length])) : w;
-    return input.matmul(weight).add(g.param(`${prefix}.${name}.b`, [outDeg.length], { kind: 'zeros' }));
+    return input.matmul(weight, g.param(`${prefix}.${name}.b`, [outDeg.length], { kind: 'zeros' }));
   };
 
   // Input → hidden: unit k sees x_d when its degree is ≥ d+1; θ reaches every hidden unit. When no hidden

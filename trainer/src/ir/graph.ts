@@ -30,7 +30,8 @@ export type Node =
   /** cond is a 0/1 float mask; selects a where cond = 1, b elsewhere (a true select: no 0·Inf = NaN). */
   | { kind: 'where'; cond: number; a: number; b: number }
   /** x[..., m] @ w[m, n]; w must not depend on graph inputs (a parameter or constant). */
-  | { kind: 'matmul'; x: number; w: number }
+  /** x[..., m] @ w[m, n] (+ bias[n]); w and the bias must not depend on graph inputs (parameters or constants). */
+  | { kind: 'matmul'; x: number; w: number; bias?: number }
   /** 2-D transpose of a parameter or constant (used by the reverse pass for matmul). */
   | { kind: 'transpose'; x: number }
   /**
@@ -152,8 +153,8 @@ export class T {
   equal(o: T | number): T {
     return this.graph.compare('equal', this, o);
   }
-  matmul(w: T): T {
-    return this.graph.matmul(this, w);
+  matmul(w: T, bias?: T): T {
+    return this.graph.matmul(this, w, bias);
   }
   sumLast(keepDims = false): T {
     return this.graph.sum(this, [-1], keepDims);
@@ -282,12 +283,14 @@ export class GraphBuilder {
     return this.push({ kind: 'where', cond: cond.id, a: aa.id, b: bb.id }, shape);
   }
 
-  matmul(x: T, w: T): T {
+  /** x @ w, plus a bias added in the same op (one Gemm in ONNX: no separate pass over the output). */
+  matmul(x: T, w: T, bias?: T): T {
     const [m, n] = w.shape;
     if (w.rank !== 2 || x.width !== m) {
       throw new Error(`matmul: [${x.shape.join(',')}] @ [${w.shape.join(',')}] does not match`);
     }
-    return this.push({ kind: 'matmul', x: x.id, w: w.id }, [...x.shape.slice(0, -1), n]);
+    if (bias && (bias.rank !== 1 || bias.width !== n)) throw new Error(`matmul: bias [${bias.shape.join(',')}] does not match ${n} outputs`);
+    return this.push({ kind: 'matmul', x: x.id, w: w.id, ...(bias ? { bias: bias.id } : {}) }, [...x.shape.slice(0, -1), n]);
   }
 
   transpose(w: T): T {
@@ -373,7 +376,7 @@ export function nodeInputs(node: Node): number[] {
     case 'where':
       return [node.cond, node.a, node.b];
     case 'matmul':
-      return [node.x, node.w];
+      return node.bias === undefined ? [node.x, node.w] : [node.x, node.w, node.bias];
     case 'contractLeading':
       return [node.x, node.g];
     case 'sharedDot':

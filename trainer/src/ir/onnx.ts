@@ -152,8 +152,17 @@ export function emitOnnx(graph: GraphBuilder, options: EmitOptions): Uint8Array 
       }
       case 'where':
         return op('Where', [boolOf(node.cond), n(node.a), n(node.b)]);
-      case 'matmul':
-        return op('MatMul', [n(node.x), n(node.w)]);
+      case 'matmul': {
+        if (node.bias === undefined) return op('MatMul', [n(node.x), n(node.w)]);
+        // With a bias: one Gemm on the events flattened to rows (onnxruntime fuses no MatMul + Add above rank 2),
+        // then back to the leading shape.
+        const [m, k] = graph.nodes[node.w].shape as [number, number];
+        const xShape = graph.nodes[node.x].shape;
+        if (xShape.length === 2) return op('Gemm', [n(node.x), n(node.w), n(node.bias)]);
+        const rows = op('Gemm', [op('Reshape', [n(node.x), int64Const([-1, m])]), n(node.w), n(node.bias)]);
+        const leading = op('Shape', [n(node.x)], [intAttr('end', -1)]);
+        return op('Reshape', [rows, op('Concat', [leading, int64Const([k])], [intAttr('axis', 0)])]);
+      }
       case 'transpose':
         return op('Transpose', [n(node.x)], [intsAttr('perm', [1, 0])]);
       case 'contractLeading': {

@@ -86,7 +86,8 @@ function evalNode(node: Node, shape: Shape, v: (id: number) => tf.Tensor, inputs
       const x = v(node.x);
       const w = v(node.w) as tf.Tensor2D;
       const flat = tf.reshape(x, [-1, w.shape[0]]) as tf.Tensor2D;
-      return tf.reshape(tf.matMul(flat, w), [...x.shape.slice(0, -1), w.shape[1]]);
+      const product = tf.matMul(flat, w);
+      return tf.reshape(node.bias === undefined ? product : tf.add(product, v(node.bias)), [...x.shape.slice(0, -1), w.shape[1]]);
     }
     case 'transpose':
       return tf.transpose(v(node.x));

@@ -144,6 +144,7 @@ export function vjpMany(graph: GraphBuilder, output: T, seed: T, targets: readon
         accumulate(node.x, g.matmul(graph.transpose(h(node.w))));
         // A weight's adjoint only when one is wanted: the θ-gradient graph must not grow by unused nodes.
         if (dependsOnTarget.has(node.w)) accumulate(node.w, graph.contractLeading(h(node.x), g));
+        if (node.bias !== undefined) accumulate(node.bias, g);
         break;
       case 'sharedDot':
         accumulate(node.vector, graph.sharedDotAdjoint(h(node.rows), g));
