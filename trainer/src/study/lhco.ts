@@ -403,6 +403,10 @@ export async function runLhcoStudy(o: LhcoStudyOptions): Promise<LhcoStudyResult
   });
   const sModel = await loadModel(modelDirs.signal, { ep: 'cpu' });
   const bModel = await loadModel(modelDirs.background, { ep: 'cpu' });
+  // The coarse scan and the ΔNLL maps run the float32 graphs: these MLP-heavy flows cost ≈ 2.5× in float64, and
+  // neither the scan nor a map needs sums exact to 1e-3; the fit and its errors use float64 (docs/engine.md).
+  const sModel32 = await loadModel(modelDirs.signal, { ep: 'cpu', precision: 'float32' });
+  const bModel32 = await loadModel(modelDirs.background, { ep: 'cpu', precision: 'float32' });
   say(`exported ${modelDirs.signal} and ${modelDirs.background}`);
   endStage('export');
 
@@ -435,23 +439,26 @@ export async function runLhcoStudy(o: LhcoStudyOptions): Promise<LhcoStudyResult
   // 3. Fit of the pseudo-data with fixed fractions (the paper), starting from a coarse scan's best point.
   const data = lhcoStudyPseudoData();
   const signalFraction = data.nSignal / (data.nSignal + data.nBackground);
-  const likelihood = new MixtureLikelihood({
-    components: [
-      { name: 'signal', model: sModel, fraction: signalFraction },
-      { name: 'background', model: bModel, fraction: 1 - signalFraction },
-    ],
-    events: data.events,
-    yields: 'fixed-fractions',
-    // Statistical fluctuations put a handful of events just outside a flow's training range, where it is not defined.
-    outsideSupport: 'drop',
-  });
+  const mixture = (signal: FlowModel, background: FlowModel): MixtureLikelihood =>
+    new MixtureLikelihood({
+      components: [
+        { name: 'signal', model: signal, fraction: signalFraction },
+        { name: 'background', model: background, fraction: 1 - signalFraction },
+      ],
+      events: data.events,
+      yields: 'fixed-fractions',
+      // Statistical fluctuations put a handful of events just outside a flow's training range, where it is not defined.
+      outsideSupport: 'drop',
+    });
+  const likelihood = mixture(sModel, bModel);
+  const likelihood32 = mixture(sModel32, bModel32);
   const dropped = likelihood.data.droppedOutsideSupport;
   say(`pseudo-data: ${data.nSignal} signal + ${data.nBackground} background events at ${pointLabel({ mZprime: LHCO_STUDY_TRUTH.m_zprime, mX: LHCO_STUDY_TRUTH.m_x, mY: LHCO_STUDY_TRUTH.m_y })} GeV; ${dropped} outside the flows' ranges dropped`);
   const names = likelihood.freeNames;
   const bounds = likelihood.bounds();
   const scanCount = scale.scanPoints.reduce((a, b) => a * b, 1);
   say(`coarse scan: ${scale.scanPoints.join(' × ')} = ${scanCount} points, cell-centred in the training ranges`);
-  const scan = await gridScan(likelihood, {
+  const scan = await gridScan(likelihood32, {
     bounds: cellCentredBounds(bounds.lower, bounds.upper, scale.scanPoints),
     pointsPerAxis: scale.scanPoints,
     batchSize: 16,
@@ -503,7 +510,7 @@ export async function runLhcoStudy(o: LhcoStudyOptions): Promise<LhcoStudyResult
   const maps: { i: number; j: number; map: NllMap }[] = [];
   for (const [i, j] of [[1, 2], [0, 1]] as const) {
     say(`ΔNLL map over (${names[i]}, ${names[j]}), ${scale.mapPoints}×${scale.mapPoints} points with gradients`);
-    maps.push({ i, j, map: await likelihoodMap2d(likelihood, best, i, j, [span(i), span(j)], scale.mapPoints, scale.mapPoints, { withGradient: true, nllMin: fit.nll }) });
+    maps.push({ i, j, map: await likelihoodMap2d(likelihood32, best, i, j, [span(i), span(j)], scale.mapPoints, scale.mapPoints, { withGradient: true }) });
   }
   endStage('ΔNLL maps');
 
@@ -693,8 +700,7 @@ export async function runLhcoStudy(o: LhcoStudyOptions): Promise<LhcoStudyResult
     summaryPath,
     JSON.stringify({ scale: o.scale, seed, parameters, significance, interpolation, backgroundKs, droppedEvents: dropped, timings, fit }, null, 2),
   );
-  await sModel.release();
-  await bModel.release();
+  for (const model of [sModel, bModel, sModel32, bModel32]) await model.release();
   say(`LHCO study done in ${timings.total.toFixed(0)} s`);
   return { reportPath, summaryPath, fit, parameters, significance, interpolation, backgroundKs, droppedEvents: dropped, figures, timings };
 }
