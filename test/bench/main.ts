@@ -9,7 +9,7 @@
 //   NLL + gradient of the toy mixture at N = 101 000, K = 1 and K = 64, a full fit's wall time, three profile
 //   intervals and a 25×25 ΔNLL map against it, and the gradient fit vs a grid scan.
 // Options: --ep cpu|webgpu|cuda|auto (default cpu), --quick (fewer repetitions and pseudo-experiments),
-// --fits N (pseudo-experiments, default 20).
+// --fits N (pseudo-experiments, default 20), --only training,likelihood,memory,fits (some sections).
 import { execFile } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -32,6 +32,7 @@ const args = process.argv.slice(2);
 const ep = (args[args.indexOf('--ep') + 1] && args.includes('--ep') ? args[args.indexOf('--ep') + 1] : 'cpu') as ExecutionProviderChoice;
 const quick = args.includes('--quick');
 const fitCount = args.includes('--fits') ? Number(args[args.indexOf('--fits') + 1]) : quick ? 5 : 20;
+const only = args.includes('--only') ? args[args.indexOf('--only') + 1].split(',') : null;
 const execFileAsync = promisify(execFile);
 const rows: [string, string, string][] = [];
 const row = (what: string, value: string, note = ''): void => {
@@ -246,10 +247,17 @@ async function main(): Promise<void> {
   process.stderr.write(`flowscan bench (${TRAINER_VERSION}), execution provider ${ep}${quick ? ', quick' : ''}\n`);
   const scratch = await mkdtemp(join(tmpdir(), 'flowscan-bench-'));
   try {
-    await engineThroughput();
-    await likelihoodEngine(scratch);
-    await memoryPeak();
-    await likelihoodAndFits();
+    const sections: Record<string, () => Promise<void>> = {
+      training: engineThroughput,
+      likelihood: () => likelihoodEngine(scratch),
+      memory: memoryPeak,
+      fits: likelihoodAndFits,
+    };
+    for (const name of only ?? Object.keys(sections)) {
+      const section = sections[name];
+      if (!section) throw new Error(`--only: unknown section "${name}", expected some of ${Object.keys(sections).join(', ')}`);
+      await section();
+    }
   } finally {
     await rm(scratch, { recursive: true, force: true });
   }
