@@ -74,7 +74,7 @@ test('simulate → train → export → scan: a small toy chain, with a result t
   const result = JSON.parse(await readFile(join(dir, 'result.json'), 'utf8'));
   t.notThrows(() => validateScanResult(result));
   t.is(result.fit.data.events, 10100);
-  t.like(result.environment, { precision: 'float64', memoryBudget: 256 * 2 ** 20 });
+  t.like(result.environment, { precision: 'float64', memoryBudget: 384 * 2 ** 20 });
 
   // The float32 graphs in small chunks find the same minimum within a tenth of its errors.
   const small = await flowscan(['scan', '--request', join(dir, 'request.json'), '--out', join(dir, 'result32.json'), '--ep', 'cpu', '--precision', 'float32', '--memory', '16']);

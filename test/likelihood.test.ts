@@ -223,8 +223,9 @@ test('a memory budget bounds each graph call and leaves the NLL and gradient unc
   const whole = mixture(x);
   const K = 5;
   const points = Float64Array.from({ length: 3 * K }, (_, i) => [86, 0.01, 94][i % 3] + 0.5 * Math.floor(i / 3));
-  const bytes = Math.max(signal.gradientBytesPerEvaluation!, background.gradientBytesPerEvaluation!);
-  t.true(bytes > 0, 'the manifest records the bytes per evaluation');
+  const bytes = small.bytesPerEvaluation();
+  t.true(signal.evaluationBytes! > 0 && background.evaluationBytes! > 0, 'the manifests record the bytes per evaluation');
+  t.true(bytes >= signal.evaluationBytes! + background.evaluationBytes!, 'every session counts');
   t.true(small.chunkSize(K) * K * bytes <= budget, `${small.chunkSize(K)} events × ${K} points × ${bytes} B exceed the budget`);
   t.true(small.chunkSize(K) < 20_000 / 4, 'the small budget splits the events into several chunks');
   t.is(whole.chunkSize(1), 20_000);

@@ -37,8 +37,8 @@ export interface LikelihoodSpec {
   /** Bounds overriding the training ranges: name → [lo, hi]. */
   bounds?: Record<string, [number, number]>;
   /**
-   * Bytes that one evaluation may hold in graph intermediates (default 256 MiB): events are evaluated in chunks of
-   * at most budget / (K · bytes per evaluation) events, so memory stays bounded for any N and K.
+   * Bytes that the graph sessions of an evaluation may hold (default 384 MiB): events are evaluated in chunks
+   * sized to it, so memory stays bounded for any N and K.
    */
   memoryBudget?: number;
 }
@@ -80,13 +80,18 @@ export interface DataSummary {
 }
 
 /**
- * Default bytes of graph intermediates per evaluation call. The θ-gradient graph keeps every activation of the
- * forward pass, so memory grows with K·N: an evaluation streams over event chunks (views of the resident events,
- * no copy) sized to this budget, and adds the chunks' NLL and gradient sums in float64.
+ * Default bytes of graph memory for an evaluation, all sessions together. The θ-gradient graph keeps the forward
+ * pass's activations, so memory grows with K·N: an evaluation streams over event chunks (views of the resident
+ * events, no copy) sized to this budget, and adds the chunks' NLL and gradient sums in float64.
  */
-export const DEFAULT_MEMORY_BUDGET = 256 * 1024 * 1024;
+export const DEFAULT_MEMORY_BUDGET = 384 * 1024 * 1024;
+/**
+ * onnxruntime's arenas held about twice the live-tensor peak that the manifests record (10^6 toy events, K = 16:
+ * 1.55 GiB against 0.7 GiB predicted), so chunks are sized with this factor.
+ */
+const ARENA_FACTOR = 2;
 /** Bytes per evaluation assumed for models exported before the manifest recorded them (a generous bound). */
-const UNKNOWN_BYTES_PER_EVALUATION = 16 * 1024;
+const UNKNOWN_BYTES_PER_EVALUATION = 32 * 1024;
 /** The smallest chunk, whatever the budget (a budget below K · 16 evaluations is taken as that). */
 const MIN_CHUNK_EVENTS = 16;
 
@@ -387,8 +392,12 @@ export class MixtureLikelihood implements BatchObjective {
 
   /** Events per graph call for K points: the memory budget over the heaviest component's bytes per evaluation. */
   chunkSize(K: number): number {
-    const bytes = Math.max(...this.components.map((c) => c.model.gradientBytesPerEvaluation ?? UNKNOWN_BYTES_PER_EVALUATION));
-    return Math.min(this.count, Math.max(MIN_CHUNK_EVENTS, Math.floor(this.memoryBudget / (K * bytes))));
+    return Math.min(this.count, Math.max(MIN_CHUNK_EVENTS, Math.floor(this.memoryBudget / (K * this.bytesPerEvaluation()))));
+  }
+
+  /** Graph memory one event at one point takes in all sessions of an evaluation (see ARENA_FACTOR). */
+  bytesPerEvaluation(): number {
+    return ARENA_FACTOR * this.components.reduce((s, c) => s + (c.model.evaluationBytes ?? UNKNOWN_BYTES_PER_EVALUATION), 0);
   }
 
   /** [start, end) event ranges of chunkSize(K) events. */

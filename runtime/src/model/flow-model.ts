@@ -197,9 +197,15 @@ export class FlowModel {
     return this.precision === 'float64' ? new Float64Array(length) : new Float32Array(length);
   }
 
-  /** Upper bound on the bytes one evaluation (event × point) of the θ-gradient graph holds; null if unknown. */
-  get gradientBytesPerEvaluation(): number | null {
-    return this.manifest.graphs[EVALUATION_GRAPHS[this.precision].grad]?.bytesPerEvaluation ?? null;
+  /**
+   * Peak live intermediate bytes per evaluation (event × point) of the batched log-density and θ-gradient graphs in
+   * use, added up (each session keeps its own memory); null when the manifest does not record them.
+   */
+  get evaluationBytes(): number | null {
+    const graphs = EVALUATION_GRAPHS[this.precision];
+    const batch = this.manifest.graphs[graphs.batch]?.bytesPerEvaluation;
+    const grad = this.parameterCount > 0 ? this.manifest.graphs[graphs.grad]?.bytesPerEvaluation : 0;
+    return batch === undefined || grad === undefined ? null : batch + grad;
   }
 
   private checkEvents(x: FloatArray, count: number): void {

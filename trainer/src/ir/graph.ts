@@ -389,16 +389,28 @@ export function nodeInputs(node: Node): number[] {
 }
 
 /**
- * Upper bound on the bytes of intermediate tensors per evaluation (one event at one parameter point) that the
- * given outputs need: the sum over the nodes whose shape has an event axis of their static sizes. onnxruntime
- * reuses buffers, so the real peak is lower; the runtime sizes its event chunks from this bound.
+ * Peak bytes of intermediate tensors per evaluation (one event at one parameter point) that the given outputs
+ * need, as a runtime that frees each tensor after its last use sees them: nodes run in creation order, a node's
+ * result lives from its node to its last consumer (outputs to the end), and only tensors with an event axis count.
+ * The runtime sizes its event chunks from this.
  */
 export function activationBytesPerEvaluation(graph: GraphBuilder, outputs: number[], eventAxis: string, bytesPerValue: number): number {
-  let values = 0;
-  for (const id of reachable(graph, outputs)) {
+  const order = reachable(graph, outputs);
+  const size = (id: number): number => {
     const shape = graph.nodes[id].shape;
-    if (!shape.some((d) => typeof d === 'string' && d.split('|').includes(eventAxis))) continue;
-    values += shape.reduce<number>((p, d) => p * (typeof d === 'number' ? d : 1), 1);
-  }
-  return values * bytesPerValue;
+    if (!shape.some((d) => typeof d === 'string' && d.split('|').includes(eventAxis))) return 0;
+    return shape.reduce<number>((p, d) => p * (typeof d === 'number' ? d : 1), 1);
+  };
+  const lastUse = new Map<number, number>();
+  order.forEach((id, step) => nodeInputs(graph.nodes[id].node).forEach((input) => lastUse.set(input, step)));
+  for (const id of outputs) lastUse.set(id, order.length);
+  let live = 0;
+  let peak = 0;
+  order.forEach((id, step) => {
+    live += size(id);
+    peak = Math.max(peak, live);
+    for (const input of new Set(nodeInputs(graph.nodes[id].node))) if (lastUse.get(input) === step) live -= size(input);
+    if (!lastUse.has(id)) live -= size(id);
+  });
+  return peak * bytesPerValue;
 }
