@@ -74,13 +74,13 @@ test('simulate → train → export → scan: a small toy chain, with a result t
   const result = JSON.parse(await readFile(join(dir, 'result.json'), 'utf8'));
   t.notThrows(() => validateScanResult(result));
   t.is(result.fit.data.events, 10100);
-  t.like(result.environment, { precision: 'float64', memoryBudget: 384 * 2 ** 20 });
+  t.like(result.environment, { precision: 'float64', memoryBudget: 128 * 2 ** 20 });
 
   // The float32 graphs in small chunks find the same minimum within a tenth of its errors.
-  const small = await flowscan(['scan', '--request', join(dir, 'request.json'), '--out', join(dir, 'result32.json'), '--ep', 'cpu', '--precision', 'float32', '--memory', '16']);
+  const small = await flowscan(['scan', '--request', join(dir, 'request.json'), '--out', join(dir, 'result32.json'), '--ep', 'cpu', '--precision', 'float32', '--memory', '4']);
   t.is(small.code, 0, small.stderr);
   const result32 = JSON.parse(await readFile(join(dir, 'result32.json'), 'utf8'));
-  t.like(result32.environment, { precision: 'float32', memoryBudget: 16 * 2 ** 20 });
+  t.like(result32.environment, { precision: 'float32', memoryBudget: 4 * 2 ** 20 });
   for (const p of result.fit.parameters) {
     const q = result32.fit.parameters.find((r: { name: string }) => r.name === p.name);
     if (p.error) t.true(Math.abs(q.value - p.value) < 0.1 * p.error, `${p.name}: float32 ${q.value} vs float64 ${p.value} ± ${p.error}`);

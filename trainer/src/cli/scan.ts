@@ -115,7 +115,7 @@ export function register(program: Command): void {
       integerOption('--threads', 1, 1024),
     )
     .option('--precision <p>', 'graph precision: auto (float64 on the CPU, float32 on GPUs) | float32 | float64', choiceOption('--precision', PRECISIONS), 'auto')
-    .option('--memory <MiB>', 'memory for the graphs of an evaluation, MiB (events are evaluated in chunks that fit)', integerOption('--memory', 16, 1 << 20), 384)
+    .option('--memory <MiB>', 'memory for the graphs of an evaluation, MiB (events are evaluated in chunks that fit)', integerOption('--memory', 4, 1 << 20), 128)
     .option('--start <pairs>', 'override start values, e.g. "m_pole=90,gamma=2"', numberPairsOption)
     .option('--profile', 'also compute profile-likelihood intervals')
     .addHelpText(
