@@ -41,6 +41,7 @@ export {
   randomScan,
   type GridScanOptions,
   type NllMap,
+  type MapRanges,
   type NllMapOptions,
   type RandomScanOptions,
   type ScanOptions,

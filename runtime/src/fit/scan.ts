@@ -143,6 +143,9 @@ async function evaluatePoints(
   };
 }
 
+/** [[x_i min, x_i max], [x_j min, x_j max]]: the axes of a 2-D map. */
+export type MapRanges = readonly [readonly [number, number], readonly [number, number]];
+
 export interface NllMapOptions {
   /** Also return ∂NLL/∂x_i and ∂NLL/∂x_j at each node (default true). */
   withGradient?: boolean;
@@ -179,7 +182,7 @@ export async function nllMap2d(
   best: Float64Array,
   i: number,
   j: number,
-  ranges: readonly [readonly [number, number], readonly [number, number]],
+  ranges: MapRanges,
   nx: number,
   ny: number,
   options: NllMapOptions = {},

@@ -2,7 +2,7 @@
 // best fit. A component whose parameters are all fixed then is evaluated once and cached (the toy's background in
 // a map over the signal's (M_pole, Γ)), and the gradients are taken for the two mapped parameters alone.
 import type { BatchObjective } from '../fit/objective.ts';
-import { type NllMap, type NllMapOptions, nllMap2d } from '../fit/scan.ts';
+import { type MapRanges, type NllMap, type NllMapOptions, nllMap2d } from '../fit/scan.ts';
 import type { MixtureLikelihood } from './mixture.ts';
 
 export interface LikelihoodMapOptions extends Omit<NllMapOptions, 'bounds'> {
@@ -19,7 +19,7 @@ export async function likelihoodMap2d(
   best: Float64Array,
   i: number,
   j: number,
-  ranges: readonly [readonly [number, number], readonly [number, number]],
+  ranges: MapRanges,
   nx: number,
   ny: number,
   options: LikelihoodMapOptions = {},
