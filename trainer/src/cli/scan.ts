@@ -4,13 +4,11 @@ import { dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { type FitResult, type FlowModel, type ScanRequest, type ScanResultFile, runScan, validateScanRequest } from '@flowscan/runtime';
 import { EXECUTION_PROVIDERS, type ExecutionProviderChoice, loadModel, writeFileAtomic } from '@flowscan/runtime/node';
-import type { PrecisionChoice } from '@flowscan/runtime';
+import { PRECISION_CHOICES, type PrecisionChoice } from '@flowscan/runtime';
 import { readColumns } from './train.ts';
 import { choiceOption, integerOption, numberPairsOption } from './options.ts';
 import { progressBar } from './progress.ts';
 import { TRAINER_VERSION } from '../train/saved-model.ts';
-
-const PRECISIONS: readonly PrecisionChoice[] = ['auto', 'float32', 'float64'];
 
 export interface ScanRunOptions {
   ep?: ExecutionProviderChoice;
@@ -114,7 +112,7 @@ export function register(program: Command): void {
       'onnxruntime intra-op threads (default: one per core); give scans running side by side a share each, e.g. 1 for two scans on 2 cores',
       integerOption('--threads', 1, 1024),
     )
-    .option('--precision <p>', 'graph precision: auto (float64 on the CPU, float32 on GPUs) | float32 | float64', choiceOption('--precision', PRECISIONS), 'auto')
+    .option('--precision <p>', 'graph precision: auto (float64 on the CPU, float32 on GPUs) | float32 | float64', choiceOption('--precision', PRECISION_CHOICES), 'auto')
     .option('--memory <MiB>', 'memory for the graphs of an evaluation, MiB (events are evaluated in chunks that fit)', integerOption('--memory', 4, 1 << 20), 128)
     .option('--start <pairs>', 'override start values, e.g. "m_pole=90,gamma=2"', numberPairsOption)
     .option('--profile', 'also compute profile-likelihood intervals')
