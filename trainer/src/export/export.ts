@@ -26,9 +26,9 @@ interface GraphPlan {
 }
 
 /**
- * The float64 evaluation graphs for CPU and WASM fits. Sums of 10^5–10^6 float32 log-densities and gradients carry
- * rounding noise correlated through the shared θ-dependent knots (≈ 0.05 in the toy's NLL, 5 % of a Hessian column
- * at its σ), while double costs ≈ 1.2× on CPU. They take events through the preprocessing bijection
+ * The float64 evaluation graphs for CPU fits. Sums of 10^5–10^6 float32 log-densities and gradients carry rounding
+ * noise correlated through the shared θ-dependent knots (≈ 0.05 in the toy's NLL, 5 % of a Hessian column at its
+ * σ); double costs about the same on one-feature spline flows and 2–3× on wide MLPs (docs/engine.md). They take events through the preprocessing bijection
  * (`preprocess_f64`), which does not depend on θ: a scan runs it once per dataset (it was half of the toy's
  * log-density cost). WebGPU has no float64 and keeps the float32 graphs on physical x.
  */
