@@ -1,0 +1,10 @@
+// The sharded commands that `flowscan merge` can summarise, by the kind their shard files carry.
+import type { MergedShards } from './shards.ts';
+
+export interface ShardedKind {
+  /** Writes the run's summary (JSON, figures) into `out` from every item of the run; returns the text to print. */
+  summarize(merged: MergedShards<unknown>, out: string): Promise<string>;
+}
+
+/** Loaded on demand, so `merge` pulls in only the command whose shards it reads. */
+export const SHARDED_KINDS: Record<string, () => Promise<ShardedKind>> = {};
