@@ -208,3 +208,28 @@ test('int(n) is uniform on {0,…,n−1} (χ² test) and shuffle gives every per
   const big = rng.shuffle(Uint32Array.from({ length: 1000 }, (_, i) => i));
   t.deepEqual([...big].sort((a, b) => a - b), Array.from({ length: 1000 }, (_, i) => i));
 });
+
+test('poisson(μ) follows the Poisson probabilities (χ² test at μ = 3) and has mean and variance μ at μ = 2000', (t) => {
+  const rng = new Rng(9);
+  const draws = 50_000;
+  const mu = 3;
+  const counts = new Array(9).fill(0);
+  for (let i = 0; i < draws; i++) counts[Math.min(rng.poisson(mu), 8)]++;
+  let chi2 = 0;
+  let tail = 1;
+  for (let k = 0; k < 9; k++) {
+    let p = Math.exp(-mu);
+    for (let j = 1; j <= k; j++) p *= mu / j;
+    const expected = draws * (k < 8 ? p : tail);
+    tail -= p;
+    chi2 += (counts[k] - expected) ** 2 / expected;
+  }
+  t.true(chi2 < 26.1, `χ²(8 dof) = ${chi2}, 99.9% quantile is 26.12`);
+  const big = Array.from({ length: 400 }, () => rng.poisson(2000));
+  const mean = big.reduce((s, v) => s + v, 0) / big.length;
+  const variance = big.reduce((s, v) => s + (v - mean) ** 2, 0) / (big.length - 1);
+  t.true(Math.abs(mean - 2000) < 4 * Math.sqrt(2000 / 400), `mean ${mean}`);
+  t.true(Math.abs(variance / 2000 - 1) < 0.25, `variance ${variance}`);
+  t.is(rng.poisson(0), 0);
+  t.throws(() => rng.poisson(-1), { message: /poisson mean/ });
+});

@@ -1,6 +1,7 @@
 // @flowscan/runtime: everything after training, for Node and browsers (no Node-only imports here).
 export * from './model/manifest.ts';
 export * from './model/flow-model.ts';
+export * from './model/sample.ts';
 export * from './random.ts';
 export * from './data/csv.ts';
 export * from './stats/ks.ts';

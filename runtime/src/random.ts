@@ -139,6 +139,18 @@ export class Rng {
     }
   }
 
+  /**
+   * Poisson with the given mean, exactly: the number of arrivals of a unit-rate Poisson process in [0, mean]
+   * (sums of exponential gaps). It costs O(mean) draws, the same order as generating that many events, which is what
+   * toys draw a Poisson number for.
+   */
+  poisson(mean: number): number {
+    if (!(mean >= 0 && mean <= 1e9)) throw new RangeError(`poisson mean must be a number in [0, 1e9], got ${mean}`);
+    let count = 0;
+    for (let t = this.exponential(); t <= mean; t += this.exponential()) count++;
+    return count;
+  }
+
   /** Beta(a, b) as Ga/(Ga + Gb) with independent gamma draws. */
   beta(a: number, b: number): number {
     const x = this.gamma(a);

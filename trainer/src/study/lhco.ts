@@ -17,7 +17,9 @@ import {
   ksTwoSample,
   localSignificance,
   likelihoodMap2d,
+  featureColumns,
   plots,
+  sampleFlow,
 } from '@flowscan/runtime';
 import { loadModel, writeFileAtomic } from '@flowscan/runtime/node';
 import {
@@ -305,21 +307,9 @@ export function lhcoTrainingJob(which: 'signal' | 'background', scaleName: keyof
   };
 }
 
-/** Flow samples at θ (one point) as feature columns: base draws through the sampler graph. */
-async function flowEvents(model: FlowModel, theta: number[], n: number, rng: Rng): Promise<Record<LhcoFeature, Float32Array>> {
-  const D = model.dimension;
-  const z = new Float32Array(n * D);
-  const base = model.manifest.flow.base;
-  if (base.kind === 'normal') rng.fillNormal(z);
-  else rng.fillStudentT(z, base.nu);
-  const x = await model.sample(z, Float32Array.from(theta));
-  const out = {} as Record<LhcoFeature, Float32Array>;
-  model.featureNames.forEach((name, d) => {
-    const column = new Float32Array(n);
-    for (let i = 0; i < n; i++) column[i] = x[i * D + d];
-    out[name as LhcoFeature] = column;
-  });
-  return out;
+/** Flow samples at θ (one point) as feature columns. */
+async function flowEvents(model: FlowModel, theta: number[], n: number, rng: Rng): Promise<Record<LhcoFeature, Float64Array>> {
+  return featureColumns(model, await sampleFlow(model, theta, n, rng)) as Record<LhcoFeature, Float64Array>;
 }
 
 function meanOf(values: number[]): number {

@@ -18,6 +18,7 @@ import {
   minimize,
   likelihoodMap2d,
   plots,
+  sampleFlow,
 } from '@flowscan/runtime';
 import { loadModel, writeFileAtomic } from '@flowscan/runtime/node';
 import * as toy from '../data/toy.ts';
@@ -264,13 +265,6 @@ async function trainToyFlows(
 }
 
 /** Flow samples at θ for the figures: base draws through the sampler graph. */
-async function flowSamples(model: FlowModel, theta: number[], n: number, rng: Rng): Promise<Float32Array> {
-  const z = new Float32Array(n * model.dimension);
-  const base = model.manifest.flow.base;
-  if (base.kind === 'normal') rng.fillNormal(z);
-  else rng.fillStudentT(z, base.nu);
-  return model.sample(z, Float32Array.from(theta));
-}
 
 export async function runToyStudy(o: ToyStudyOptions): Promise<ToyStudyResult> {
   const scale = TOY_SCALES[o.scale];
@@ -371,7 +365,7 @@ export async function runToyStudy(o: ToyStudyOptions): Promise<ToyStudyResult> {
     for (const p of points) {
       const reference = new Float64Array(20000);
       p.simulate(reference);
-      groups.push({ thetaLabel: p.label, reference, model: await flowSamples(model, p.theta, 20000, rng) });
+      groups.push({ thetaLabel: p.label, reference, model: await sampleFlow(model, p.theta, 20000, rng) });
     }
     const spec = plots.distributionsByTheta({ title, xTitle: 'M_reco [GeV]', range: [40, 140], bins, groups, referenceLabel: 'simulation (exact)', modelLabel: 'flow samples' });
     return writeFigure(figDir, name, spec);
@@ -395,8 +389,8 @@ export async function runToyStudy(o: ToyStudyOptions): Promise<ToyStudyResult> {
   const nModel = 200000;
   const nSig = Math.round(nModel * TOY_SIGNAL_FRACTION);
   const modelSample = new Float32Array(nModel);
-  modelSample.set(await flowSamples(sModel, [fitted('m_pole'), fitted('gamma')], nSig, rng), 0);
-  modelSample.set(await flowSamples(bModel, [fitted('tau')], nModel - nSig, rng), nSig);
+  modelSample.set(await sampleFlow(sModel, [fitted('m_pole'), fitted('gamma')], nSig, rng), 0);
+  modelSample.set(await sampleFlow(bModel, [fitted('tau')], nModel - nSig, rng), nSig);
   figures.data = await writeFigure(figDir, 'pseudo-data-fit', plots.histogramComparison({
     title: 'Pseudo-data (1k signal + 100k background) and the flow fit',
     xTitle: 'M_reco [GeV]',
@@ -443,7 +437,7 @@ export async function runToyStudy(o: ToyStudyOptions): Promise<ToyStudyResult> {
   const gapModel = await loadModel(gapDir, { ep: 'cpu' }).catch(() => null);
   const exactAt90 = new Float64Array(20000);
   toy.signalSample(rng, 90, 2.5, exactAt90);
-  const flowAt90 = await flowSamples(gapModel ?? sModel, [90, 2.5], 20000, rng);
+  const flowAt90 = await sampleFlow(gapModel ?? sModel, [90, 2.5], 20000, rng);
   const ks90 = ksTwoSample(exactAt90, flowAt90);
   const interpolationText = gapModel
     ? `Interpolation: the flow trained with no events at M_pole in [${TOY_GAP.join(', ')}] GeV, sampled at M_pole = 90 GeV, Γ = 2.5 GeV, against the exact distribution (20k each): KS = ${ks90.statistic.toFixed(4)} (p = ${ks90.pValue.toPrecision(2)}).`

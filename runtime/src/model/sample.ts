@@ -1,0 +1,40 @@
+// Events drawn from an exported flow: base draws (normal or Student-t, as the manifest says) through the sampler
+// graph at one parameter point.
+import type { Rng } from '../random.ts';
+import type { FlowModel } from './flow-model.ts';
+
+/** Largest number of events sent through the sampler graph in one call (its intermediates grow with n). */
+const SAMPLE_CHUNK = 1 << 16;
+
+/** n events [n×D] (float32, the sampler's precision) from `model` at θ (one point). */
+export async function sampleFlow(model: FlowModel, theta: ArrayLike<number>, n: number, rng: Rng): Promise<Float32Array> {
+  if (!(Number.isInteger(n) && n >= 0)) throw new Error(`the number of events to sample must be a non-negative integer, got ${n}`);
+  if (theta.length !== model.parameterCount) {
+    throw new Error(`θ has ${theta.length} values, ${model.manifest.name} takes ${model.parameterCount} (${model.parameterNames.join(', ')})`);
+  }
+  const D = model.dimension;
+  const base = model.manifest.flow.base;
+  const thetaF32 = Float32Array.from(theta);
+  const out = new Float32Array(n * D);
+  for (let start = 0; start < n; start += SAMPLE_CHUNK) {
+    const count = Math.min(SAMPLE_CHUNK, n - start);
+    const z = new Float32Array(count * D);
+    if (base.kind === 'normal') rng.fillNormal(z);
+    else rng.fillStudentT(z, base.nu);
+    out.set(await model.sample(z, thetaF32), start * D);
+  }
+  return out;
+}
+
+/** Columns by feature name from events [n×D]. */
+export function featureColumns(model: FlowModel, events: Float32Array | Float64Array): Record<string, Float64Array> {
+  const D = model.dimension;
+  const n = events.length / D;
+  return Object.fromEntries(
+    model.featureNames.map((name, d) => {
+      const column = new Float64Array(n);
+      for (let i = 0; i < n; i++) column[i] = events[i * D + d];
+      return [name, column];
+    }),
+  );
+}
