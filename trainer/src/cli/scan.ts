@@ -23,6 +23,23 @@ export interface ScanRunOptions {
   quiet?: boolean;
 }
 
+/** Reads and validates a scan request file; relative paths in it are relative to `baseDir`, its folder. */
+export async function readScanRequest(path: string): Promise<{ request: ScanRequest; baseDir: string }> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch {
+    throw new Error(`scan request ${path} cannot be read`);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (error) {
+    throw new Error(`scan request ${path} is not valid JSON (${(error as Error).message})`);
+  }
+  return { request: validateScanRequest(json, path), baseDir: dirname(resolve(path)) };
+}
+
 /** Loads the request's models and events and runs it (Node). */
 export async function scanWithFiles(request: ScanRequest, o: ScanRunOptions = {}): Promise<ScanResultFile> {
   const base = o.baseDir ?? process.cwd();
@@ -144,21 +161,7 @@ Examples:
         truth = demo.truth;
         baseDir = demo.baseDir;
       } else {
-        const path = o.request!;
-        let text: string;
-        try {
-          text = await readFile(path, 'utf8');
-        } catch {
-          throw new Error(`scan request ${path} cannot be read`);
-        }
-        let json: unknown;
-        try {
-          json = JSON.parse(text);
-        } catch (error) {
-          throw new Error(`scan request ${path} is not valid JSON (${(error as Error).message})`);
-        }
-        request = validateScanRequest(json, path);
-        baseDir = dirname(resolve(path));
+        ({ request, baseDir } = await readScanRequest(o.request!));
       }
       if (o.start) request.start = { ...request.start, ...o.start };
       if (o.profile) request.profile = true;
