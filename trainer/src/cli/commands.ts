@@ -4,6 +4,7 @@ import { register as registerExport } from './export.ts';
 import { register as registerScan } from './scan.ts';
 import { register as registerSimulate } from './simulate.ts';
 import { register as registerStudy } from './study.ts';
+import { register as registerToys } from './toys.ts';
 import { register as registerTrain } from './train.ts';
 import { register as registerWeb } from './web.ts';
 
@@ -13,5 +14,6 @@ export function registerCommands(program: Command): void {
   registerExport(program);
   registerScan(program);
   registerStudy(program);
+  registerToys(program);
   registerWeb(program);
 }
