@@ -1,6 +1,7 @@
 // The list of subcommands. Each module exports `register(program)` adding one subcommand with its --help.
 import type { Command } from 'commander';
 import { register as registerExport } from './export.ts';
+import { register as registerMerge } from './merge.ts';
 import { register as registerScan } from './scan.ts';
 import { register as registerSimulate } from './simulate.ts';
 import { register as registerStudy } from './study.ts';
@@ -16,4 +17,5 @@ export function registerCommands(program: Command): void {
   registerStudy(program);
   registerToys(program);
   registerWeb(program);
+  registerMerge(program);
 }

@@ -4,10 +4,11 @@
 // with its own deterministic seed, so the results do not depend on how the items are split. Shard i of n takes
 // the items j with j mod n = i (round robin: items that cost more, e.g. the corners of a design, spread over the
 // shards) and writes one file, atomically, into the run's folder. `mergeShards` reads them back and refuses a
-// set with a missing shard, a shard written twice or written by a different configuration; `missingShards` lists
-// what a killed run still has to do, in the form `sbatch --array` takes.
+// set with a missing shard, a shard written twice or written by a different configuration; `shardStatus` lists
+// what a killed run still has to do, and `arraySpec` writes it in the form `sbatch --array` takes.
 import { createHash } from 'node:crypto';
 import { mkdir, readdir, readFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { writeFileAtomic } from '@flowscan/runtime/node';
 
@@ -94,23 +95,44 @@ export async function writeShard<T>(dir: string, file: Omit<ShardFile<T>, 'forma
     ...file,
     configHash: configHash(file.config),
     finished: new Date().toISOString(),
-    host: (await import('node:os')).hostname(),
+    host: hostname(),
   };
   await writeFileAtomic(path, `${JSON.stringify(full)}\n`);
   return path;
 }
 
-async function readShardFile(path: string): Promise<ShardFile<unknown>> {
-  let parsed: unknown;
+const isCount = (n: unknown): n is number => Number.isInteger(n) && (n as number) >= 0;
+
+/** The shard file at `path`, checked field by field; null when there is no such file (the shard is still to do). */
+async function readShardFileIfPresent(path: string): Promise<ShardFile<unknown> | null> {
+  let text: string;
   try {
-    parsed = JSON.parse(await readFile(path, 'utf8'));
+    text = await readFile(path, 'utf8');
   } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
     throw new Error(`cannot read shard ${path}: ${(error as Error).message}`);
   }
-  const f = parsed as ShardFile<unknown>;
-  if (f?.format !== SHARD_FORMAT || typeof f.kind !== 'string' || typeof f.configHash !== 'string' || !Array.isArray(f.items)) {
-    throw new Error(`${path} is not a flowscan shard file (expected format "${SHARD_FORMAT}")`);
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (error) {
+    throw new Error(`${path} is not valid JSON (${(error as Error).message}); delete it and run its shard again.`);
   }
+  const f = parsed as ShardFile<unknown>;
+  if (f?.format !== SHARD_FORMAT) throw new Error(`${path} is not a flowscan shard file (expected format "${SHARD_FORMAT}", got ${JSON.stringify(f?.format)})`);
+  const problem =
+    typeof f.kind !== 'string' ? 'kind is not a string' :
+    typeof f.configHash !== 'string' ? 'configHash is not a string' :
+    !(isCount(f.shard?.index) && isCount(f.shard?.count) && f.shard.index < f.shard.count) ? 'shard is not {index, count} with 0 ≤ index < count' :
+    !isCount(f.total) ? 'total is not a non-negative integer' :
+    !Array.isArray(f.items) || !f.items.every((item) => isCount(item?.index)) ? 'items is not a list of {index, result}' : null;
+  if (problem) throw new Error(`${path} is a damaged shard file: ${problem}; delete it and run its shard again.`);
+  return f;
+}
+
+async function readShardFile(path: string): Promise<ShardFile<unknown>> {
+  const f = await readShardFileIfPresent(path);
+  if (!f) throw new Error(`shard ${path} disappeared while reading the folder`);
   return f;
 }
 
@@ -120,13 +142,8 @@ async function readShardFile(path: string): Promise<ShardFile<unknown>> {
  */
 export async function finishedShard(dir: string, shard: Shard, kind: string, config: unknown): Promise<ShardFile<unknown> | null> {
   const path = join(dir, shardFileName(shard));
-  let f: ShardFile<unknown>;
-  try {
-    f = await readShardFile(path);
-  } catch (error) {
-    if ((error as Error).message.includes('ENOENT')) return null;
-    throw error;
-  }
+  const f = await readShardFileIfPresent(path);
+  if (!f) return null;
   if (f.kind !== kind || f.configHash !== configHash(config)) {
     throw new Error(
       `${path} was written by another ${f.kind} run (configuration sha256 ${f.configHash.slice(0, 12)}…, this run ${configHash(config).slice(0, 12)}…); ` +
@@ -150,10 +167,20 @@ async function shardFilesIn(dir: string): Promise<{ path: string; index: number;
   } catch (error) {
     throw new Error(`cannot read the shard folder ${dir}: ${(error as Error).message}`);
   }
-  return names.flatMap((name) => {
+  const files = names.sort().flatMap((name) => {
     const m = SHARD_FILE.exec(name);
     return m ? [{ path: join(dir, name), index: Number(m[1]), count: Number(m[2]) }] : [];
   });
+  const byIndex = new Map<string, string>();
+  for (const f of files) {
+    if (f.index >= f.count) throw new Error(`${f.path} names shard ${f.index} of ${f.count}, but shards are numbered 0 to ${f.count - 1}; remove it.`);
+    // The same shard under two names (other zero padding, e.g. copied in by hand) would count its items twice.
+    const key = `${f.index}/${f.count}`;
+    const other = byIndex.get(key);
+    if (other) throw new Error(`shard ${key} is there twice: ${other} and ${f.path}; keep one.`);
+    byIndex.set(key, f.path);
+  }
+  return files.sort((a, b) => a.index - b.index);
 }
 
 /** Which shards of the run in `dir` are finished and which are missing. */
@@ -166,16 +193,18 @@ export async function shardStatus(dir: string): Promise<ShardSetStatus> {
   }
   const count = counts[0];
   const first = await readShardFile(files[0].path);
-  const present = files.map((f) => f.index).sort((a, b) => a - b);
+  const present = files.map((f) => f.index);
   const have = new Set(present);
   const missing: number[] = [];
   for (let i = 0; i < count; i++) if (!have.has(i)) missing.push(i);
   return { kind: first.kind, count, present, missing };
 }
 
-/** Indices as an sbatch --array value: 0-3,7,9-10. */
+/** Indices as an sbatch --array value: 0-3,7,9-10 (sorted, each once). */
 export function arraySpec(indices: readonly number[]): string {
-  const sorted = [...indices].sort((a, b) => a - b);
+  const bad = indices.find((i) => !isCount(i));
+  if (bad !== undefined) throw new Error(`array indices must be non-negative integers, got ${bad}`);
+  const sorted = [...new Set(indices)].sort((a, b) => a - b);
   const parts: string[] = [];
   for (let i = 0; i < sorted.length; ) {
     let j = i;
@@ -204,10 +233,11 @@ export async function mergeShards<T>(dir: string, kind?: string): Promise<Merged
   if (status.missing.length > 0) {
     throw new Error(
       `${status.missing.length} of ${status.count} shards are missing in ${dir}: ${arraySpec(status.missing)}; ` +
-        `run them (e.g. sbatch --array=${arraySpec(status.missing)} …) and merge again.`,
+        `run them (e.g. sbatch --array=${arraySpec(status.missing)} with the run's shard count ${status.count}; ` +
+        `\`flowscan merge ${dir} --missing\` prints the list) and merge again.`,
     );
   }
-  const files = (await shardFilesIn(dir)).sort((a, b) => a.index - b.index);
+  const files = await shardFilesIn(dir);
   let reference: ShardFile<unknown> | null = null;
   const items = new Map<number, ShardItem<T>>();
   for (const { path, index } of files) {
@@ -217,12 +247,14 @@ export async function mergeShards<T>(dir: string, kind?: string): Promise<Merged
       throw new Error(`${path} says it is shard ${f.shard.index}/${f.shard.count}, its name says ${index}/${status.count}`);
     }
     reference ??= f;
-    if (f.kind !== reference.kind || f.configHash !== reference.configHash || f.total !== reference.total) {
-      throw new Error(`${path} was written by a different run than ${files[0].path} (configuration or item count differ); keep one run per folder.`);
-    }
+    const differs =
+      f.kind !== reference.kind ? `kind ${f.kind}, not ${reference.kind}` :
+      f.configHash !== reference.configHash ? `configuration sha256 ${f.configHash.slice(0, 12)}…, not ${reference.configHash.slice(0, 12)}…` :
+      f.total !== reference.total ? `${f.total} items in the run, not ${reference.total}` : null;
+    if (differs) throw new Error(`${path} was written by a different run than ${files[0].path} (${differs}); keep one run per folder.`);
     const expected = new Set(shardItems(f.total, f.shard));
     for (const item of f.items as ShardItem<T>[]) {
-      if (items.has(item.index)) throw new Error(`item ${item.index} appears twice (again in ${path}): duplicate shards`);
+      if (items.has(item.index)) throw new Error(`${path} holds item ${item.index} twice`);
       if (!expected.has(item.index)) throw new Error(`${path} holds item ${item.index}, which belongs to another shard`);
       items.set(item.index, item);
     }
