@@ -105,7 +105,7 @@ function componentTheta(request: ScanRequest, component: string, model: FlowMode
   return model.parameterNames.map((p) => {
     const name = rename[p] ?? p;
     const v = values[name] ?? request.fixed?.[name];
-    if (v === undefined) throw new Error(`the truth has no value for ${name} (component ${component})`);
+    if (v === undefined) throw new Error(`--truth has no value for ${name} (a parameter of component ${component}); give every free parameter`);
     return v;
   });
 }
