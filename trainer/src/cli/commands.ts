@@ -7,6 +7,7 @@ import { register as registerSimulate } from './simulate.ts';
 import { register as registerStudy } from './study.ts';
 import { register as registerToys } from './toys.ts';
 import { register as registerTrain } from './train.ts';
+import { register as registerValidate } from './validate.ts';
 import { register as registerWeb } from './web.ts';
 
 export function registerCommands(program: Command): void {
@@ -16,6 +17,7 @@ export function registerCommands(program: Command): void {
   registerScan(program);
   registerStudy(program);
   registerToys(program);
+  registerValidate(program);
   registerWeb(program);
   registerMerge(program);
 }

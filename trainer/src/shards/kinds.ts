@@ -9,4 +9,5 @@ export interface ShardedKind {
 /** Loaded on demand, so `merge` pulls in only the command whose shards it reads. */
 export const SHARDED_KINDS: Record<string, () => Promise<ShardedKind>> = {
   toys: async () => (await import('../toys/run.ts')).toysKind,
+  validate: async () => (await import('../validate/summary.ts')).validateKind,
 };

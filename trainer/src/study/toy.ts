@@ -101,14 +101,24 @@ export const TOY_SCALES: Record<'quick' | 'default' | 'full', ToyScale> = {
 /** The repository root (models/ ships the exported toy flows). */
 export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 
-/** The paper's pseudo-data, seeded: the same events every time. */
-export function toyPseudoData(seed = TOY_PSEUDO_DATA.seed): Float64Array {
-  const data = toy.pseudoData(new Rng(seed), {
-    nSignal: TOY_PSEUDO_DATA.nSignal,
-    nBackground: TOY_PSEUDO_DATA.nBackground,
-    mPole: TOY_TRUTH.m_pole,
-    gamma: TOY_TRUTH.gamma,
-    tau: TOY_TRUTH.tau,
+/** A point (M_pole, Γ, τ) of the toy's parameter box, named as the models name the parameters. */
+export type ToyPoint = Record<'m_pole' | 'gamma' | 'tau', number>;
+
+/**
+ * Seeded pseudo-data: by default the paper's (the same events every time); `truth` and `size` move it elsewhere
+ * in the box or shrink it (validation designs), a generator instead of a seed gives a forked stream.
+ */
+export function toyPseudoData(
+  seed: number | Rng = TOY_PSEUDO_DATA.seed,
+  truth: ToyPoint = TOY_TRUTH,
+  size: { nSignal: number; nBackground: number } = TOY_PSEUDO_DATA,
+): Float64Array {
+  const data = toy.pseudoData(typeof seed === 'number' ? new Rng(seed) : seed, {
+    nSignal: size.nSignal,
+    nBackground: size.nBackground,
+    mPole: truth.m_pole,
+    gamma: truth.gamma,
+    tau: truth.tau,
   });
   return Float64Array.from(data.x);
 }
@@ -122,7 +132,7 @@ export function toyRequest(signalModel: string, backgroundModel: string, maps = 
       { name: 'background', model: backgroundModel, fraction: 1 - TOY_SIGNAL_FRACTION },
     ],
     yields: 'fixed-fractions',
-    start: { m_pole: 90, gamma: 3, tau: 0.0125 },
+    start: { ...TOY_START },
     starts: 1,
     ...(significance ? { signal: 'signal' } : {}),
     ...(maps > 0 ? { maps: [{ x: 'm_pole', y: 'gamma', nx: maps, ny: maps }] } : {}),
@@ -140,17 +150,25 @@ export function demoRequest() {
   };
 }
 
-interface ExactFit {
+export interface ExactFit {
   values: Record<string, number>;
   errors: Record<string, number>;
+  /** Parameters the minimum lies on a bound of (an error there is not a Gaussian σ). */
+  atBound: Record<string, 'free' | 'lower' | 'upper'>;
   nll: number;
 }
 
-/** Fits the exact likelihood with the same minimiser; errors from its Hessian (analytic gradients). */
-export async function exactFit(x: Float64Array, mode: 'fixed-fractions' | 'extended'): Promise<ExactFit> {
+/** The study's start for the shape parameters: off the truth, as a user's first guess would be. */
+export const TOY_START: ToyPoint = { m_pole: 90, gamma: 3, tau: 0.0125 };
+
+/**
+ * Fits the exact likelihood with the same minimiser, starting at `from` (validation starts at each design point's
+ * truth); errors from its Hessian (analytic gradients).
+ */
+export async function exactFit(x: Float64Array, mode: 'fixed-fractions' | 'extended', from: ToyPoint = TOY_START): Promise<ExactFit> {
   const objective = new ExactToyLikelihood(x, mode === 'extended' ? { mode } : { mode, signalFraction: TOY_SIGNAL_FRACTION }, TOY_WINDOW);
   const bounds = objective.bounds(x.length);
-  const start = [90, 3, 0.0125, ...(mode === 'extended' ? [x.length / 2, x.length / 2] : [])];
+  const start = [from.m_pole, from.gamma, from.tau, ...(mode === 'extended' ? [x.length / 2, x.length / 2] : [])];
   const scales = Float64Array.from([0.6, 0.045, 1e-3, ...(mode === 'extended' ? [300, 300] : [])]);
   const result = await minimize(objective, { method: 'lbfgsb', starts: Float64Array.from(start), bounds, scales });
   const h = await hessian(objective, result.best.x, { bounds, scales, relativeStep: 1e-3 });
@@ -160,6 +178,7 @@ export async function exactFit(x: Float64Array, mode: 'fixed-fractions' | 'exten
   return {
     values: Object.fromEntries(names.map((n, i) => [n, result.best.x[i]])),
     errors: Object.fromEntries(names.map((n, i) => [n, cov.errors[i]])),
+    atBound: Object.fromEntries(names.map((n, i) => [n, result.best.atBound[i]])),
     nll: result.best.value,
   };
 }
@@ -310,7 +329,7 @@ export async function runToyStudy(o: ToyStudyOptions): Promise<ToyStudyResult> {
       events: { x },
       yields: mode,
     });
-    const start: Record<string, number> = { m_pole: 90, gamma: 3, tau: 0.0125 };
+    const start: Record<string, number> = { ...TOY_START };
     if (mode === 'extended') Object.assign(start, { n_signal: 1500, n_background: x.length - 1500 });
     let lastStage = '';
     const flowFit = await fitLikelihood(likelihood, {
