@@ -9,5 +9,6 @@ export * from './fit/index.ts';
 export * from './likelihood/mixture.ts';
 export * from './likelihood/fit.ts';
 export * from './likelihood/map.ts';
+export * from './likelihood/sandwich.ts';
 export * as plots from './plots/index.ts';
 export * from './scan/scan.ts';

@@ -5,10 +5,12 @@
 // resolved to 1e-3 at 10^6 events. Gradients use the exported θ-gradient graph with the per-point
 // responsibilities r_kic = f_c p_c / Σ_c' f_c' p_c' as event weights:
 //   ∂(−log L)/∂θ_c = −Σ_i w_i r_kic ∂ log p_c(x_i|θ_c)/∂θ_c.
+// Gaussian constraints (auxiliary measurements μ_j ± σ_j of free parameters) add Σ_j (θ_j − μ_j)² / (2σ_j²).
 import type * as Ort from 'onnxruntime-common';
 import type { BatchObjective, Bounds } from '../fit/objective.ts';
 import { featureSupport } from '../model/manifest.ts';
-import type { FloatArray, FlowModel, ResidentEvents } from '../model/flow-model.ts';
+import type { FloatArray, FlowModel, Precision, ResidentEvents } from '../model/flow-model.ts';
+import type { ScoreChunk } from './sandwich.ts';
 
 export interface ComponentSpec {
   /** Name of the process, e.g. "signal". */
@@ -36,11 +38,23 @@ export interface LikelihoodSpec {
   fixed?: Record<string, number>;
   /** Bounds overriding the training ranges: name → [lo, hi]. */
   bounds?: Record<string, [number, number]>;
+  /** Gaussian constraints on free parameters (flow parameters or extended yields n_<component>): name → mean, width. */
+  constraints?: Record<string, GaussianConstraint>;
   /**
    * Bytes that the graph sessions of an evaluation may hold (default 128 MiB): events are evaluated in chunks
    * sized to it, so memory stays bounded for any N and K.
    */
   memoryBudget?: number;
+}
+
+/**
+ * An auxiliary measurement θ = mean ± width of a parameter, entering the NLL as (θ − mean)² / (2 width²). The mean
+ * may lie outside the parameter's bounds (a measurement can fluctuate there, e.g. in toys that draw it): the
+ * likelihood then warns, and the fit meets the bound.
+ */
+export interface GaussianConstraint {
+  mean: number;
+  width: number;
 }
 
 export interface ParameterInfo {
@@ -112,6 +126,13 @@ export class MixtureLikelihood implements BatchObjective {
   private readonly weights: Float64Array;
   private readonly count: number;
   private readonly memoryBudget: number;
+  /**
+   * The Gaussian constraints by parameter name. A variant that fixes a constrained parameter keeps its term as a
+   * constant, so NLL differences between the likelihood and its variants (significance, ΔNLL maps) stay consistent.
+   */
+  readonly constraints: Readonly<Record<string, GaussianConstraint>>;
+  /** Things the user should know about the specification that do not stop the fit. */
+  readonly warnings: string[] = [];
   /** Evaluate calls and points so far (graph runs are counted by the fit layer). */
   graphRuns = 0;
 
@@ -241,6 +262,27 @@ export class MixtureLikelihood implements BatchObjective {
       p.fixed = value;
     }
     this.free = this.parameters.map((_, i) => i).filter((i) => this.parameters[i].fixed === null);
+    this.constraints = this.checkConstraints(spec.constraints ?? {});
+  }
+
+  private checkConstraints(constraints: Record<string, GaussianConstraint>): Record<string, GaussianConstraint> {
+    const checked: Record<string, GaussianConstraint> = {};
+    for (const [name, { mean, width }] of Object.entries(constraints)) {
+      const p = this.parameter(name);
+      if (p.fixed !== null) {
+        throw new Error(`constraint on "${name}": the parameter is fixed at ${p.fixed}; constrain it or fix it, not both`);
+      }
+      if (!(Number.isFinite(width) && width > 0)) throw new Error(`constraint on "${name}": width must be a finite number > 0, got ${width}`);
+      if (!Number.isFinite(mean)) throw new Error(`constraint on "${name}": mean must be a finite number, got ${mean}`);
+      if (mean < p.bounds[0] || mean > p.bounds[1]) {
+        this.warnings.push(
+          `the constraint mean ${name} = ${mean} lies outside its bounds [${p.bounds.join(', ')}]: the fit will sit at the bound ` +
+            '(check the units; widen the bounds if the model is valid there)',
+        );
+      }
+      checked[name] = { mean, width };
+    }
+    return checked;
   }
 
   private parameter(name: string): ParameterInfo {
@@ -291,12 +333,90 @@ export class MixtureLikelihood implements BatchObjective {
     return view;
   }
 
+  /** float32 when any component evaluates its log-densities in float32 (their rounding is then ~1e-7 relative). */
+  get precision(): Precision {
+    return this.components.some((c) => c.model.precision === 'float32') ? 'float32' : 'float64';
+  }
+
   componentNames(): string[] {
     return this.components.map((c) => c.name);
   }
 
   fractions(): Record<string, number> {
     return Object.fromEntries(this.components.map((c) => [c.name, c.fraction]));
+  }
+
+  /**
+   * Per-event scores s_i = ∇ ℓ_i over the free parameters at `freePoint`, streamed over event chunks with the
+   * events' weights, for the sandwich covariance (sandwich.ts). ℓ_i = log Σ_c a_c p_c(x_i|θ_c) with a_c the fixed
+   * fraction or the yield ν_c, so −∇NLL = Σ_i w_i s_i minus the terms outside the event sum (Σ_c ν_c, constraints):
+   *   ∂ℓ_i/∂θ_cj = r_ic ∂ log p_c(x_i|θ_c)/∂θ_cj,   ∂ℓ_i/∂ν_c = p_c(x_i|θ_c) / Σ_c' ν_c' p_c'(x_i|θ_c').
+   * The θ-gradient graph returns weighted sums over events, not per-event gradients, so ∂ log p_c/∂θ_cj is a
+   * central difference of the per-event log-densities at θ_cj ± steps[j] (one log-density call per component and
+   * chunk, 1 + 2P_c points), kept inside the bounds. Yields are exact and ignore their step.
+   */
+  async *eventScores(freePoint: ArrayLike<number>, steps: ArrayLike<number>): AsyncGenerator<ScoreChunk> {
+    const F = this.free.length;
+    if (freePoint.length !== F || steps.length !== F) {
+      throw new Error(`event scores need a point and steps of ${F} free parameters (${this.freeNames.join(', ')}), got ${freePoint.length} and ${steps.length}`);
+    }
+    const full = this.fullPoint(freePoint);
+    const coefficients = this.components.map((c) => (this.yields === 'extended' ? full[c.yieldIndex] : c.fraction));
+    const logCoefficients = coefficients.map((v) => (v > 0 ? Math.log(v) : -Infinity));
+    // Per component: the centre θ_c, then θ_c with one free parameter moved down and up (rows 1 + 2v and 2 + 2v).
+    const stencils = this.components.map((c) => {
+      const P = c.parameterIndex.length;
+      const varied = c.parameterIndex.flatMap((index, q) => {
+        const j = this.free.indexOf(index);
+        if (j < 0) return [];
+        if (!(Number.isFinite(steps[j]) && steps[j] > 0)) throw new Error(`the score step of ${this.parameters[index].name} must be a finite number > 0, got ${steps[j]}`);
+        const [lo, hi] = this.parameters[index].bounds;
+        return [{ j, q, down: Math.max(lo, full[index] - steps[j]), up: Math.min(hi, full[index] + steps[j]) }];
+      });
+      const K = 1 + 2 * varied.length;
+      const thetas = new Float64Array(K * P);
+      for (let k = 0; k < K; k++) c.parameterIndex.forEach((index, q) => (thetas[k * P + q] = full[index]));
+      varied.forEach((v, n) => {
+        thetas[(1 + 2 * n) * P + v.q] = v.down;
+        thetas[(2 + 2 * n) * P + v.q] = v.up;
+      });
+      return { varied, thetas, K, yieldColumn: this.yields === 'extended' ? this.free.indexOf(c.yieldIndex) : -1 };
+    });
+    const C = this.components.length;
+    const terms = new Float64Array(C);
+    for (let start = 0, size = this.chunkSize(Math.max(...stencils.map((s) => s.K))); start < this.count; start += size) {
+      const end = Math.min(this.count, start + size);
+      const n = end - start;
+      const logProbs = [];
+      for (let c = 0; c < C; c++) logProbs.push(await this.componentLogProb(this.components[c], stencils[c].thetas, stencils[c].K, start, end));
+      const weights = this.weights.subarray(start, end);
+      const scores = new Float64Array(n * F);
+      for (let i = 0; i < n; i++) {
+        let max = -Infinity;
+        for (let c = 0; c < C; c++) {
+          terms[c] = logCoefficients[c] + logProbs[c].data[i];
+          if (terms[c] > max) max = terms[c];
+        }
+        if (max === -Infinity) {
+          if (weights[i] === 0) continue;
+          throw new Error(`event ${start + i + 1} has zero likelihood at ${this.freeNames.map((name, j) => `${name} = ${freePoint[j]}`).join(', ')}: no scores there`);
+        }
+        let sum = 0;
+        for (let c = 0; c < C; c++) sum += Math.exp(terms[c] - max);
+        const logMix = max + Math.log(sum);
+        for (let c = 0; c < C; c++) {
+          const { data, stride } = logProbs[c];
+          const { varied, yieldColumn } = stencils[c];
+          const responsibility = Math.exp(terms[c] - logMix);
+          varied.forEach((v, m) => {
+            const slope = (data[(2 + 2 * m) * stride + i] - data[(1 + 2 * m) * stride + i]) / (v.up - v.down);
+            scores[i * F + v.j] = responsibility * slope;
+          });
+          if (yieldColumn >= 0) scores[i * F + yieldColumn] = Math.exp(data[i] - logMix);
+        }
+      }
+      yield { weights, scores };
+    }
   }
 
   async evaluate(points: Float64Array, count: number, withGradient: boolean): Promise<{ values: Float64Array; gradients?: Float64Array }> {
@@ -378,9 +498,17 @@ export class MixtureLikelihood implements BatchObjective {
     if (this.yields === 'extended') {
       for (let k = 0; k < K; k++) values[k] += coefficients[k].reduce((s, v) => s + v, 0);
     }
+    for (const [name, { mean, width }] of Object.entries(this.constraints)) {
+      const index = this.parameters.findIndex((p) => p.name === name);
+      for (let k = 0; k < K; k++) {
+        const pull = (full[k][index] - mean) / width;
+        values[k] += 0.5 * pull * pull;
+        fullGradient[k][index] += pull / width;
+      }
+    }
     if (!withGradient) return { values };
     for (let c = 0; c < C; c++) {
-      if (this.yields === 'extended') for (let k = 0; k < K; k++) fullGradient[k][this.components[c].yieldIndex] = 1 + yieldGradient[k][c];
+      if (this.yields === 'extended') for (let k = 0; k < K; k++) fullGradient[k][this.components[c].yieldIndex] += 1 + yieldGradient[k][c];
     }
     const gradients = new Float64Array(K * F);
     for (let k = 0; k < K; k++) this.free.forEach((idx, j) => (gradients[k * F + j] = fullGradient[k][idx]));
