@@ -8,7 +8,8 @@ import type { MinimizeMethod } from '../fit/minimize.ts';
 import type { FlowModel } from '../model/flow-model.ts';
 import { type FitOptions, type FitResult, fitLikelihood } from '../likelihood/fit.ts';
 import { likelihoodMap2d } from '../likelihood/map.ts';
-import { DEFAULT_MEMORY_BUDGET, MixtureLikelihood, type OutsideSupportPolicy, type YieldMode } from '../likelihood/mixture.ts';
+import { DEFAULT_MEMORY_BUDGET, type GaussianConstraint, MixtureLikelihood, type OutsideSupportPolicy, type YieldMode } from '../likelihood/mixture.ts';
+import { type SandwichErrors, sandwichErrors } from '../likelihood/sandwich.ts';
 
 export interface ScanRequest {
   events: { file: string; weights?: string; skipBadRows?: boolean };
@@ -16,6 +17,7 @@ export interface ScanRequest {
   yields?: YieldMode;
   fixed?: Record<string, number>;
   bounds?: Record<string, [number, number]>;
+  constraints?: Record<string, GaussianConstraint>;
   start?: Record<string, number>;
   method?: MinimizeMethod;
   starts?: number;
@@ -43,6 +45,10 @@ export interface ScanResultFile {
   formatVersion: 1;
   request: ScanRequest;
   fit: FitResult;
+  /** Errors of a fit with weighted events, H⁻¹ V H⁻¹ (present when some weight is not 1). */
+  sandwich?: SandwichErrors;
+  /** The Gaussian constraints used, with the fitted value and its pull (value − mean) / width. */
+  constraints?: { name: string; mean: number; width: number; value: number; pull: number }[];
   maps: NllMapResult[];
   environment: {
     executionProvider: string;
@@ -112,6 +118,7 @@ export async function runScan(inputs: ScanInputs): Promise<ScanResultFile> {
     outsideSupport: r.outsideSupport ?? 'error',
     fixed: r.fixed ?? {},
     bounds: r.bounds ?? {},
+    constraints: r.constraints ?? {},
     ...(inputs.memoryBudget !== undefined ? { memoryBudget: inputs.memoryBudget } : {}),
   });
   const fit = await fitLikelihood(likelihood, {
@@ -122,6 +129,16 @@ export async function runScan(inputs: ScanInputs): Promise<ScanResultFile> {
     profile: r.profile ?? false,
     ...(r.signal ? { signal: r.signal } : {}),
     ...(inputs.onProgress ? { onProgress: inputs.onProgress } : {}),
+  });
+  fit.warnings.unshift(...likelihood.warnings);
+  let sandwich: SandwichErrors | undefined;
+  if (inputs.weights && Array.from(inputs.weights).some((w) => w !== 1)) {
+    if (fit.covariance) sandwich = await sandwichErrors(likelihood, fit);
+    else fit.warnings.push('the events are weighted but the Hessian has no inverse: no sandwich errors either');
+  }
+  const constraints = Object.entries(likelihood.constraints).map(([name, { mean, width }]) => {
+    const value = fit.parameters.find((p) => p.name === name)!.value;
+    return { name, mean, width, value, pull: (value - mean) / width };
   });
   const maps: NllMapResult[] = [];
   const best = Float64Array.from(likelihood.freeNames, (n) => fit.parameters.find((p) => p.name === n)!.value);
@@ -160,6 +177,8 @@ export async function runScan(inputs: ScanInputs): Promise<ScanResultFile> {
     formatVersion: 1,
     request: r,
     fit,
+    ...(sandwich ? { sandwich } : {}),
+    ...(constraints.length > 0 ? { constraints } : {}),
     maps,
     environment: {
       executionProvider: inputs.executionProvider,
