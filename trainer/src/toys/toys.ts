@@ -5,13 +5,13 @@
 // next to the Gross–Vitells estimate). Every toy has its own random stream (seed, toy index), so a run split
 // into shards gives the same toys as one run.
 import {
-  type FitResult,
   type FlowModel,
   MixtureLikelihood,
   Rng,
   type ScanRequest,
   fitLikelihood,
   sampleFlow,
+  sandwichErrors,
   yieldName,
 } from '@flowscan/runtime';
 import { type ScanGrid, grossVitells, logDensities, modelEvents, scanStatistic, upcrossings } from './lee.ts';
@@ -70,8 +70,6 @@ export interface ToysContext {
   /** Observed events by feature (bootstrap source; the look-elsewhere scan of the data). */
   observed: { columns: Record<string, Float64Array>; weights: Float64Array | null; count: number } | null;
   memoryBudget?: number;
-  /** Sandwich errors of a weighted fit, by free parameter name (absent: not computed). */
-  sandwich?: (likelihood: MixtureLikelihood, fit: FitResult) => Promise<Record<string, number | null>>;
 }
 
 /** The likelihood of a request over the given events (as `flowscan scan` builds it; events outside support dropped). */
@@ -81,6 +79,7 @@ export function requestLikelihood(
   events: Record<string, ArrayLike<number>>,
   weights: Float64Array | null,
   memoryBudget?: number,
+  constraints: ScanRequest['constraints'] = request.constraints,
 ): MixtureLikelihood {
   return new MixtureLikelihood({
     components: request.components.map((c) => ({
@@ -95,8 +94,22 @@ export function requestLikelihood(
     outsideSupport: 'drop',
     fixed: request.fixed ?? {},
     bounds: request.bounds ?? {},
+    ...(constraints ? { constraints } : {}),
     ...(memoryBudget !== undefined ? { memoryBudget } : {}),
   });
+}
+
+/**
+ * The request's Gaussian constraints as one toy sees them. A constraint stands for an auxiliary measurement
+ * μ ± σ of a parameter; in a pseudo-experiment that measurement fluctuates too, so each toy draws its own
+ * μ ~ N(θ₀, σ) around the truth (the "global observables" of a frequentist toy), keeping σ.
+ */
+function toyConstraints(config: ToysConfig, rng: Rng): ScanRequest['constraints'] {
+  const given = config.request.constraints;
+  if (!given) return undefined;
+  return Object.fromEntries(
+    Object.entries(given).map(([name, { width }]) => [name, { mean: (config.truth[name] ?? given[name].mean) + width * rng.normal(), width }]),
+  );
 }
 
 /** θ of a component from named values (its parameters under their renamed names). */
@@ -258,7 +271,8 @@ export async function runToy(context: ToysContext, index: number): Promise<ToyRe
     return { kind: 'toy', generated: events.generated, dropped: 0, scan: await scanEvents(context, events), seconds: (performance.now() - started) / 1000 };
   }
   const events = await generateToy(context, rng, false);
-  const likelihood = requestLikelihood(config.request, context.models, events.columns, events.weights, context.memoryBudget);
+  const constraints = toyConstraints(config, rng.fork(1_000_003));
+  const likelihood = requestLikelihood(config.request, context.models, events.columns, events.weights, context.memoryBudget, constraints);
   checkTruth(likelihood, config.truth);
   const fit = await fitLikelihood(likelihood, {
     method: config.request.method ?? 'lbfgsb',
@@ -267,7 +281,7 @@ export async function runToy(context: ToysContext, index: number): Promise<ToyRe
     profile: config.profile,
     ...(config.significance && config.request.signal ? { signal: config.request.signal } : {}),
   });
-  const sandwich = events.weights && context.sandwich && fit.covariance ? await context.sandwich(likelihood, fit) : null;
+  const sandwich = events.weights && fit.covariance ? (await sandwichErrors(likelihood, fit)).errors : null;
   const parameters: Record<string, ToyParameter> = {};
   for (const p of fit.parameters) {
     if (p.fixed) continue;
