@@ -150,6 +150,9 @@ test('toy calibration: means, standard errors and the goal from the pulls and σ
   const items = [item(0, 0, 91.02, 0.2), item(0, 1, 91.04, 0.21), item(0, 2, 91.06, 0.23), item(1, 0, 91.2, 0.2), item(1, 1, 91.2, 0.2)];
   const atBound = item(1, 2, 91.2, 0.2);
   if (!('failure' in atBound.result)) atBound.result.flow.atBound = { m_pole: 'upper', gamma: 'free', tau: 'free' };
+  // One flow fit at point 1 without an error for m_pole: it still has a pull, but no σ ratio.
+  const noError = items[4].result;
+  if (!('failure' in noError)) noError.flow.errors = { ...noError.flow.errors, m_pole: null };
   items.push(atBound, { index: 6, result: { point: 2, experiment: 0, seconds: 1, failure: 'exact toy fit: not positive definite' } });
   const c = toyCalibration(config, items);
   const [p0, p1, p2] = c.points.map((p) => p.parameters[0]);
@@ -157,7 +160,10 @@ test('toy calibration: means, standard errors and the goal from the pulls and σ
   t.true(Math.abs(p0.scale.value - 3.2 / 3) < 1e-9);
   t.true(p0.pass);
   t.is(p1.pull.n, 2);
+  t.is(p1.scale.n, 1);
   t.is(p1.excluded, 1);
+  t.deepEqual(c.points[1].notes, ['1 of 3 flow fits gave no error for m_pole (no positive-definite Hessian at their minimum)']);
+  t.regex(c.points[2].notes[0], /experiment 0 failed: exact toy fit/);
   t.true(p1.misses.pull && !p1.misses.scale);
   t.is(c.points[1].pass, false);
   t.is(p2.pass, null);
@@ -172,12 +178,13 @@ test('held-out calibration: bias, width and ±1σ coverage, failing only beyond 
     points: [
       { truth: { mu: 0 }, files: ['a', 'b', 'c', 'd'] },
       { truth: { mu: 0 }, files: Array.from({ length: 8 }, (_, i) => `f${i}`) },
+      { truth: { mu: 0 }, files: ['g', 'h'] },
     ],
     parameters: [{ name: 'mu', unit: '', logScale: false }],
     models: {},
     precision: 'float64',
   };
-  const pulls = [[-0.5, 0.5, 1.5, -1.5], [2.1, 1.9, 2.0, 2.2, 1.8, 2.0, 2.05, 1.95]];
+  const pulls = [[-0.5, 0.5, 1.5, -1.5], [2.1, 1.9, 2.0, 2.2, 1.8, 2.0, 2.05, 1.95], [0.1, 0.15]];
   const items: ShardItem<HeldOutItem>[] = heldOutItems(config.points).map(({ point, file }, index) => ({
     index,
     result: {
@@ -185,11 +192,12 @@ test('held-out calibration: bias, width and ±1σ coverage, failing only beyond 
       file,
       seconds: 1,
       events: 100,
+      dropped: 0,
       fit: { values: { mu: pulls[point][file] * 0.5 }, errors: { mu: 0.5 }, atBound: { mu: 'free' }, converged: true, warnings: [], calls: 5 },
     },
   }));
   const c = heldOutCalibration(config, items);
-  const [wide, biased] = c.points.map((p) => p.parameters[0]);
+  const [wide, biased, agreeing] = c.points.map((p) => p.parameters[0]);
   const width = Math.sqrt((0.25 + 0.25 + 2.25 + 2.25) / 3);
   t.true(Math.abs(wide.pull.mean) < 1e-12 && Math.abs(wide.scale.value - width) < 1e-12);
   t.is(wide.coverage, 0.5);
@@ -202,18 +210,25 @@ test('held-out calibration: bias, width and ±1σ coverage, failing only beyond 
   t.true(biased.misses.pull);
   t.is(biased.coverage, 0);
   t.is(c.points[1].pass, false);
+  // Two files 0.05σ apart: a width of 0.035, but its standard error under unit-width pulls is 1/√2.
+  t.true(Math.abs(agreeing.scale.value - 0.05 / Math.SQRT2) < 1e-9);
+  t.true(Math.abs((agreeing.scale.error as number) - Math.SQRT1_2) < 1e-9);
+  t.is(agreeing.pass, true);
 });
 
-test.serial('held-out files: the fit of a CSV written from a toy pseudo-experiment is the toy item\'s flow fit', async (t) => {
+test.serial('held-out files: a CSV of a toy pseudo-experiment fits as the toy item did; weighted events get sandwich errors', async (t) => {
   const out = join(dir, 'held-out');
   const baseline = (await mergeShards<ToyItem>(join(dir, 'whole'), 'validate')).items;
   const truth = quick.points[1];
   const x = toyPseudoData(new Rng(1).fork(1), truth, quick.size);
-  await writeEventsCsvFile(join(dir, 'pe-1.csv'), { x }, ['x']);
+  // The same events with unit weights, and with every weight 2: the NLL doubles, so the Hessian errors shrink by
+  // √2, while the sandwich H⁻¹VH⁻¹ (V = Σ w² s sᵀ = 4 Σ s sᵀ, H = 2 I) stays at the unweighted errors.
+  await writeEventsCsvFile(join(dir, 'pe-1.csv'), { x, w: new Float64Array(x.length).fill(1) }, ['x', 'w']);
+  await writeEventsCsvFile(join(dir, 'pe-1-w2.csv'), { x, w: new Float64Array(x.length).fill(2) }, ['x', 'w']);
   await writeFile(
     join(dir, 'request.json'),
     JSON.stringify({
-      events: { file: 'unused.csv' },
+      events: { file: 'unused.csv', weights: 'w' },
       components: [
         { name: 'signal', model: join(REPO_ROOT, 'models', 'toy-signal'), fraction: TOY_SIGNAL_FRACTION },
         { name: 'background', model: join(REPO_ROOT, 'models', 'toy-background'), fraction: 1 - TOY_SIGNAL_FRACTION },
@@ -221,18 +236,25 @@ test.serial('held-out files: the fit of a CSV written from a toy pseudo-experime
     }),
   );
   const designPath = join(dir, 'design.json');
-  await writeFile(designPath, JSON.stringify({ points: [{ name: 'narrow low mass', truth, files: ['pe-1.csv'] }] }));
+  await writeFile(designPath, JSON.stringify({ points: [{ name: 'narrow low mass', truth, files: ['pe-1.csv', 'pe-1-w2.csv'] }] }));
   const { request } = await readScanRequest(join(dir, 'request.json'));
   const byName = { signal: models.signal, background: models.background };
   const config = await heldOutConfig(await readHeldOutDesign(designPath), designPath, request, byName);
-  const { items } = await runValidationShard({ out, shard: { index: 0, count: 1 }, config, total: 1, runItem: (j) => runHeldOutItem(config, byName, dir, j), describe: () => '', quiet: true });
-  const heldOut = items[0].result;
+  const { items } = await runValidationShard({ out, shard: { index: 0, count: 1 }, config, total: 2, runItem: (j) => runHeldOutItem(config, byName, dir, j), describe: () => '', quiet: true });
+  const [unit, doubled] = items.map((item) => item.result);
   const toyItem = baseline[1].result;
-  if ('failure' in heldOut || 'failure' in toyItem) return t.fail('a fit failed');
-  t.deepEqual(heldOut.fit.values, toyItem.flow.values);
+  for (const r of [unit, doubled, toyItem]) if ('failure' in r) return t.fail(r.failure);
+  if ('failure' in unit || 'failure' in doubled || 'failure' in toyItem) return;
+  t.deepEqual(unit.fit.values, toyItem.flow.values);
+  for (const name of ['m_pole', 'tau']) {
+    const ratio = (doubled.fit.errors[name] as number) / (toyItem.flow.errors[name] as number);
+    t.true(ratio > 0.85 && ratio < 1.15, `${name}: sandwich/unweighted error ${ratio} (the Hessian's would be 0.71)`);
+  }
   const { calibration, text } = await writeValidationSummary(config, items, out);
-  const tauPull = calibration.points[0].parameters.find((c) => c.parameter === 'tau')!.pull.mean;
-  t.is(tauPull, (toyItem.flow.values.tau - truth.tau) / (toyItem.flow.errors.tau as number));
+  const tau = calibration.points[0].parameters.find((c) => c.parameter === 'tau')!;
+  const pulls = [unit, doubled].map((r) => (r.fit.values.tau - truth.tau) / (r.fit.errors.tau as number));
+  t.true(Math.abs(tau.pull.mean - (pulls[0] + pulls[1]) / 2) < 1e-12);
+  t.is(tau.coverage, pulls.filter((p) => Math.abs(p) <= 1).length / 2);
   t.regex(text, /\| 1 narrow low mass \| 66 \|/);
   t.true(existsSync(join(out, 'figures', 'pull-widths.svg')));
 });

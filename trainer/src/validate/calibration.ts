@@ -8,8 +8,7 @@
 // when the bias or the width lies outside the goal by more than two standard errors (n files resolve a bias of
 // about 2/√n σ); the coverage of ±1σ (68.3 % if the errors are right) is reported beside them.
 import type { ShardItem } from '../shards/shards.ts';
-import type { ParameterAxis } from './fits.ts';
-import { usableError } from './fits.ts';
+import { type FitValues, type ParameterAxis, usableError } from './fits.ts';
 import type { HeldOutConfig, HeldOutItem } from './heldout.ts';
 import type { ToyItem, ToyValidationConfig } from './toy.ts';
 
@@ -43,7 +42,7 @@ export interface ParameterCalibration {
   pull: Estimate;
   /**
    * The error scale: toy, the mean σ_flow/σ_exact; held-out, the width (standard deviation) of the pulls with its
-   * standard error ≈ width/√(2(n − 1)).
+   * standard error ≈ max(width, 1)/√(2(n − 1)).
    */
   scale: { value: number; error: number | null; n: number };
   /** Held-out: the fraction of files whose truth lies within ±1σ_fit of the fit. */
@@ -104,22 +103,36 @@ interface Tally {
   itemSeconds: number;
 }
 
-/** Hands every item to `visit` with its point's samples and notes; adds up the items' time. */
+/**
+ * Hands every item to `visit` with its point's samples and notes; adds up the items' time. `visit` returns the flow
+ * fit it used (nothing for a failed item), so that fits without errors (no positive-definite Hessian at their
+ * minimum: a pull but no error scale) are counted in one note per point.
+ */
 function tally<T extends { point: number; seconds: number }>(
   points: number,
   parameters: number,
   items: ShardItem<T>[],
-  visit: (item: T, at: Samples[], notes: string[]) => void,
+  visit: (item: T, at: Samples[], notes: string[]) => FitValues | undefined,
 ): Tally {
   const t: Tally = {
     samples: Array.from({ length: points }, () => Array.from({ length: parameters }, () => ({ pulls: [], scales: [], excluded: 0 }))),
     notes: Array.from({ length: points }, () => []),
     itemSeconds: 0,
   };
+  const withoutErrors = Array.from({ length: points }, () => ({ fits: 0, of: 0, names: new Set<string>() }));
   for (const { result } of items) {
     t.itemSeconds += result.seconds;
-    visit(result, t.samples[result.point], t.notes[result.point]);
+    const fit = visit(result, t.samples[result.point], t.notes[result.point]);
+    if (!fit) continue;
+    const count = withoutErrors[result.point];
+    const missing = Object.keys(fit.errors).filter((name) => fit.errors[name] === null);
+    count.of += 1;
+    if (missing.length > 0) count.fits += 1;
+    for (const name of missing) count.names.add(name);
   }
+  withoutErrors.forEach(({ fits, of, names }, point) => {
+    if (fits > 0) t.notes[point].push(`${fits} of ${of} flow fits gave no error for ${[...names].join(', ')} (no positive-definite Hessian at their minimum)`);
+  });
   return t;
 }
 
@@ -153,7 +166,8 @@ export function toyCalibration(config: ToyValidationConfig, items: ShardItem<Toy
   const { samples, notes, itemSeconds } = tally(config.points.length, config.parameters.length, items, (item, at, pointNotes) => {
     if ('failure' in item) {
       pointNotes.push(`experiment ${item.experiment} failed: ${item.failure}`);
-      return excludeAll(at);
+      excludeAll(at);
+      return undefined;
     }
     if (!item.flow.converged) pointNotes.push(`experiment ${item.experiment}: the flow fit did not converge (${item.flow.warnings.join('; ')})`);
     config.parameters.forEach(({ name }, j) => {
@@ -166,6 +180,7 @@ export function toyCalibration(config: ToyValidationConfig, items: ShardItem<Toy
       const sigmaFlow = usableError(item.flow, name);
       if (sigmaFlow !== null) at[j].scales.push(sigmaFlow / sigmaExact);
     });
+    return item.flow;
   });
   const points = config.points.map((truth, index): PointCalibration => {
     const parameters = config.parameters.map(({ name }, j): ParameterCalibration => {
@@ -203,10 +218,12 @@ export function heldOutCalibration(config: HeldOutConfig, items: ShardItem<HeldO
   const { samples, notes, itemSeconds } = tally(config.points.length, config.parameters.length, items, (item, at, pointNotes) => {
     if ('failure' in item) {
       pointNotes.push(`fit failed: ${item.failure}`);
-      return excludeAll(at);
+      excludeAll(at);
+      return undefined;
     }
     const file = config.points[item.point].files[item.file];
     if (!item.fit.converged) pointNotes.push(`${file}: the fit did not converge (${item.fit.warnings.join('; ')})`);
+    if (item.dropped > 0) pointNotes.push(`${file}: ${item.dropped} events outside the models' support were left out`);
     const truth = config.points[item.point].truth;
     config.parameters.forEach(({ name }, j) => {
       if (!(name in truth)) return;
@@ -214,14 +231,16 @@ export function heldOutCalibration(config: HeldOutConfig, items: ShardItem<HeldO
       if (sigma === null) at[j].excluded += 1;
       else at[j].pulls.push((item.fit.values[name] - truth[name]) / sigma);
     });
+    return item.fit;
   });
   const points = config.points.map((point, index): PointCalibration => {
     const parameters = config.parameters.map(({ name }, j): ParameterCalibration => {
       const s = samples[index][j];
       const pull = estimate(s.pulls);
-      // Unit-width pulls are the hypothesis: a single file still resolves a bias of ±1σ.
+      // Unit-width pulls are the hypothesis, so the standard errors never go below its: a single file resolves a
+      // bias of ±1σ, and two files that happen to agree closely do not make a narrow width significant.
       const biasError = Math.max(pull.sd ?? 1, 1) / Math.sqrt(Math.max(pull.n, 1));
-      const widthError = pull.sd !== null ? pull.sd / Math.sqrt(2 * (pull.n - 1)) : null;
+      const widthError = pull.sd !== null ? Math.max(pull.sd, 1) / Math.sqrt(2 * (pull.n - 1)) : null;
       const misses = {
         pull: pull.n > 0 && Math.abs(pull.mean) - HELD_OUT_MARGIN * biasError > PULL_GOAL,
         scale: pull.sd !== null && widthError !== null && Math.abs(pull.sd - 1) - HELD_OUT_MARGIN * widthError > SCALE_GOAL,

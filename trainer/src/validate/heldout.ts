@@ -5,10 +5,10 @@
 import { readFile, stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import AjvModule from 'ajv';
-import { type FlowModel, type ScanRequest, runScan, yieldName } from '@flowscan/runtime';
+import { type FlowModel, type ScanRequest, fitLikelihood, sandwichErrors, yieldName } from '@flowscan/runtime';
 import designSchema from '../../../schemas/validate-design.schema.json' with { type: 'json' };
 import { readColumns } from '../cli/train.ts';
-import { TRAINER_VERSION } from '../train/saved-model.ts';
+import { requestLikelihood } from '../toys/toys.ts';
 import { type FlowFitValues, type ParameterAxis, flowFitValues } from './fits.ts';
 
 export interface HeldOutPoint {
@@ -28,7 +28,7 @@ export interface HeldOutConfig {
   /** The request as validated, without its events (each item fits one design file). */
   request: Omit<ScanRequest, 'events'> & { events: Omit<ScanRequest['events'], 'file'> };
   points: HeldOutPoint[];
-  /** The free parameters the design checks, in the order of the first point's truth. */
+  /** The free parameters the design checks, in the order the points' truths first name them. */
   parameters: ParameterAxis[];
   /** sha256 of each component's log-density graph. */
   models: Record<string, string>;
@@ -40,7 +40,13 @@ interface HeldOutItemBase {
   file: number;
   seconds: number;
 }
-export type HeldOutItem = HeldOutItemBase & ({ fit: FlowFitValues; events: number } | { failure: string });
+interface HeldOutFit {
+  fit: FlowFitValues;
+  /** Events fitted, and events left out because they lie outside a model's support. */
+  events: number;
+  dropped: number;
+}
+export type HeldOutItem = HeldOutItemBase & (HeldOutFit | { failure: string });
 
 const Ajv = AjvModule.default ?? AjvModule;
 const validateDesignSchema = new Ajv({ allErrors: true, strict: false }).compile<HeldOutDesign>(designSchema);
@@ -133,7 +139,12 @@ export function heldOutItems(points: HeldOutPoint[]): { point: number; file: num
   return points.flatMap((p, point) => p.files.map((_, file) => ({ point, file })));
 }
 
-/** Fits item `index`'s file with the request's likelihood, starting at the point's truth. */
+/**
+ * Fits item `index`'s file with the request's likelihood (as `flowscan toys` builds it: events outside the models'
+ * support are dropped and counted) from the point's truth, with no global search, as the toy reference does: the
+ * question is the flows' minimum near the truth. Weighted events get sandwich errors H⁻¹VH⁻¹, for which the pulls
+ * have unit width.
+ */
 export async function runHeldOutItem(config: HeldOutConfig, models: Record<string, FlowModel>, baseDir: string, index: number): Promise<HeldOutItem> {
   const started = performance.now();
   const { point, file } = heldOutItems(config.points)[index];
@@ -141,28 +152,16 @@ export async function runHeldOutItem(config: HeldOutConfig, models: Record<strin
   const path = resolve(baseDir, p.files[file]);
   const base = { point, file };
   try {
-    const request: ScanRequest = {
-      ...config.request,
-      events: { ...config.request.events, file: path },
-      start: { ...config.request.start, ...p.truth },
-      starts: 1,
-      profile: false,
-      maps: [],
-    };
-    // Only the fit is validated: no background-only fit for a significance.
-    delete request.signal;
+    const { request } = config;
     const features = [...new Set(Object.values(models).flatMap((m) => m.featureNames))];
     const weightColumn = request.events.weights;
     const columns = await readColumns([path], weightColumn ? [...features, weightColumn] : features, request.events.skipBadRows ?? false);
-    const result = await runScan({
-      request,
-      models,
-      events: columns,
-      ...(weightColumn ? { weights: columns[weightColumn] } : {}),
-      executionProvider: Object.values(models)[0].executionProvider,
-      flowscanVersion: TRAINER_VERSION,
-    });
-    return { ...base, fit: flowFitValues(result.fit), events: result.fit.data.events, seconds: (performance.now() - started) / 1000 };
+    const weights = weightColumn ? columns[weightColumn] : null;
+    const likelihood = requestLikelihood({ ...request, events: { ...request.events, file: path } }, models, columns, weights);
+    const result = await fitLikelihood(likelihood, { method: request.method ?? 'lbfgsb', start: { ...request.start, ...p.truth }, starts: 1 });
+    const fit = flowFitValues(result);
+    if (weights?.some((w) => w !== 1) && result.covariance) Object.assign(fit.errors, (await sandwichErrors(likelihood, result)).errors);
+    return { ...base, fit, events: result.data.events, dropped: result.data.droppedOutsideSupport, seconds: (performance.now() - started) / 1000 };
   } catch (error) {
     return { ...base, failure: `${p.files[file]}: ${(error as Error).message}`, seconds: (performance.now() - started) / 1000 };
   }
