@@ -1,7 +1,8 @@
 /**
  * Minimisers and inference on a batched objective (−log L of P parameters, K points per call): multi-start
  * L-BFGS-B / Adam / momentum, finite-difference Hessian and covariance, profile-likelihood intervals, grid,
- * random and 2-D scans, and the local significance. Pure TypeScript, no Node-only imports.
+ * random and 2-D scans, the local significance, and the global search (Sobol' scan, distinct starts, minima).
+ * Pure TypeScript, no Node-only imports.
  */
 export type { BatchObjective, Bounds, EvaluationCounts } from './objective.ts';
 export type { StopReason } from './machine.ts';
@@ -49,4 +50,19 @@ export {
   type ScanResult,
 } from './scan.ts';
 export { localSignificance, type LocalSignificance } from './significance.ts';
+export { SOBOL_MAX_DIMENSION, sobolPoints } from './sobol.ts';
+export {
+  bestDistinct,
+  classifyEnds,
+  descendsTo,
+  groupMinima,
+  sameMinimum,
+  sobolScan,
+  type MinimaOptions,
+  type MinimaResult,
+  type SobolScan,
+  type StartEnd,
+  type StartOutcome,
+  type Valued,
+} from './search.ts';
 export { cholesky, choleskyInverse, choleskySolve, symmetricEigen, type SymmetricEigen } from './linalg.ts';
