@@ -65,6 +65,8 @@ export interface ParameterInfo {
   bounds: [number, number];
   /** The range seen in training (the flow is trusted there). */
   trainingRange: [number, number] | null;
+  /** The model takes the parameter as log10 (the manifest's logScale): it spans decades, e.g. a slope τ. */
+  logScale: boolean;
   fixed: number | null;
 }
 
@@ -227,7 +229,7 @@ export class MixtureLikelihood implements BatchObjective {
               `rename one, e.g. rename: { ${p.name}: "${p.name}_${c.name}" }`,
           );
         }
-        this.parameters.push({ name, unit: p.unit, component: c.name, bounds: [...p.range], trainingRange: [...p.range], fixed: null });
+        this.parameters.push({ name, unit: p.unit, component: c.name, bounds: [...p.range], trainingRange: [...p.range], logScale: p.logScale ?? false, fixed: null });
         return this.parameters.length - 1;
       });
       const xs = new Float64Array(this.count * c.model.dimension);
@@ -247,7 +249,7 @@ export class MixtureLikelihood implements BatchObjective {
     });
     if (this.yields === 'extended') {
       for (const c of this.components) {
-        this.parameters.push({ name: yieldName(c.name), unit: 'events', component: 'yield', bounds: [0, 10 * this.data.sumWeights + 100], trainingRange: null, fixed: null });
+        this.parameters.push({ name: yieldName(c.name), unit: 'events', component: 'yield', bounds: [0, 10 * this.data.sumWeights + 100], trainingRange: null, logScale: false, fixed: null });
         c.yieldIndex = this.parameters.length - 1;
       }
     }

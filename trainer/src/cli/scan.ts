@@ -88,18 +88,49 @@ function format(v: number | undefined, digits = 4): string {
   return Math.abs(v) >= 1e4 || (Math.abs(v) < 1e-3 && v !== 0) ? v.toExponential(digits - 1) : v.toPrecision(digits);
 }
 
-/** A plain-text table of the fit, for the terminal. */
+/**
+ * What is wrong with a fitted parameter, for the table's status column; empty when nothing is: a free parameter
+ * inside its bounds and training range, with an error.
+ */
+function parameterStatus(p: FitResult['parameters'][number]): string {
+  if (p.fixed) return 'fixed';
+  const problems: string[] = [];
+  if (p.atBound !== 'free') problems.push(`on ${p.atBound} bound`);
+  else if (p.error === undefined) problems.push('no error');
+  if (p.trainingRange && (p.value < p.trainingRange[0] || p.value > p.trainingRange[1])) problems.push('outside training range');
+  return problems.join(', ');
+}
+
+/**
+ * One line on the starts: how many reached the best minimum, and the other minima found (all, warned or not);
+ * none for a single start without the global search.
+ */
+function startsLine(fit: FitResult): string[] {
+  const m = fit.multistart;
+  if (m.starts === 1 && m.searchPoints === 0) return [];
+  const search = m.searchPoints > 0 ? ` after a ${m.searchPoints}-point Sobol' scan` : '';
+  const ended = [
+    `${m.reachedBest} reached the best minimum`,
+    ...(m.abandoned > 0 ? [`${m.abandoned} abandoned far above it`] : []),
+    ...(m.stoppedShort > 0 ? [`${m.stoppedShort} stopped short of a minimum`] : []),
+    ...(m.otherMinima.length > 0 ? [`other minima at ΔNLL ${m.otherMinima.map((o) => o.deltaNll.toFixed(2)).join(', ')}`] : []),
+  ];
+  return [`${m.starts} start${m.starts === 1 ? '' : 's'}${search}: ${ended.join('; ')}`];
+}
+
+/** A plain-text table of the fit, for the terminal: a status column names what is wrong with a parameter. */
 export function summaryTable(fit: FitResult, truth: Record<string, number> = {}): string {
-  const header = ['parameter', 'best fit', '± error', '68% profile interval', 'truth', 'training range'];
+  const header = ['parameter', 'best fit', '± error', '68% profile interval', 'truth', 'training range', 'status'];
   const rows = fit.parameters.map((p) => {
     const interval = p.intervals?.find((i) => i.level === 0.5);
     return [
       `${p.name}${p.unit ? ` [${p.unit}]` : ''}`,
-      format(p.value) + (p.fixed ? ' (fixed)' : p.atBound !== 'free' ? ` (at ${p.atBound} bound)` : ''),
+      format(p.value),
       p.fixed ? '' : format(p.error, 2),
       interval ? `[${format(interval.lower)}, ${format(interval.upper)}]` : '',
       p.name in truth ? format(truth[p.name]) : '',
       p.trainingRange ? `[${format(p.trainingRange[0], 3)}, ${format(p.trainingRange[1], 3)}]` : '',
+      parameterStatus(p),
     ];
   });
   const widths = header.map((h, c) => Math.max(h.length, ...rows.map((r) => r[c].length)));
@@ -110,6 +141,7 @@ export function summaryTable(fit: FitResult, truth: Record<string, number> = {})
     `NLL ${fit.nll.toFixed(4)} at ${fit.data.events} events (${fit.data.droppedOutsideSupport} dropped outside support); ` +
       `${fit.converged ? 'converged' : 'NOT converged'} (${fit.reason}); ${fit.evaluations.calls} evaluations ` +
       `(${fit.evaluations.points} points, ${fit.evaluations.graphRuns} graph runs) in ${(fit.wallMs / 1000).toFixed(2)} s`,
+    ...startsLine(fit),
   );
   if (fit.significance) lines.push(`local significance of "${fit.significance.signal}": Z = ${fit.significance.z.toFixed(2)} (q0 = ${fit.significance.q0.toFixed(2)})`);
   for (const w of fit.warnings) lines.push(`warning: ${w}`);
