@@ -158,7 +158,7 @@ export async function runHeldOutItem(config: HeldOutConfig, models: Record<strin
     const columns = await readColumns([path], weightColumn ? [...features, weightColumn] : features, request.events.skipBadRows ?? false);
     const weights = weightColumn ? columns[weightColumn] : null;
     const likelihood = requestLikelihood({ ...request, events: { ...request.events, file: path } }, models, columns, weights);
-    const result = await fitLikelihood(likelihood, { method: request.method ?? 'lbfgsb', start: { ...request.start, ...p.truth }, starts: 1 });
+    const result = await fitLikelihood(likelihood, { method: request.method ?? 'lbfgsb', start: { ...request.start, ...p.truth }, starts: 1, globalSearch: false });
     const fit = flowFitValues(result);
     if (weights?.some((w) => w !== 1) && result.covariance) Object.assign(fit.errors, (await sandwichErrors(likelihood, result)).errors);
     return { ...base, fit, events: result.data.events, dropped: result.data.droppedOutsideSupport, seconds: (performance.now() - started) / 1000 };
