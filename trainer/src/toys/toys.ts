@@ -221,7 +221,7 @@ async function scanEvents(context: ToysContext, events: ToyEvents): Promise<numb
   const request = config.request;
   const lee = config.lookElsewhere!;
   const { likelihood, request: background } = backgroundLikelihood(context, events);
-  const fit = await fitLikelihood(likelihood, { start: freeStart(likelihood, config.truth), starts: 1 });
+  const fit = await fitLikelihood(likelihood, { start: freeStart(likelihood, config.truth), starts: 1, globalSearch: false });
   const fitted = Object.fromEntries(fit.parameters.map((p) => [p.name, p.value]));
   // log p_b per event: the background components mixed with their fractions (or fitted yields).
   const extended = (request.yields ?? 'fixed-fractions') === 'extended';
@@ -276,8 +276,10 @@ export async function runToy(context: ToysContext, index: number): Promise<ToyRe
   checkTruth(likelihood, config.truth);
   const fit = await fitLikelihood(likelihood, {
     method: config.request.method ?? 'lbfgsb',
+    // Toys test the estimator at a known truth, not the search for the global minimum: start there.
     start: freeStart(likelihood, config.truth),
     starts: 1,
+    globalSearch: false,
     profile: config.profile,
     ...(config.significance && config.request.signal ? { signal: config.request.signal } : {}),
   });
