@@ -85,6 +85,13 @@ test('simulate → train → export → scan: a small toy chain, with a result t
     const q = result32.fit.parameters.find((r: { name: string }) => r.name === p.name);
     if (p.error) t.true(Math.abs(q.value - p.value) < 0.1 * p.error, `${p.name}: float32 ${q.value} vs float64 ${p.value} ± ${p.error}`);
   }
+  // The global search runs by default; --no-global-search fits from the start alone.
+  t.true(result.fit.multistart.searchPoints > 0);
+  const noSearch = await flowscan(['scan', '--request', join(dir, 'request.json'), '--out', join(dir, 'result-nosearch.json'), '--ep', 'cpu', '--no-global-search', '--start', 'm_pole=91,gamma=2.5,tau=0.01']);
+  t.is(noSearch.code, 0, noSearch.stderr);
+  const resultNoSearch = JSON.parse(await readFile(join(dir, 'result-nosearch.json'), 'utf8'));
+  t.is(resultNoSearch.request.globalSearch, false);
+  t.is(resultNoSearch.fit.multistart.searchPoints, 0);
   const badPrecision = await flowscan(['scan', '--request', join(dir, 'request.json'), '--precision', 'float16']);
   t.not(badPrecision.code, 0);
   t.regex(badPrecision.stderr, /--precision.*float16|float16.*--precision/);

@@ -21,6 +21,8 @@ export interface ScanRequest {
   start?: Record<string, number>;
   method?: MinimizeMethod;
   starts?: number;
+  /** Scan the box before the gradient fit (default true; see FitOptions.globalSearch). */
+  globalSearch?: boolean;
   seed?: number;
   profile?: boolean;
   signal?: string;
@@ -125,6 +127,7 @@ export async function runScan(inputs: ScanInputs): Promise<ScanResultFile> {
     method: r.method ?? 'lbfgsb',
     start: r.start ?? {},
     starts: r.starts ?? 4,
+    globalSearch: r.globalSearch ?? true,
     seed: r.seed ?? 1,
     profile: r.profile ?? false,
     ...(r.signal ? { signal: r.signal } : {}),

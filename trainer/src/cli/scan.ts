@@ -165,6 +165,7 @@ export function register(program: Command): void {
     .option('--memory <MiB>', 'memory for the graphs of an evaluation, MiB (events are evaluated in chunks that fit)', integerOption('--memory', 4, 1 << 20), 128)
     .option('--start <pairs>', 'override start values, e.g. "m_pole=90,gamma=2"', numberPairsOption)
     .option('--profile', 'also compute profile-likelihood intervals')
+    .option('--no-global-search', 'fit from the start alone, without the Sobol\' scan of the box (docs/fitting.md)')
     .addHelpText(
       'after',
       `
@@ -179,7 +180,7 @@ Examples:
   flowscan scan --demo
   flowscan scan --request request.json --out result.json --ep cpu --profile`,
     )
-    .action(async (o: { request?: string; demo?: boolean; out: string; ep: ExecutionProviderChoice; threads?: number; precision: PrecisionChoice; memory: number; start?: Record<string, number>; profile?: boolean }) => {
+    .action(async (o: { request?: string; demo?: boolean; out: string; ep: ExecutionProviderChoice; threads?: number; precision: PrecisionChoice; memory: number; start?: Record<string, number>; profile?: boolean; globalSearch: boolean }) => {
       if (!o.request === !o.demo) throw new Error('give either --request FILE or --demo');
       let request: ScanRequest;
       let events: Record<string, Float64Array> | undefined;
@@ -197,6 +198,7 @@ Examples:
       }
       if (o.start) request.start = { ...request.start, ...o.start };
       if (o.profile) request.profile = true;
+      if (!o.globalSearch) request.globalSearch = false;
       const result = await scanWithFiles(request, {
         ep: o.ep,
         ...(o.threads ? { threads: o.threads } : {}),

@@ -465,6 +465,8 @@ export async function runLhcoStudy(o: LhcoStudyOptions): Promise<LhcoStudyResult
   const fit = await fitLikelihood(likelihood, {
     start,
     starts: 1,
+    // The coarse grid scan above has searched the box already.
+    globalSearch: false,
     onStage: (stage, calls, seconds) => say(`  ${stage}: ${calls} evaluations, ${seconds.toFixed(1)} s`),
     onProgress: (stage, p) => {
       if (stage !== lastStage || p.calls % 10 === 0) say(`  ${stage}: ${p.calls} evaluations, NLL ${p.lowestValue.toFixed(3)}, ${(p.wallMs / 1000).toFixed(1)} s`);
