@@ -30,7 +30,7 @@ test.after.always(async () => {
 });
 
 test('every subcommand has --help', async (t) => {
-  for (const command of ['simulate', 'train', 'export', 'scan', 'study']) {
+  for (const command of ['simulate', 'train', 'export', 'scan', 'study', 'toys', 'validate', 'merge', 'web']) {
     const { code, stdout } = await flowscan([command, '--help']);
     t.is(code, 0, command);
     t.regex(stdout, new RegExp(`Usage: flowscan ${command}`));
