@@ -2,36 +2,16 @@
 // coverage bookkeeping against normal probabilities, and small runs with the shipped toy models (sharded and
 // unsharded give the same toys; the observed data's scan; clear errors).
 import test from 'ava';
-import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { Rng } from '@flowscan/runtime';
 import { grossVitells, profiledStrength, upcrossings } from '../trainer/src/toys/lee.ts';
 import { chi2OneDofSurvival, normalContent, significanceOfPValue } from '../trainer/src/toys/statistics.ts';
 import { type ToyResult, type ToysConfig, summarizeToys } from '../trainer/src/toys/toys.ts';
+import { flowscan } from './helpers/commands.ts';
+import { temporaryFolder } from './helpers/temporary.ts';
 
-const run = promisify(execFile);
-const CLI = join(import.meta.dirname, '..', 'trainer', 'bin', 'flowscan.js');
-
-async function flowscan(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run(process.execPath, [CLI, ...args], { maxBuffer: 1 << 26, env: { ...process.env, FORCE_COLOR: '0' } });
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const e = error as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
-
-let dir = '';
-test.before(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'flowscan-toys-'));
-});
-test.after.always(async () => {
-  await rm(dir, { recursive: true, force: true });
-});
+const folder = temporaryFolder('flowscan-toys-');
 
 test('the profiled signal strength maximises Σ w log(1 + f(r − 1)) over 0 ≤ f ≤ 1 (brute force on a fine grid)', (t) => {
   const rng = new Rng(3);
@@ -110,32 +90,32 @@ test('coverage and pulls: right errors cover 68.3 % / 95.4 % within binomial err
 
 test('flowscan toys: two shards merged give the same toys as one run; the summary and figures are written', async (t) => {
   const common = ['toys', '--demo', '--toys', '3', '--events', '2000', '--threads', '1'];
-  const whole = await flowscan([...common, '--out', join(dir, 'whole')]);
+  const whole = await flowscan([...common, '--out', join(folder(), 'whole')]);
   t.is(whole.code, 0, whole.stderr);
   t.regex(whole.stdout, /3 toys/);
   t.regex(whole.stdout, /m_pole/);
   for (const shard of ['0/2', '1/2']) {
-    const part = await flowscan([...common, '--out', join(dir, 'sharded'), '--shard', shard]);
+    const part = await flowscan([...common, '--out', join(folder(), 'sharded'), '--shard', shard]);
     t.is(part.code, 0, part.stderr);
   }
   const { mergeShards } = await import('../trainer/src/shards/shards.ts');
-  const a = await mergeShards<ToyResult>(join(dir, 'whole'), 'toys');
-  const b = await mergeShards<ToyResult>(join(dir, 'sharded'), 'toys');
+  const a = await mergeShards<ToyResult>(join(folder(), 'whole'), 'toys');
+  const b = await mergeShards<ToyResult>(join(folder(), 'sharded'), 'toys');
   t.is(b.items.length, 3);
   t.deepEqual(
     b.items.map((i) => [i.index, i.result.generated, i.result.fit!.parameters]),
     a.items.map((i) => [i.index, i.result.generated, i.result.fit!.parameters]),
   );
-  const summary = JSON.parse(await readFile(join(dir, 'whole', 'summary.json'), 'utf8'));
+  const summary = JSON.parse(await readFile(join(folder(), 'whole', 'summary.json'), 'utf8'));
   t.is(summary.format, 'flowscan-toys-summary');
   t.is(summary.summary.toys, 3);
-  t.true((await readFile(join(dir, 'whole', 'figures', 'pulls-m_pole.svg'), 'utf8')).includes('<svg'));
+  t.true((await readFile(join(folder(), 'whole', 'figures', 'pulls-m_pole.svg'), 'utf8')).includes('<svg'));
   // Each toy is fixed-fraction multinomial: about 1 % signal of 2000 events.
   for (const item of a.items) t.is(item.result.generated.signal + item.result.generated.background, 2000);
 });
 
 test('flowscan toys --lee: background-only toys and the observed events scanned over M_pole', async (t) => {
-  const out = join(dir, 'lee');
+  const out = join(folder(), 'lee');
   const result = await flowscan(['toys', '--demo', '--toys', '2', '--events', '3000', '--threads', '1', '--lee', 'm_pole=70:110:9', '--observed', '--out', out]);
   t.is(result.code, 0, result.stderr);
   const { summary } = JSON.parse(await readFile(join(out, 'summary.json'), 'utf8'));
@@ -149,12 +129,12 @@ test('flowscan toys --lee: background-only toys and the observed events scanned 
 
 test('flowscan toys: clear errors for inputs that cannot work', async (t) => {
   const cases: [string[], RegExp][] = [
-    [['toys', '--demo', '--toys', '2', '--out', join(dir, 'e1'), '--observed'], /--observed goes with --lee/],
-    [['toys', '--demo', '--toys', '2', '--out', join(dir, 'e2'), '--lee', 'tau=0.001:0.1:5'], /--lee scans a parameter of the signal component/],
-    [['toys', '--demo', '--toys', '2', '--out', join(dir, 'e3'), '--lee', 'm_pole=70-110'], /--lee must be name=lo:hi:points/],
-    [['toys', '--demo', '--toys', '2', '--out', join(dir, 'e4'), '--event-weights', '2:1'], /--event-weights must be lo:hi/],
-    [['toys', '--demo', '--toys', '1', '--events', '500', '--out', join(dir, 'e5'), '--truth', 'm_pole=91'], /--truth has no value for gamma/],
-    [['toys', '--demo', '--toys', '2', '--out', join(dir, 'e6'), '--shard', '2/2'], /index must be in \[0, 1\]/],
+    [['toys', '--demo', '--toys', '2', '--out', join(folder(), 'e1'), '--observed'], /--observed goes with --lee/],
+    [['toys', '--demo', '--toys', '2', '--out', join(folder(), 'e2'), '--lee', 'tau=0.001:0.1:5'], /--lee scans a parameter of the signal component/],
+    [['toys', '--demo', '--toys', '2', '--out', join(folder(), 'e3'), '--lee', 'm_pole=70-110'], /--lee must be name=lo:hi:points/],
+    [['toys', '--demo', '--toys', '2', '--out', join(folder(), 'e4'), '--event-weights', '2:1'], /--event-weights must be lo:hi/],
+    [['toys', '--demo', '--toys', '1', '--events', '500', '--out', join(folder(), 'e5'), '--truth', 'm_pole=91'], /--truth has no value for gamma/],
+    [['toys', '--demo', '--toys', '2', '--out', join(folder(), 'e6'), '--shard', '2/2'], /index must be in \[0, 1\]/],
   ];
   for (const [args, message] of cases) {
     const r = await flowscan(args);
