@@ -68,7 +68,9 @@ async function writeFigures(summary: ToysSummary, results: ToyResult[], out: str
   const lee = summary.lookElsewhere;
   if (lee) {
     const z = lee.thresholds.map((t) => t.localZ);
-    const fine = Array.from({ length: 45 }, (_, k) => 0.5 + (k * 5.5) / 44);
+    // The analytic curves reach the observed significance, so its global p can be read off the figure.
+    const zMax = Math.max(6, (lee.observed?.localZ ?? 0) + 0.5);
+    const fine = Array.from({ length: 61 }, (_, k) => 0.5 + (k * (zMax - 0.5)) / 60);
     const spec = plots.pValueCurves({
       title: `Look-elsewhere effect over ${lee.parameter}: ${summary.toys} background-only toys`,
       series: [
