@@ -152,9 +152,9 @@ function defaultStart(likelihood: MixtureLikelihood, start: Record<string, numbe
 /**
  * Final Hessian step in units of σ. Spline flows give a log-density whose θ-gradient is not smooth: as θ moves,
  * events cross spline knots, where the gradient changes slope and can even jump (by 50 % for one toy event, where a
- * knot crossed it: docs/weighted-fits.md), so gradient differences over small
- * steps are rough even in float64 (on the shipped toy models the estimates at 0.1σ and 0.2σ differ by 4–15 %). Steps of 0.3σ and 0.6σ
- * average over that roughness and stay well inside the region where a Gaussian likelihood is quadratic.
+ * knot crossed it: docs/weighted-fits.md), so gradient differences over small steps are rough even in float64 (on
+ * the shipped toy models the estimates at 0.1σ and 0.2σ differ by 4–15 %). Steps of 0.3σ and 0.6σ average over that
+ * roughness and stay well inside the region where a Gaussian likelihood is quadratic.
  */
 const FINAL_HESSIAN_STEP = 0.3;
 /**
