@@ -2,7 +2,7 @@
 // coverage bookkeeping against normal probabilities, and small runs with the shipped toy models (sharded and
 // unsharded give the same toys; the observed data's scan; clear errors).
 import test from 'ava';
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Rng } from '@flowscan/runtime';
 import { grossVitells, profiledStrength, upcrossings } from '../trainer/src/toys/lee.ts';
@@ -141,4 +141,27 @@ test('flowscan toys: clear errors for inputs that cannot work', async (t) => {
     t.not(r.code, 0, args.join(' '));
     t.regex(r.stderr, message, args.join(' '));
   }
+});
+
+test('flowscan toys --request with a Gaussian constraint: every toy draws its own auxiliary measurement around the truth', async (t) => {
+  const dir = folder();
+  const models = join(import.meta.dirname, '..', 'models');
+  const request = {
+    events: { file: 'unused.csv' },
+    components: [
+      { name: 'signal', model: join(models, 'toy-signal'), fraction: 0.0099 },
+      { name: 'background', model: join(models, 'toy-background'), fraction: 0.9901 },
+    ],
+    constraints: { tau: { mean: 0.0123, width: 2e-4 } },
+  };
+  await writeFile(join(dir, 'constrained.json'), JSON.stringify(request));
+  const out = join(dir, 'constrained');
+  const result = await flowscan(['toys', '--request', join(dir, 'constrained.json'), '--toys', '3', '--events', '2000', '--truth', 'm_pole=91.2,gamma=2.5,tau=0.01', '--threads', '1', '--out', out]);
+  t.is(result.code, 0, result.stderr);
+  const { mergeShards } = await import('../trainer/src/shards/shards.ts');
+  const merged = await mergeShards<ToyResult>(out, 'toys');
+  const means = merged.items.map((i) => i.result.constraintMeans!.tau);
+  // Drawn around the truth (0.01), not the request's mean (0.0123, 11.5 widths away), and different per toy.
+  for (const m of means) t.true(Math.abs(m - 0.01) < 5 * 2e-4, `constraint mean ${m}`);
+  t.is(new Set(means).size, 3);
 });

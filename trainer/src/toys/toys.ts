@@ -60,6 +60,8 @@ export interface ToyResult {
   };
   /** q(θ) along the look-elsewhere grid. */
   scan?: number[];
+  /** The auxiliary measurements (constraint means) this toy drew, by parameter. */
+  constraintMeans?: Record<string, number>;
   seconds: number;
 }
 
@@ -298,6 +300,7 @@ export async function runToy(context: ToysContext, index: number): Promise<ToyRe
   return {
     kind: 'toy',
     generated: events.generated,
+    ...(constraints ? { constraintMeans: Object.fromEntries(Object.entries(constraints).map(([name, c]) => [name, c.mean])) } : {}),
     dropped: likelihood.data.droppedOutsideSupport,
     fit: {
       nll: fit.nll,
