@@ -1,17 +1,21 @@
 // `flowscan validate`: are exported flows good enough over their whole θ box, and where not? The toy flows against
 // the exact likelihood, or a user's flows against held-out simulated files; sharded for batch systems.
+import { mkdir } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import type { Command } from 'commander';
-import { type FlowModel, PRECISION_CHOICES, type PrecisionChoice } from '@flowscan/runtime';
-import { EXECUTION_PROVIDERS, type ExecutionProviderChoice, loadModel } from '@flowscan/runtime/node';
+import { type FlowModel, PRECISION_CHOICES, type PrecisionChoice, Rng } from '@flowscan/runtime';
+import { EXECUTION_PROVIDERS, type ExecutionProviderChoice, loadModel, writeFileAtomic } from '@flowscan/runtime/node';
 import { WHOLE_RUN, mergeShards, parseShard, shardFileName } from '../shards/shards.ts';
 import { REPO_ROOT } from '../study/toy.ts';
+import { ASIMOV_SCALE, type AsimovRow, asimovPoint, asimovTable } from '../validate/asimov.ts';
+import { PULL_GOAL, SCALE_GOAL } from '../validate/calibration.ts';
 import { TOY_DESIGNS, TOY_DESIGN_NAMES } from '../validate/design.ts';
 import { heldOutConfig, heldOutItems, readHeldOutDesign, runHeldOutItem } from '../validate/heldout.ts';
 import { VALIDATE_KIND, runValidationShard } from '../validate/run.ts';
 import { type ValidationConfig, writeValidationSummary } from '../validate/summary.ts';
 import { runToyItem, toyValidationConfig } from '../validate/toy.ts';
 import { choiceOption, integerOption } from './options.ts';
+import { progressBar } from './progress.ts';
 import { readScanRequest } from './scan.ts';
 
 interface ValidateCliOptions {
@@ -25,6 +29,7 @@ interface ValidateCliOptions {
   precision: PrecisionChoice;
   ep: ExecutionProviderChoice;
   request?: string;
+  asimov?: boolean;
 }
 
 /** What a run needs besides its configuration: how to run item j, and a few words on its result. */
@@ -81,6 +86,34 @@ async function prepareHeldOut(o: ValidateCliOptions, load: (dir: string) => Prom
   };
 }
 
+/** `validate toy --asimov`: expected pulls per design point, a table on the terminal and asimov.json. */
+async function runAsimov(o: ValidateCliOptions, load: (dir: string) => Promise<FlowModel>): Promise<void> {
+  const name = o.design ?? 'default';
+  if (!(TOY_DESIGN_NAMES as string[]).includes(name)) throw new Error(`--design must be one of ${TOY_DESIGN_NAMES.join(', ')} for the toy, got "${name}"`);
+  const { points } = TOY_DESIGNS[name as keyof typeof TOY_DESIGNS];
+  const dir = o.models ?? join(REPO_ROOT, 'models');
+  const models = { signal: await load(join(dir, 'toy-signal')), background: await load(join(dir, 'toy-background')) };
+  const bar = progressBar('validate --asimov', points.length);
+  try {
+    const rows: AsimovRow[] = [];
+    for (const [k, point] of points.entries()) {
+      rows.push(await asimovPoint(models, point, new Rng(o.seed).fork(k).nextUint32()));
+      bar.update(rows.length, { point: `${k + 1}/${points.length}` });
+    }
+    bar.stop();
+    const table = asimovTable(rows, { pull: PULL_GOAL, ratio: SCALE_GOAL });
+    await mkdir(o.out, { recursive: true });
+    const path = join(o.out, 'asimov.json');
+    await writeFileAtomic(path, `${JSON.stringify({ format: 'flowscan-validate-asimov', design: name, models: dir, scale: ASIMOV_SCALE, goal: { pull: PULL_GOAL, ratio: SCALE_GOAL }, rows }, null, 2)}\n`);
+    const meeting = rows.filter((r) => Object.keys(r.pulls).every((p) => Math.abs(r.pulls[p]) <= PULL_GOAL && Math.abs(r.ratios[p] - 1) <= SCALE_GOAL)).length;
+    process.stdout.write(`${table}\n\n${meeting} of ${rows.length} points meet the goal (expected values, no pseudo-experiment noise)\nwrote ${path}\n`);
+  } finally {
+    bar.stop();
+    await models.signal.release();
+    await models.background.release();
+  }
+}
+
 export function register(program: Command): void {
   program
     .command('validate')
@@ -92,6 +125,7 @@ export function register(program: Command): void {
     .option('--experiments <m>', 'toy: pseudo-experiments per design point (default: the design\'s, 4 for default)', integerOption('--experiments', 1, 10_000))
     .option('--seed <n>', 'toy: seed of the pseudo-experiments (item j draws from stream j of it)', integerOption('--seed', 0), 1)
     .option('--request <file>', 'your own flows: a scan request (schemas/scan-request.schema.json) whose components, yields and fractions define the fit; each design file replaces its events file')
+    .option('--asimov', 'toy: expected pulls and error ratios from one large exact sample per point (no pseudo-experiment noise; seconds per point)')
     .option('--shard <i/n>', 'run shard i of n (zero-based, e.g. $SLURM_ARRAY_TASK_ID/n) and write only its shard file; `flowscan merge DIR` summarises')
     .option('--threads <n>', 'onnxruntime intra-op threads (default: one per core); 1 for shards running side by side on one machine', integerOption('--threads', 1, 1024))
     .option('--precision <p>', 'graph precision: auto (float64 on the CPU) | float32 | float64', choiceOption('--precision', PRECISION_CHOICES), 'auto')
@@ -114,6 +148,13 @@ where design.json is { "points": [ { "truth": { "m_pole": 91.2, "gamma": 2.5 }, 
       if ((reference === 'toy') === (o.request !== undefined)) throw new Error('give either the reference "toy" or --request FILE --design design.json');
       const shard = o.shard !== undefined ? parseShard(o.shard) : WHOLE_RUN;
       const load = (dir: string) => loadModel(dir, { ep: o.ep, precision: o.precision, ...(o.threads ? { threads: o.threads } : {}) });
+      if (o.asimov) {
+        if (reference !== 'toy' || o.shard !== undefined || o.experiments !== undefined) {
+          throw new Error('--asimov goes with the toy reference, without --shard or --experiments (one large sample per point, no pseudo-experiments)');
+        }
+        await runAsimov(o, load);
+        return;
+      }
       const prepared = reference === 'toy' ? await prepareToy(o, load) : await prepareHeldOut(o, load);
       try {
         const outcome = await runValidationShard({
