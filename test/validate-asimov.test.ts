@@ -2,10 +2,11 @@
 // two fits actually give on that sample (an independent check: real minimisations against a linear prediction).
 import test from 'ava';
 import { join } from 'node:path';
-import { MixtureLikelihood, Rng, fitLikelihood } from '@flowscan/runtime';
+import { Rng, fitLikelihood } from '@flowscan/runtime';
 import { loadModel } from '@flowscan/runtime/node';
-import { REPO_ROOT, TOY_SIGNAL_FRACTION, exactFit, toyPseudoData } from '../trainer/src/study/toy.ts';
+import { REPO_ROOT, exactFit, toyPseudoData } from '../trainer/src/study/toy.ts';
 import { asimovPoint, asimovSize } from '../trainer/src/validate/asimov.ts';
+import { toyFlowLikelihood } from '../trainer/src/validate/toy.ts';
 import { flowscan } from './helpers/commands.ts';
 
 test('the predicted flow − exact shift matches the two fits on the same sample, where the flows are off', async (t) => {
@@ -18,14 +19,7 @@ test('the predicted flow − exact shift matches the two fits on the same sample
     const seed = 7;
     const row = await asimovPoint(models, point, seed, scale);
     const x = toyPseudoData(new Rng(seed), point, asimovSize(scale));
-    const likelihood = new MixtureLikelihood({
-      components: [
-        { name: 'signal', model: models.signal, fraction: TOY_SIGNAL_FRACTION },
-        { name: 'background', model: models.background, fraction: 1 - TOY_SIGNAL_FRACTION },
-      ],
-      events: { x },
-      yields: 'fixed-fractions',
-    });
+    const likelihood = toyFlowLikelihood(models, x);
     const flow = await fitLikelihood(likelihood, { start: { ...point }, starts: 1, globalSearch: false });
     const exact = await exactFit(x, 'fixed-fractions', point);
     for (const name of ['m_pole', 'gamma', 'tau']) {

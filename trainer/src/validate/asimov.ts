@@ -7,10 +7,10 @@
 // gradients with steps of 0.3σ, as the fit's Hessian), H_exact the exact one (analytic gradients, small steps).
 // The expected pull at the paper's size N₀ = 101k is δ / σ_exact(N₀), σ_exact(N₀)² = (H_exact⁻¹)_jj · N / N₀, and the
 // error ratio √((H_flow⁻¹)_jj / (H_exact⁻¹)_jj). This is the mean the pseudo-experiments of `validate toy` estimate.
-import { type BatchObjective, MixtureLikelihood, Rng, cholesky, choleskyInverse } from '@flowscan/runtime';
+import { type BatchObjective, Rng, cholesky, choleskyInverse } from '@flowscan/runtime';
 import { TOY_PSEUDO_DATA, TOY_SIGNAL_FRACTION, TOY_WINDOW, type ToyPoint, toyPseudoData } from '../study/toy.ts';
 import { ExactToyLikelihood } from '../study/toy-exact.ts';
-import type { ToyModels } from './toy.ts';
+import { type ToyModels, toyFlowLikelihood } from './toy.ts';
 
 /** The large sample is this many times the paper's pseudo-data. */
 export const ASIMOV_SCALE = 4;
@@ -65,14 +65,7 @@ export async function asimovPoint(models: ToyModels, point: ToyPoint, seed: numb
   const started = performance.now();
   const size = asimovSize(scale);
   const x = toyPseudoData(new Rng(seed), point, size);
-  const flow = new MixtureLikelihood({
-    components: [
-      { name: 'signal', model: models.signal, fraction: TOY_SIGNAL_FRACTION },
-      { name: 'background', model: models.background, fraction: 1 - TOY_SIGNAL_FRACTION },
-    ],
-    events: { x },
-    yields: 'fixed-fractions',
-  });
+  const flow = toyFlowLikelihood(models, x);
   const exact = new ExactToyLikelihood(x, { mode: 'fixed-fractions', signalFraction: TOY_SIGNAL_FRACTION }, TOY_WINDOW);
   const theta = Float64Array.from(PARAMETERS, (p) => point[p]);
   const P = theta.length;

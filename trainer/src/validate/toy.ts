@@ -55,6 +55,18 @@ export function toyValidationConfig(design: ToyDesign, experiments: number, seed
   };
 }
 
+/** The paper's fixed-fraction mixture of the toy flows over events x. */
+export function toyFlowLikelihood(models: ToyModels, x: Float64Array): MixtureLikelihood {
+  return new MixtureLikelihood({
+    components: [
+      { name: 'signal', model: models.signal, fraction: TOY_SIGNAL_FRACTION },
+      { name: 'background', model: models.background, fraction: 1 - TOY_SIGNAL_FRACTION },
+    ],
+    events: { x },
+    yields: 'fixed-fractions',
+  });
+}
+
 /** Item `index` of the run: its pseudo-experiment and the two fits. */
 export async function runToyItem(config: ToyValidationConfig, models: ToyModels, index: number): Promise<ToyItem> {
   const started = performance.now();
@@ -63,14 +75,7 @@ export async function runToyItem(config: ToyValidationConfig, models: ToyModels,
   const x = toyPseudoData(new Rng(config.seed).fork(index), truth, config.size);
   const base = { point, experiment };
   try {
-    const likelihood = new MixtureLikelihood({
-      components: [
-        { name: 'signal', model: models.signal, fraction: TOY_SIGNAL_FRACTION },
-        { name: 'background', model: models.background, fraction: 1 - TOY_SIGNAL_FRACTION },
-      ],
-      events: { x },
-      yields: 'fixed-fractions',
-    });
+    const likelihood = toyFlowLikelihood(models, x);
     // Both fits start at the truth, with no global search: the question is the flows' minimum near it, not
     // finding it from afar.
     const flow = flowFitValues(await fitLikelihood(likelihood, { start: { ...truth }, starts: 1, globalSearch: false }));
