@@ -105,22 +105,44 @@ export interface ScanInputs {
   onMapRow?: (map: number, done: number, total: number) => void;
 }
 
-export async function runScan(inputs: ScanInputs): Promise<ScanResultFile> {
-  const r = inputs.request;
-  const likelihood = new MixtureLikelihood({
+export interface RequestLikelihoodOptions {
+  weights?: ArrayLike<number>;
+  memoryBudget?: number;
+  /** Replaces the request's policy (toys drop sampled events that land on a support edge). */
+  outsideSupport?: OutsideSupportPolicy;
+  /** Replace the request's constraints (each toy draws its own auxiliary measurements). */
+  constraints?: Record<string, GaussianConstraint>;
+}
+
+/** The mixture likelihood a request describes, over the given events, with the models by component name. */
+export function requestLikelihood(
+  r: ScanRequest,
+  models: Record<string, FlowModel>,
+  events: Record<string, ArrayLike<number>>,
+  options: RequestLikelihoodOptions = {},
+): MixtureLikelihood {
+  return new MixtureLikelihood({
     components: r.components.map((c) => ({
       name: c.name,
-      model: inputs.models[c.name],
+      model: models[c.name],
       ...(c.fraction !== undefined ? { fraction: c.fraction } : {}),
       ...(c.rename ? { rename: c.rename } : {}),
     })),
-    events: inputs.events,
-    ...(inputs.weights ? { weights: inputs.weights } : {}),
+    events,
+    ...(options.weights ? { weights: options.weights } : {}),
     yields: r.yields ?? 'fixed-fractions',
-    outsideSupport: r.outsideSupport ?? 'error',
+    outsideSupport: options.outsideSupport ?? r.outsideSupport ?? 'error',
     fixed: r.fixed ?? {},
     bounds: r.bounds ?? {},
-    constraints: r.constraints ?? {},
+    constraints: options.constraints ?? r.constraints ?? {},
+    ...(options.memoryBudget !== undefined ? { memoryBudget: options.memoryBudget } : {}),
+  });
+}
+
+export async function runScan(inputs: ScanInputs): Promise<ScanResultFile> {
+  const r = inputs.request;
+  const likelihood = requestLikelihood(r, inputs.models, inputs.events, {
+    ...(inputs.weights ? { weights: inputs.weights } : {}),
     ...(inputs.memoryBudget !== undefined ? { memoryBudget: inputs.memoryBudget } : {}),
   });
   const fit = await fitLikelihood(likelihood, {

@@ -3,12 +3,12 @@
 import { createHash } from 'node:crypto';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import { type FlowModel, PRECISION_CHOICES, type PrecisionChoice, type ScanRequest, fitLikelihood } from '@flowscan/runtime';
+import { type FlowModel, PRECISION_CHOICES, type PrecisionChoice, type ScanRequest, fitLikelihood, requestLikelihood } from '@flowscan/runtime';
 import { EXECUTION_PROVIDERS, type ExecutionProviderChoice, loadModel } from '@flowscan/runtime/node';
 import { WHOLE_RUN, parseShard } from '../shards/shards.ts';
 import { scanGrid } from '../toys/lee.ts';
 import { runToysShard, writeToysSummary } from '../toys/run.ts';
-import { type ToysConfig, type ToysContext, requestLikelihood } from '../toys/toys.ts';
+import type { ToysConfig, ToysContext } from '../toys/toys.ts';
 import { choiceOption, integerOption, intervalsOption, numberOption, numberPairsOption } from './options.ts';
 import { progressBar } from './progress.ts';
 import { readScanRequest } from './scan.ts';
@@ -130,7 +130,7 @@ Examples:
       const memoryBudget = o.memory * 2 ** 20;
       if (!truth) {
         process.stderr.write(`toys: no --truth given: fitting the ${observedCount} observed events for the generation point\n`);
-        const fit = await fitLikelihood(requestLikelihood(request, models, observedColumns!, observedWeights, memoryBudget), { start: request.start ?? {} });
+        const fit = await fitLikelihood(requestLikelihood(request, models, observedColumns!, { ...(observedWeights ? { weights: observedWeights } : {}), memoryBudget }), { start: request.start ?? {} });
         truth = Object.fromEntries(fit.parameters.filter((p) => !p.fixed).map((p) => [p.name, p.value]));
       }
       const lee = o.lee ? parseLookElsewhere(o.lee) : null;

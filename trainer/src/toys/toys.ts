@@ -6,10 +6,11 @@
 // into shards gives the same toys as one run.
 import {
   type FlowModel,
-  MixtureLikelihood,
+  type MixtureLikelihood,
   Rng,
   type ScanRequest,
   fitLikelihood,
+  requestLikelihood,
   sampleFlow,
   sandwichErrors,
   yieldName,
@@ -74,30 +75,21 @@ export interface ToysContext {
   memoryBudget?: number;
 }
 
-/** The likelihood of a request over the given events (as `flowscan scan` builds it; events outside support dropped). */
-export function requestLikelihood(
+/**
+ * The request's likelihood over toy events. Sampled events that land on a support edge (float32 sampler output)
+ * are dropped and counted, not refused; `constraints` are the toy's own auxiliary measurements.
+ */
+function toyLikelihood(
+  context: ToysContext,
   request: ScanRequest,
-  models: Record<string, FlowModel>,
-  events: Record<string, ArrayLike<number>>,
-  weights: Float64Array | null,
-  memoryBudget?: number,
-  constraints: ScanRequest['constraints'] = request.constraints,
+  events: { columns: Record<string, Float64Array>; weights: Float64Array | null },
+  constraints?: ScanRequest['constraints'],
 ): MixtureLikelihood {
-  return new MixtureLikelihood({
-    components: request.components.map((c) => ({
-      name: c.name,
-      model: models[c.name],
-      ...(c.fraction !== undefined ? { fraction: c.fraction } : {}),
-      ...(c.rename ? { rename: c.rename } : {}),
-    })),
-    events,
-    ...(weights ? { weights } : {}),
-    yields: request.yields ?? 'fixed-fractions',
+  return requestLikelihood(request, context.models, events.columns, {
     outsideSupport: 'drop',
-    fixed: request.fixed ?? {},
-    bounds: request.bounds ?? {},
+    ...(events.weights ? { weights: events.weights } : {}),
+    ...(context.memoryBudget !== undefined ? { memoryBudget: context.memoryBudget } : {}),
     ...(constraints ? { constraints } : {}),
-    ...(memoryBudget !== undefined ? { memoryBudget } : {}),
   });
 }
 
@@ -214,7 +206,7 @@ function backgroundLikelihood(context: ToysContext, events: ToyEvents): { likeli
     ...request,
     components: others.map((c) => ({ ...c, ...(c.fraction !== undefined ? { fraction: c.fraction / total } : {}) })),
   };
-  return { likelihood: requestLikelihood(background, context.models, events.columns, events.weights, context.memoryBudget), request: background };
+  return { likelihood: toyLikelihood(context, background, events), request: background };
 }
 
 /** q(θ) on the look-elsewhere grid for one data set: background-only fit, then the profiled signal strength per point. */
@@ -274,7 +266,7 @@ export async function runToy(context: ToysContext, index: number): Promise<ToyRe
   }
   const events = await generateToy(context, rng, false);
   const constraints = toyConstraints(config, rng.fork(1_000_003));
-  const likelihood = requestLikelihood(config.request, context.models, events.columns, events.weights, context.memoryBudget, constraints);
+  const likelihood = toyLikelihood(context, config.request, events, constraints);
   checkTruth(likelihood, config.truth);
   const fit = await fitLikelihood(likelihood, {
     method: config.request.method ?? 'lbfgsb',

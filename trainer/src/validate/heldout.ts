@@ -5,10 +5,9 @@
 import { readFile, stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import AjvModule from 'ajv';
-import { type FlowModel, type ScanRequest, fitLikelihood, sandwichErrors, yieldName } from '@flowscan/runtime';
+import { type FlowModel, type ScanRequest, fitLikelihood, requestLikelihood, sandwichErrors, yieldName } from '@flowscan/runtime';
 import designSchema from '../../../schemas/validate-design.schema.json' with { type: 'json' };
 import { readColumns } from '../cli/train.ts';
-import { requestLikelihood } from '../toys/toys.ts';
 import { type FlowFitValues, type ParameterAxis, flowFitValues } from './fits.ts';
 
 export interface HeldOutPoint {
@@ -157,7 +156,11 @@ export async function runHeldOutItem(config: HeldOutConfig, models: Record<strin
     const weightColumn = request.events.weights;
     const columns = await readColumns([path], weightColumn ? [...features, weightColumn] : features, request.events.skipBadRows ?? false);
     const weights = weightColumn ? columns[weightColumn] : null;
-    const likelihood = requestLikelihood({ ...request, events: { ...request.events, file: path } }, models, columns, weights);
+    // Events outside the models' support are dropped and counted (the summary notes them), as for toys.
+    const likelihood = requestLikelihood({ ...request, events: { ...request.events, file: path } }, models, columns, {
+      outsideSupport: 'drop',
+      ...(weights ? { weights } : {}),
+    });
     const result = await fitLikelihood(likelihood, { method: request.method ?? 'lbfgsb', start: { ...request.start, ...p.truth }, starts: 1, globalSearch: false });
     const fit = flowFitValues(result);
     if (weights?.some((w) => w !== 1) && result.covariance) Object.assign(fit.errors, (await sandwichErrors(likelihood, result)).errors);
