@@ -14,7 +14,6 @@ import {
   simulateLhcoSignal,
   simulateLhcoSignalTraining,
 } from '../trainer/src/data/lhco.ts';
-import { parseNpy } from '../trainer/src/data/npy.ts';
 
 const median = (x: ArrayLike<number>): number => {
   const s = Float64Array.from(x).sort();
@@ -133,37 +132,6 @@ test('pseudo-data: 10k signal + 100k background by default, shuffled, with isSig
   const signalMjj = d.mjj.filter((_, i) => d.isSignal[i] === 1);
   t.true(Math.abs(median(signalMjj) / 3500 - 1) < 0.03);
   t.is(lhcoPseudoData(new Rng(8)).mjj.length, 110_000);
-});
-
-function npyBytes(header: string, data: ArrayBufferView, major = 1): Uint8Array {
-  const prefix = major === 1 ? 10 : 12;
-  let h = header;
-  while ((prefix + h.length + 1) % 64 !== 0) h += ' ';
-  h += '\n';
-  const out = new Uint8Array(prefix + h.length + data.byteLength);
-  out.set([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59, major, 0]);
-  const view = new DataView(out.buffer);
-  if (major === 1) view.setUint16(8, h.length, true);
-  else view.setUint32(8, h.length, true);
-  out.set(new TextEncoder().encode(h), prefix);
-  out.set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength), prefix + h.length);
-  return out;
-}
-
-test('npy reader: float64/float32 C-order little-endian; clear errors otherwise', (t) => {
-  const values = Float64Array.of(1.5, -2, 3e-300, 4, 5, 6);
-  const a = parseNpy(npyBytes("{'descr': '<f8', 'fortran_order': False, 'shape': (3, 2), }", values), 'a.npy');
-  t.deepEqual(a.shape, [3, 2]);
-  t.is(a.dtype, 'float64');
-  t.deepEqual(a.data, values);
-  const b = parseNpy(npyBytes("{'descr': '<f4', 'fortran_order': False, 'shape': (4,), }", Float32Array.of(1, 2, 3, 0.1), 2), 'b.npy');
-  t.deepEqual(b.shape, [4]);
-  t.deepEqual(b.data, Float32Array.of(1, 2, 3, 0.1));
-  t.throws(() => parseNpy(new TextEncoder().encode('x,y\n1,2\n'), 'c.csv'), { message: /c\.csv is not a NumPy \.npy file/ });
-  t.throws(() => parseNpy(npyBytes("{'descr': '<i8', 'fortran_order': False, 'shape': (1,), }", BigInt64Array.of(1n)), 'd.npy'), { message: /dtype '<i8' is not supported.*astype/ });
-  t.throws(() => parseNpy(npyBytes("{'descr': '>f8', 'fortran_order': False, 'shape': (1,), }", values), 'e.npy'), { message: /'>f8'/ });
-  t.throws(() => parseNpy(npyBytes("{'descr': '<f8', 'fortran_order': True, 'shape': (3, 2), }", values), 'f.npy'), { message: /Fortran.*ascontiguousarray/ });
-  t.throws(() => parseNpy(npyBytes("{'descr': '<f8', 'fortran_order': False, 'shape': (4, 2), }", values), 'g.npy'), { message: /needs 64 data bytes but the file holds 48; the file is truncated/ });
 });
 
 // The real LHCO R&D events live outside the repository (DESIGN.md); without them this check cannot run.

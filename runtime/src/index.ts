@@ -4,6 +4,7 @@ export * from './model/flow-model.ts';
 export * from './model/sample.ts';
 export * from './random.ts';
 export * from './data/csv.ts';
+export * from './data/npy.ts';
 export * from './stats/ks.ts';
 export * from './fit/index.ts';
 export * from './likelihood/mixture.ts';

@@ -1,4 +1,5 @@
 // Node-only parts of the runtime: files, onnxruntime-node.
 export * from './files.ts';
+export * from './event-files.ts';
 export * from './model.ts';
 export * from './web-server.ts';

@@ -5,8 +5,8 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Rng, ksTwoSample } from '@flowscan/runtime';
+import { readNpyFile } from '@flowscan/runtime/node';
 import { LHCO_BENCHMARK_POINT, LHCO_FEATURES, LHCO_MODEL, simulateLhcoBackground, simulateLhcoSignal, type LhcoEvents, type LhcoFeature, type LhcoModel } from './lhco.ts';
-import { readNpyFile } from './npy.ts';
 
 /** Default location of the real events: `../shared/data/lhco-sr/` next to the repository. */
 export const LHCO_SR_DATA_DIR = fileURLToPath(new URL('../../../../shared/data/lhco-sr/', import.meta.url));
@@ -25,7 +25,7 @@ export interface LhcoRealEvents {
  * our features (GeV; J1 = heavier jet): mj1 = m_J,min + Δm_J, dmj = Δm_J, tau21j1 = τ21 heavier, tau21j2 = τ21
  * lighter, mjj = m_jj. `keep(label)` selects rows.
  */
-function toFeatures(data: Float64Array | Float32Array, rows: number, source: string, keep: (label: number) => boolean): LhcoEvents {
+function toFeatures(data: Float64Array, rows: number, source: string, keep: (label: number) => boolean): LhcoEvents {
   const selected: number[] = [];
   for (let r = 0; r < rows; r++) if (keep(data[6 * r + 5])) selected.push(r);
   const out = {} as LhcoEvents;
