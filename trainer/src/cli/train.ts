@@ -1,4 +1,6 @@
 // `flowscan train`: fit a conditional flow to events in CSV files and save it (optionally export it too).
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { Command } from 'commander';
 import { readEventsCsvFile } from '@flowscan/runtime/node';
 import { ACTIVATIONS, FLOW_KINDS, type FlowKind, flowConfig } from '../flows/config.ts';
@@ -43,6 +45,7 @@ interface TrainCliOptions {
   threads?: number;
   out: string;
   resume?: boolean;
+  force?: boolean;
   skipBadRows?: boolean;
   export?: string;
 }
@@ -68,6 +71,24 @@ export async function readColumns(files: string[], columns: string[], skipBadRow
       }
       return [c, out];
     }),
+  );
+}
+
+/** A finished model in `out` is the result of hours of training: a new run must not replace it by accident. */
+async function refuseFinishedModel(out: string): Promise<void> {
+  const path = join(out, 'model.json');
+  const text = await readFile(path, 'utf8').catch(() => null);
+  if (text === null) return;
+  let trained = '';
+  try {
+    const { provenance } = JSON.parse(text) as { provenance?: { date?: string; dataFiles?: string[] } };
+    if (provenance?.date) trained = ` (trained ${provenance.date} on ${provenance.dataFiles?.join(', ') ?? 'unrecorded data'})`;
+  } catch {
+    // Unreadable: still somebody's file, still refused.
+  }
+  throw new Error(
+    `--out ${out} already holds a trained model, ${path}${trained}: pass --force to train anew and overwrite it, ` +
+      '--resume to continue its run from the checkpoint, or choose another --out',
   );
 }
 
@@ -126,7 +147,8 @@ export function register(program: Command): void {
     .option('--threads <n>', 'onnxruntime intra-op threads (default: one per core)', integerOption('--threads', 1, 1024))
     .option('--backend <name>', `TensorFlow.js backend of the tfjs engine: ${BACKEND_CHOICES.join(' | ')}`, choiceOption('--backend', BACKEND_CHOICES), 'auto')
     .requiredOption('--out <dir>', 'folder for the trained model and its per-epoch checkpoints')
-    .option('--resume', 'continue an interrupted run from the checkpoint in --out')
+    .option('--resume', 'continue an interrupted run from the checkpoint in --out (on the same data only)')
+    .option('--force', 'overwrite a trained model already in --out (otherwise refused)')
     .option('--skip-bad-rows', 'skip (and report) rows with bad values instead of failing')
     .option('--export <name>', 'also export the ONNX graphs and manifest to <out>/onnx under this model name')
     .addHelpText(
@@ -138,6 +160,7 @@ Example (the toy signal of the paper, §3.1):
     --support x=40:140 --flow nsf --out runs/toy-signal --export toy-signal`,
     )
     .action(async (o: TrainCliOptions) => {
+      if (!o.resume && !o.force) await refuseFinishedModel(o.out);
       for (const p of o.logParams) if (!o.params.includes(p)) throw new Error(`--log-params names "${p}", which is not in --params (${o.params.join(', ') || 'none'})`);
       for (const [option, named] of [['--support', o.support], ['--margin', o.margin]] as const) {
         for (const f of Object.keys(named)) if (!o.features.includes(f)) throw new Error(`${option} names "${f}", which is not in --features (${o.features.join(', ')})`);

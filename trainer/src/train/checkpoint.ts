@@ -1,10 +1,16 @@
-// Per-epoch checkpoints (weights, best weights, Adam moments, loop state) so `--resume` continues a run.
-import { mkdir, readFile } from 'node:fs/promises';
+// Per-epoch checkpoints (weights, best weights, Adam moments, loop state, the hash of the training data) so
+// `--resume` continues a run, on the same data only.
+//
+// One file, replaced atomically (written beside it, then renamed over it): a run killed at any moment leaves the
+// previous epoch's checkpoint or the new one, never the loop state of one epoch with the weights of another.
+// Layout: the 8 ASCII bytes MAGIC, the header's byte length (uint32, little-endian), the header (UTF-8 JSON: state
+// and weight index), zero padding to a multiple of 4 bytes, then the float32 weights (little-endian).
+import { mkdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeFileAtomic } from '@flowscan/runtime/node';
 import type { ParamSpec } from '../ir/graph.ts';
 import type { EpochReport } from './train.ts';
-import { type WeightIndexEntry, readWeightGroups, writeWeightGroups } from './weights-file.ts';
+import { type WeightIndexEntry, packWeightGroups, unpackWeightGroups } from './weights-file.ts';
 
 export interface Checkpoint {
   epoch: number;
@@ -16,36 +22,80 @@ export interface Checkpoint {
   adamStep: number;
 }
 
-interface CheckpointFile {
+export interface CheckpointWeights {
+  weights: Map<string, Float32Array>;
+  bestWeights: Map<string, Float32Array>;
+  adamM: Map<string, Float32Array>;
+  adamV: Map<string, Float32Array>;
+}
+
+interface CheckpointHeader {
   format: 'flowscan-checkpoint';
-  version: 1;
+  version: 2;
+  /** sha256 of the training data (dataset.ts dataHash): a resumed run must train on the same events. */
+  dataHash: string;
   state: Checkpoint;
   index: WeightIndexEntry[];
 }
 
-const JSON_NAME = 'checkpoint.json';
-const BIN_NAME = 'checkpoint.bin';
+export const CHECKPOINT_NAME = 'checkpoint.flowscan';
+/** The JSON half of the two-file checkpoint of earlier versions (no data hash). */
+const OLD_CHECKPOINT_NAME = 'checkpoint.json';
+const MAGIC = 'FSCKPT02';
+const PREFIX_BYTES = MAGIC.length + 4;
 
-export async function saveCheckpoint(
-  dir: string,
-  specs: ParamSpec[],
-  state: Checkpoint,
-  weights: { weights: Map<string, Float32Array>; bestWeights: Map<string, Float32Array>; adamM: Map<string, Float32Array>; adamV: Map<string, Float32Array> },
-): Promise<void> {
+export async function saveCheckpoint(dir: string, specs: ParamSpec[], dataHash: string, state: Checkpoint, weights: CheckpointWeights): Promise<void> {
   await mkdir(dir, { recursive: true });
-  const index = await writeWeightGroups(join(dir, BIN_NAME), specs, { ...weights });
-  const file: CheckpointFile = { format: 'flowscan-checkpoint', version: 1, state, index };
-  await writeFileAtomic(join(dir, JSON_NAME), JSON.stringify(file));
+  const { index, values } = packWeightGroups(specs, { ...weights });
+  const header: CheckpointHeader = { format: 'flowscan-checkpoint', version: 2, dataHash, state, index };
+  const json = new TextEncoder().encode(JSON.stringify(header));
+  const weightsAt = Math.ceil((PREFIX_BYTES + json.byteLength) / 4) * 4;
+  const bytes = new Uint8Array(weightsAt + values.byteLength);
+  bytes.set(new TextEncoder().encode(MAGIC), 0);
+  new DataView(bytes.buffer).setUint32(MAGIC.length, json.byteLength, true);
+  bytes.set(json, PREFIX_BYTES);
+  bytes.set(new Uint8Array(values.buffer), weightsAt);
+  await writeFileAtomic(join(dir, CHECKPOINT_NAME), bytes);
 }
 
-export async function loadCheckpoint(dir: string, specs: ParamSpec[]) {
-  let file: CheckpointFile;
+/** The checkpoint in `dir`, refused unless it was written for training data with hash `dataHash`. */
+export async function loadCheckpoint(dir: string, specs: ParamSpec[], dataHash: string): Promise<{ state: Checkpoint } & CheckpointWeights> {
+  const path = join(dir, CHECKPOINT_NAME);
+  let bytes: Buffer;
   try {
-    file = JSON.parse(await readFile(join(dir, JSON_NAME), 'utf8')) as CheckpointFile;
+    bytes = await readFile(path);
   } catch {
-    throw new Error(`no readable checkpoint in ${dir} (expected ${JSON_NAME} from an earlier run with the same --out)`);
+    if (await stat(join(dir, OLD_CHECKPOINT_NAME)).catch(() => null)) {
+      throw new Error(
+        `${join(dir, OLD_CHECKPOINT_NAME)} was written by an older flowscan and holds no hash of its training data, so a resumed run ` +
+          'cannot be checked to train on the same events: train anew without --resume',
+      );
+    }
+    throw new Error(`no readable checkpoint in ${dir} (expected ${CHECKPOINT_NAME} from an earlier run with the same --out)`);
   }
-  if (file.format !== 'flowscan-checkpoint' || file.version !== 1) throw new Error(`${join(dir, JSON_NAME)} is not a flowscan checkpoint`);
-  const groups = await readWeightGroups(join(dir, BIN_NAME), file.index, specs);
-  return { state: file.state, weights: groups.weights, bestWeights: groups.bestWeights, adamM: groups.adamM, adamV: groups.adamV };
+  if (bytes.byteLength < PREFIX_BYTES || bytes.toString('latin1', 0, MAGIC.length) !== MAGIC) throw new Error(`${path} is not a flowscan checkpoint`);
+  const jsonBytes = bytes.readUInt32LE(MAGIC.length);
+  const weightsAt = Math.ceil((PREFIX_BYTES + jsonBytes) / 4) * 4;
+  if (weightsAt > bytes.byteLength) throw new Error(`${path} is truncated (${bytes.byteLength} bytes, its header alone needs ${weightsAt})`);
+  let header: CheckpointHeader;
+  try {
+    header = JSON.parse(bytes.toString('utf8', PREFIX_BYTES, PREFIX_BYTES + jsonBytes)) as CheckpointHeader;
+  } catch (error) {
+    throw new Error(`${path} has an unreadable header (${(error as Error).message})`);
+  }
+  if (header.format !== 'flowscan-checkpoint' || header.version !== 2) throw new Error(`${path} is not a flowscan checkpoint of version 2`);
+  const weightBytes = header.index.reduce((end, e) => Math.max(end, 4 * (e.offset + e.length)), 0);
+  if (bytes.byteLength !== weightsAt + weightBytes) {
+    throw new Error(`${path} is truncated or padded: ${bytes.byteLength} bytes, its index describes ${weightsAt + weightBytes}`);
+  }
+  if (header.dataHash !== dataHash) {
+    throw new Error(
+      `${path} was written for other training data (hash ${header.dataHash.slice(0, 12)}…), these data hash to ${dataHash.slice(0, 12)}…: ` +
+        '--resume continues a run only on the events it started with (the same files, columns, weights and rows). ' +
+        'Pass the original data, or train anew without --resume (into another --out, or with --force).',
+    );
+  }
+  const values = new Float32Array(bytes.buffer.slice(bytes.byteOffset + weightsAt, bytes.byteOffset + bytes.byteLength));
+  const groups = unpackWeightGroups(values, header.index, specs, path);
+  return { state: header.state, weights: groups.weights, bestWeights: groups.bestWeights, adamM: groups.adamM, adamV: groups.adamV };
 }
