@@ -62,7 +62,8 @@ function choosePrecision(manifest: ModelManifest, settings: SessionSettings, whe
   return hasFloat64 && settings.executionProviders[0] === 'cpu' ? 'float64' : 'float32';
 }
 
-async function sha256Hex(bytes: Uint8Array): Promise<string> {
+/** Hex sha256 of a file's bytes, as manifests record it (Web Crypto: Node and browsers). */
+export async function sha256Hex(bytes: Uint8Array): Promise<string> {
   const digest = await globalThis.crypto.subtle.digest('SHA-256', bytes as unknown as ArrayBuffer);
   return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, '0')).join('');
 }

@@ -2,4 +2,5 @@
 export * from './files.ts';
 export * from './event-files.ts';
 export * from './model.ts';
+export * from './classifier.ts';
 export * from './web-server.ts';

@@ -27,7 +27,8 @@ export interface ConditionerLayout {
   linearTheta: boolean;
 }
 
-function activate(h: T, activation: Activation): T {
+/** The hidden-layer non-linearity (also the classifier's, trainer/src/classifier/network.ts). */
+export function activate(h: T, activation: Activation): T {
   switch (activation) {
     case 'tanh':
       return h.tanh();

@@ -5,12 +5,10 @@
 // and each batch is gathered into preallocated buffers, so a step allocates little besides ORT's outputs.
 import * as ort from 'onnxruntime-node';
 import { emitOnnx } from '../ir/onnx.ts';
+import { adamUpdate } from './adam.ts';
 import type { AdamState, EngineSetup, EventArrays, TrainingEngine } from './engine.ts';
 import { gradName, stepGraph } from './step-graph.ts';
 
-const BETA1 = 0.9;
-const BETA2 = 0.999;
-const EPSILON = 1e-8;
 /** Events per validation run: bounds the memory of the forward pass. */
 const VALIDATION_CHUNK = 8192;
 
@@ -107,20 +105,7 @@ export async function onnxEngine(setup: OnnxEngineSetup): Promise<TrainingEngine
         if (norm > clipNorm) scale = clipNorm / norm;
       }
       adamStep++;
-      const c1 = 1 - BETA1 ** adamStep;
-      const c2 = 1 - BETA2 ** adamStep;
-      specs.forEach((s, k) => {
-        const g = grads[k];
-        const p = weights.get(s.name)!;
-        const mk = m.get(s.name)!;
-        const vk = v.get(s.name)!;
-        for (let i = 0; i < p.length; i++) {
-          const gi = g[i] * scale;
-          mk[i] = mk[i] * BETA1 + gi * (1 - BETA1);
-          vk[i] = vk[i] * BETA2 + gi * gi * (1 - BETA2);
-          p[i] -= ((mk[i] / c1) / (Math.sqrt(vk[i] / c2) + EPSILON)) * learningRate;
-        }
-      });
+      specs.forEach((s, k) => adamUpdate(weights.get(s.name)!, grads[k], m.get(s.name)!, v.get(s.name)!, adamStep, learningRate, scale));
       return nll;
     },
     async validationLoss() {
