@@ -4,3 +4,4 @@ export * from './event-files.ts';
 export * from './model.ts';
 export * from './classifier.ts';
 export * from './web-server.ts';
+export * from './writers/events.ts';

@@ -1,6 +1,7 @@
 // The list of subcommands. Each module exports `register(program)` adding one subcommand with its --help.
 import type { Command } from 'commander';
 import { register as registerExport } from './export.ts';
+import { register as registerGenerate } from './generate.ts';
 import { register as registerMerge } from './merge.ts';
 import { register as registerScan } from './scan.ts';
 import { register as registerSimulate } from './simulate.ts';
@@ -15,6 +16,7 @@ export function registerCommands(program: Command): void {
   registerTrain(program);
   registerExport(program);
   registerScan(program);
+  registerGenerate(program);
   registerStudy(program);
   registerToys(program);
   registerValidate(program);

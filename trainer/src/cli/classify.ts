@@ -1,0 +1,204 @@
+// `flowscan classify train|score`: a binary classifier of signal against background events in CSV files,
+// exported to ONNX (docs/classifier.md), and the scores of any events under an exported one.
+import { join } from 'node:path';
+import type { Command } from 'commander';
+import { type ClassifierEpoch, type ClassifierScores, aucWithError, maxSic, rocCurve } from '@flowscan/runtime';
+import { loadClassifier, writeEventsCsvFile } from '@flowscan/runtime/node';
+import { CLASSIFIER_ACTIVATIONS, type ClassifierActivation } from '../classifier/network.ts';
+import { type ClassEvents, type ClassifierOptions, DEFAULT_CLASSIFIER_OPTIONS, trainClassifier } from '../classifier/train.ts';
+import { saveClassifier } from '../classifier/export.ts';
+import { kFoldScores } from '../classifier/kfold.ts';
+import { choiceOption, integerOption, listOption, numberOption, pairsOption } from './options.ts';
+import { type Progress, progressBar } from './progress.ts';
+import { readColumns } from './train.ts';
+
+interface ClassifyTrainCliOptions {
+  signal: string[];
+  background: string[];
+  features: string[];
+  units: Record<string, string>;
+  weights?: string;
+  hidden: number[];
+  activation: ClassifierActivation;
+  epochs: number;
+  batchSize: number;
+  lr: number;
+  validation: number;
+  patience: number;
+  ensemble: number;
+  balance: boolean;
+  folds?: number;
+  seed: number;
+  threads: number;
+  name: string;
+  out: string;
+  minBackground: number;
+  skipBadRows?: boolean;
+}
+
+interface ClassifyScoreCliOptions {
+  model: string;
+  data: string[];
+  truth?: string;
+  out?: string;
+  minBackground: number;
+  skipBadRows?: boolean;
+}
+
+/** Hidden-layer widths, e.g. "64,64,64". */
+function widthsOption(value: string): number[] {
+  return listOption(value).map((item) => integerOption('--hidden', 1, 4096)(item));
+}
+
+/** Events of the named feature columns of CSV files, row-major, and one more column if named (weights, labels). */
+async function readEvents(files: string[], features: string[], extra: string | undefined, skipBadRows: boolean): Promise<{ x: Float64Array; count: number; extra?: Float64Array }> {
+  const table = await readColumns(files, extra && !features.includes(extra) ? [...features, extra] : features, skipBadRows);
+  const count = table[features[0]].length;
+  const x = new Float64Array(count * features.length);
+  features.forEach((f, d) => table[f].forEach((v, i) => (x[i * features.length + d] = v)));
+  return extra ? { x, count, extra: table[extra] } : { x, count };
+}
+
+/** The AUC with its error and the max SIC of scores of signal and background events, as one line. */
+function separationLine(signal: ArrayLike<number>, background: ArrayLike<number>, minBackground: number): string {
+  const area = aucWithError({ scores: signal }, { scores: background });
+  const best = maxSic(rocCurve({ scores: signal }, { scores: background }), minBackground);
+  const sic = best ? `max SIC ${best.sic.toFixed(2)} at ε_S = ${best.signalEfficiency.toFixed(3)}, ε_B = ${best.backgroundEfficiency.toExponential(2)}` : `no threshold leaves ${minBackground} background events`;
+  return `AUC ${area.auc.toFixed(4)} ± ${area.standardError.toFixed(4)}, ${sic} (≥ ${minBackground} background events)`;
+}
+
+function epochBar(label: string, epochs: number): { bar: Progress; onEpoch: (r: ClassifierEpoch) => void } {
+  const bar = progressBar(label, epochs);
+  return { bar, onEpoch: (r) => bar.update(r.epoch, { epoch: r.epoch, loss: r.trainLoss.toFixed(4), 'val loss': r.validationLoss.toFixed(4) }) };
+}
+
+const minBackgroundOption = (command: Command): Command =>
+  command.option('--min-background <n>', 'max SIC only where at least n background events pass (25: a 20 % error on ε_B)', integerOption('--min-background', 1), 25);
+
+export function register(program: Command): void {
+  const classify = program.command('classify').description('Binary classifiers (MLP) of signal against background events, exported to ONNX.');
+
+  const train = classify
+    .command('train')
+    .description('Train a classifier of --signal (label 1) against --background (label 0) events and export it to ONNX.')
+    .requiredOption('--signal <files...>', 'CSV files of label-1 events')
+    .requiredOption('--background <files...>', 'CSV files of label-0 events')
+    .requiredOption('--features <names>', 'feature columns, comma-separated (the exported graph reads them in this order)', listOption)
+    .option('--units <pairs>', 'units, e.g. "mjj=TeV,mj1=TeV"', pairsOption, {})
+    .option('--weights <column>', 'per-event weight column (both files)')
+    .option('--hidden <widths>', 'hidden layer widths, comma-separated', widthsOption, DEFAULT_CLASSIFIER_OPTIONS.hidden)
+    .option('--activation <name>', `activation: ${CLASSIFIER_ACTIVATIONS.join(' | ')}`, choiceOption('--activation', CLASSIFIER_ACTIVATIONS), DEFAULT_CLASSIFIER_OPTIONS.activation)
+    .option('--epochs <n>', 'maximum epochs', integerOption('--epochs', 1, 100000), DEFAULT_CLASSIFIER_OPTIONS.maxEpochs)
+    .option('--batch-size <n>', 'events per mini-batch', integerOption('--batch-size', 1, 1 << 20), DEFAULT_CLASSIFIER_OPTIONS.batchSize)
+    .option('--lr <rate>', 'Adam learning rate', numberOption('--lr', (n) => n > 0 && n < 1, 'in (0, 1)'), DEFAULT_CLASSIFIER_OPTIONS.learningRate)
+    .option('--validation <fraction>', 'held-out fraction of each class', numberOption('--validation', (n) => n > 0 && n < 0.9, 'in (0, 0.9)'), DEFAULT_CLASSIFIER_OPTIONS.validationFraction)
+    .option('--patience <epochs>', 'early-stopping patience', integerOption('--patience', 1), DEFAULT_CLASSIFIER_OPTIONS.patience)
+    .option('--ensemble <n>', 'average the networks of the n epochs with the lowest validation loss (CATHODE: 10)', integerOption('--ensemble', 1), DEFAULT_CLASSIFIER_OPTIONS.ensemble)
+    .option('--no-balance', 'keep the classes\u2019 own total weights (default: scale them to equal totals)')
+    .option('--folds <k>', 'k-fold: train k classifiers, score every event with the one that left it out (scores.csv)', integerOption('--folds', 2, 255))
+    .option('--seed <n>', 'random seed', integerOption('--seed', 0), DEFAULT_CLASSIFIER_OPTIONS.seed)
+    .option('--threads <n>', 'onnxruntime intra-op threads', integerOption('--threads', 1, 1024), DEFAULT_CLASSIFIER_OPTIONS.threads)
+    .option('--name <name>', 'model name in the manifest', 'classifier')
+    .requiredOption('--out <dir>', 'folder for manifest.json and classifier.onnx (with --folds: fold-<j>/ and scores.csv)')
+    .option('--skip-bad-rows', 'skip (and report) rows with bad values instead of failing');
+  minBackgroundOption(train)
+    .addHelpText(
+      'after',
+      `
+Examples:
+  flowscan classify train --signal sig.csv --background bkg.csv --features mj1,dmj,tau21_1,tau21_2 --out runs/clf
+  flowscan classify train --signal data.csv --background samples.csv --features mj1,dmj,tau21_1,tau21_2 \\
+    --ensemble 10 --folds 5 --out runs/cathode        # held-out scores of every event in runs/cathode/scores.csv`,
+    )
+    .action(async (o: ClassifyTrainCliOptions) => {
+      const columns = [...o.features, ...(o.weights ? [o.weights] : [])];
+      const duplicate = columns.find((c, i) => columns.indexOf(c) !== i);
+      if (duplicate) throw new Error(`column "${duplicate}" is named twice in --features/--weights`);
+      for (const name of Object.keys(o.units)) if (!o.features.includes(name)) throw new Error(`--units names "${name}", which is not in --features (${o.features.join(', ')})`);
+      const skip = o.skipBadRows ?? false;
+      const [background, signal] = await Promise.all([o.background, o.signal].map(async (files): Promise<ClassEvents & { count: number }> => {
+        const { x, count, extra } = await readEvents(files, o.features, o.weights, skip);
+        return extra ? { x, count, weights: extra } : { x, count };
+      }));
+      const options: Partial<ClassifierOptions> & Pick<ClassifierOptions, 'features'> = {
+        features: o.features.map((name) => ({ name, unit: o.units[name] ?? '' })),
+        hidden: o.hidden,
+        activation: o.activation,
+        maxEpochs: o.epochs,
+        batchSize: o.batchSize,
+        learningRate: o.lr,
+        validationFraction: o.validation,
+        patience: o.patience,
+        ensemble: o.ensemble,
+        balance: o.balance,
+        seed: o.seed,
+        threads: o.threads,
+        dataFiles: [...o.background, ...o.signal],
+      };
+      if (o.folds === undefined) {
+        const { bar, onEpoch } = epochBar('classify', o.epochs);
+        const { model } = await trainClassifier(background, signal, { ...options, onEpoch });
+        bar.stop();
+        await saveClassifier(model, o.out, o.name);
+        const p = model.provenance;
+        process.stdout.write(
+          `${p.epochs} epochs (${p.stoppedBy}), best epoch ${p.bestEpoch}; ensemble of epochs ${model.members.map((m) => m.epoch).join(', ')}: ` +
+            `validation cross-entropy ${model.ensembleValidationLoss.toFixed(4)} nats/event\nexported ${join(o.out, 'manifest.json')}\n`,
+        );
+        return;
+      }
+      const folds = o.folds;
+      let fold = epochBar(`fold 1/${folds}`, o.epochs);
+      const result = await kFoldScores(background, signal, folds, { ...options, onEpoch: (r) => fold.onEpoch(r) }, (j) => {
+        fold.bar.stop();
+        if (j + 1 < folds) fold = epochBar(`fold ${j + 2}/${folds}`, o.epochs);
+      });
+      for (const [j, fold] of result.folds.entries()) await saveClassifier(fold.model, join(o.out, `fold-${j}`), `${o.name}-fold-${j}`);
+      const scoresPath = join(o.out, 'scores.csv');
+      await writeScores(scoresPath, result.scores, result.fold, [background.count, signal.count]);
+      process.stdout.write(`held-out scores of ${background.count + signal.count} events: ${separationLine(result.scores[1].logit, result.scores[0].logit, o.minBackground)}\nwrote ${scoresPath}\n`);
+    });
+
+  const score = classify
+    .command('score')
+    .description('Score events in CSV files with an exported classifier; with --truth, also the AUC and max SIC.')
+    .requiredOption('--model <dir>', 'folder of an exported classifier (manifest.json, classifier.onnx)')
+    .requiredOption('--data <files...>', 'CSV files with the model\u2019s feature columns')
+    .option('--truth <column>', 'a 0/1 label column (1 = signal): report the AUC with its error and the max SIC')
+    .option('--out <file>', 'CSV of the features, the probability and the logit per event');
+  minBackgroundOption(score).action(async (o: ClassifyScoreCliOptions) => {
+    const classifier = await loadClassifier(o.model);
+    try {
+      const features = classifier.featureNames;
+      const events = await readEvents(o.data, features, o.truth, o.skipBadRows ?? false);
+      const scores = await classifier.score(events.x, events.count);
+      process.stdout.write(`scored ${events.count} events with ${classifier.manifest.name}\n`);
+      if (o.truth && events.extra) {
+        const labels = events.extra;
+        const bad = Array.from(labels).findIndex((v) => v !== 0 && v !== 1);
+        if (bad >= 0) throw new Error(`--truth column "${o.truth}" must hold 0 or 1, event ${bad + 1} has ${labels[bad]}`);
+        const pick = (label: number): number[] => Array.from(scores.logit).filter((_, i) => labels[i] === label);
+        process.stdout.write(`${separationLine(pick(1), pick(0), o.minBackground)}\n`);
+      }
+      if (o.out) {
+        const table: Record<string, ArrayLike<number>> = { probability: scores.probability, logit: scores.logit };
+        features.forEach((f, d) => (table[f] = Float64Array.from({ length: events.count }, (_, i) => events.x[i * features.length + d])));
+        await writeEventsCsvFile(o.out, table, [...features, 'probability', 'logit']);
+        process.stdout.write(`wrote ${o.out}\n`);
+      }
+    } finally {
+      await classifier.release();
+    }
+  });
+}
+
+/** One row per event: its label (0 background, 1 signal), index within its class, fold and held-out scores. */
+async function writeScores(path: string, scores: [ClassifierScores, ClassifierScores], fold: [Uint8Array, Uint8Array], counts: [number, number]): Promise<void> {
+  const total = counts[0] + counts[1];
+  const column = (of: (c: number, i: number) => number): Float64Array => Float64Array.from({ length: total }, (_, k) => (k < counts[0] ? of(0, k) : of(1, k - counts[0])));
+  await writeEventsCsvFile(
+    path,
+    { label: column((c) => c), index: column((_, i) => i), fold: column((c, i) => fold[c][i]), probability: column((c, i) => scores[c].probability[i]), logit: column((c, i) => scores[c].logit[i]) },
+    ['label', 'index', 'fold', 'probability', 'logit'],
+  );
+}
