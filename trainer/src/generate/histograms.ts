@@ -1,6 +1,7 @@
 // Histograms filled while events are generated, so 10^8–10^9 events become a few kB of bin contents without
 // ever being written: per column, regular bins on [lo, hi) with Σw and Σw² per bin (the MC-statistical error
 // of a weighted histogram is sqrt(Σw²)), plus underflow and overflow. One set per mixture component and their sum.
+import { parseNamedRanges } from './ranges.ts';
 
 export interface BinningSpec {
   column: string;
@@ -11,24 +12,7 @@ export interface BinningSpec {
 
 /** "x=40:140:100,mjj=2000:6000:40" → one binning per column. */
 export function parseBinnings(text: string, where = '--hist'): BinningSpec[] {
-  const specs = text
-    .split(',')
-    .map((s) => s.trim())
-    .filter((s) => s !== '')
-    .map((item) => {
-      const match = /^([^=]+)=([^:]+):([^:]+):([^:]+)$/.exec(item);
-      const lo = Number(match?.[2]);
-      const hi = Number(match?.[3]);
-      const bins = Number(match?.[4]);
-      if (!match || !Number.isFinite(lo) || !Number.isFinite(hi) || !(lo < hi) || !Number.isInteger(bins) || bins < 1 || bins > 1_000_000) {
-        throw new Error(`${where}: expected name=lo:hi:bins with lo < hi and 1 ≤ bins ≤ 10^6 (e.g. x=40:140:100), got "${item}"`);
-      }
-      return { column: match[1].trim(), lo, hi, bins };
-    });
-  if (specs.length === 0) throw new Error(`${where}: expected name=lo:hi:bins items separated by commas, got "${text}"`);
-  const duplicate = specs.find((s, i) => specs.findIndex((t) => t.column === s.column) !== i);
-  if (duplicate) throw new Error(`${where}: column "${duplicate.column}" is binned twice`);
-  return specs;
+  return parseNamedRanges(text, where, 'bins', 'x=40:140:100').map((r) => ({ column: r.name, lo: r.lo, hi: r.hi, bins: r.count }));
 }
 
 export interface HistogramContents {

@@ -1,6 +1,7 @@
 // Where each generated event's parameter point θ comes from: one point for all events, a grid (events generated
 // point after point), or a table with one row per event (a CSV column per parameter). Every source answers the
 // same question, "θ of events [start, start + count)", so the generator never cares which one it has.
+import { parseNamedRanges } from './ranges.ts';
 
 export interface ThetaSource {
   /** Parameter names this source sets. */
@@ -33,25 +34,9 @@ export interface GridAxis {
   points: number;
 }
 
-/** "m_pole=60:120:7,gamma=1:4:4" → axes with evenly spaced points, ends included. */
+/** "m_pole=60:120:7,gamma=1:4:4" → axes with evenly spaced points, ends included; "gamma=2:2:1" holds one value. */
 export function parseGrid(text: string, where = '--grid'): GridAxis[] {
-  const axes = text
-    .split(',')
-    .map((s) => s.trim())
-    .filter((s) => s !== '')
-    .map((item) => {
-      const match = /^([^=]+)=([^:]+):([^:]+):([^:]+)$/.exec(item);
-      const lo = Number(match?.[2]);
-      const hi = Number(match?.[3]);
-      const points = Number(match?.[4]);
-      const single = points === 1 && lo === hi;
-      if (!match || !Number.isFinite(lo) || !Number.isFinite(hi) || !Number.isInteger(points) || points < 1 || !(lo < hi || single)) {
-        throw new Error(`${where}: expected name=lo:hi:points with lo < hi and points ≥ 1 (e.g. m_pole=60:120:7), got "${item}"`);
-      }
-      return { name: match[1].trim(), lo, hi, points };
-    });
-  if (axes.length === 0) throw new Error(`${where}: expected name=lo:hi:points items separated by commas, got "${text}"`);
-  return axes;
+  return parseNamedRanges(text, where, 'points', 'm_pole=60:120:7', true).map((r) => ({ name: r.name, lo: r.lo, hi: r.hi, points: r.count }));
 }
 
 /**
