@@ -194,3 +194,14 @@ test('bad inputs get messages that name the value', async (t) => {
   await t.throwsAsync(trainClassifier({ x }, { x }, { features, ensemble: 200 }), { message: /ensemble must be an integer in \[1, epochs = 100\], got 200/ });
   await t.throwsAsync(kFoldScores({ x }, { x }, 9, { features }), { message: /folds must be an integer in \[2, 5\]/ });
 });
+
+test('training is repeatable: the same seed gives the same network, another seed another', async (t) => {
+  const rng = new Rng(6);
+  const x0 = { x: gaussian(rng, 150, [0, 0]) };
+  const x1 = { x: gaussian(rng, 150, [1, 0]) };
+  const options = { features: [{ name: 'a', unit: '' }, { name: 'b', unit: '' }], hidden: [8], maxEpochs: 3 };
+  const [first, again, other] = await Promise.all([1, 1, 2].map((seed) => trainClassifier(x0, x1, { ...options, seed })));
+  t.deepEqual(again.history.map((h) => h.validationLoss), first.history.map((h) => h.validationLoss));
+  t.deepEqual([...again.model.members[0].weights], [...first.model.members[0].weights]);
+  t.notDeepEqual(other.history.map((h) => h.validationLoss), first.history.map((h) => h.validationLoss));
+});
