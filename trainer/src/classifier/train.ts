@@ -202,16 +202,14 @@ export async function trainClassifier(
 
   // A stratified split, fixed by the seed: each class gives the same fraction to validation.
   const rng = new Rng(o.seed);
-  const training: number[] = [];
-  const validation: number[] = [];
-  for (const [offset, count] of [[0, class0.count], [class0.count, class1.count]]) {
-    const order = rng.shuffle(new Uint32Array(count).map((_, i) => offset + i));
-    const held = Math.max(1, Math.floor(count * o.validationFraction));
-    validation.push(...order.subarray(0, held));
-    training.push(...order.subarray(held));
-  }
-  const trainRows = Uint32Array.from(training);
-  const validRows = Uint32Array.from(validation);
+  const shuffled = [rng.shuffle(new Uint32Array(class0.count).map((_, i) => i)), rng.shuffle(new Uint32Array(class1.count).map((_, i) => class0.count + i))];
+  const held = shuffled.map((order) => Math.max(1, Math.floor(order.length * o.validationFraction)));
+  const trainRows = new Uint32Array(N - held[0] - held[1]);
+  const validRows = new Uint32Array(held[0] + held[1]);
+  trainRows.set(shuffled[0].subarray(held[0]));
+  trainRows.set(shuffled[1].subarray(held[1]), shuffled[0].length - held[0]);
+  validRows.set(shuffled[0].subarray(0, held[0]));
+  validRows.set(shuffled[1].subarray(0, held[1]), held[0]);
 
   const ranges = Array.from({ length: D }, (_, d): [number, number] => {
     let lo = Infinity;
