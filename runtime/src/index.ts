@@ -15,3 +15,4 @@ export * from './likelihood/map.ts';
 export * from './likelihood/sandwich.ts';
 export * as plots from './plots/index.ts';
 export * from './scan/scan.ts';
+export * as histfactory from './histfactory/index.ts';
