@@ -6,6 +6,8 @@ export * from './model/classifier.ts';
 export * from './random.ts';
 export * from './data/csv.ts';
 export * from './data/npy.ts';
+export * from './data/byte-source.ts';
+export * from './data/events.ts';
 export * from './stats/ks.ts';
 export * from './stats/roc.ts';
 export * from './fit/index.ts';
