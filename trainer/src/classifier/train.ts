@@ -172,6 +172,59 @@ function stepModels(spec: NetworkSpec): { step: Uint8Array; forward: Uint8Array;
   };
 }
 
+/** Both classes in one table, label 0 first: events, labels, and weights with the class weights applied. */
+interface LabelledTable {
+  x: Float32Array;
+  y: Float32Array;
+  w: Float32Array;
+  counts: [number, number];
+  classWeights: [number, number];
+  /** The events' own weights (1 when none were given), per class. */
+  eventWeights: [Float64Array, Float64Array];
+}
+
+function labelledTable(x0: ClassEvents, x1: ClassEvents, o: ClassifierOptions): LabelledTable {
+  const D = o.features.length;
+  const classes = [checkClass(x0, D, `${o.classes[0]} events (label 0)`), checkClass(x1, D, `${o.classes[1]} events (label 1)`)];
+  const counts: [number, number] = [classes[0].count, classes[1].count];
+  const x = new Float32Array((counts[0] + counts[1]) * D);
+  x.set(x0.x, 0);
+  x.set(x1.x, counts[0] * D);
+  const y = new Float32Array(counts[0] + counts[1]).fill(1, counts[0]);
+  const totals = classes.map((c) => c.weights.reduce((a, b) => a + b, 0));
+  const balanced = (c: number): number => (totals[0] + totals[1]) / (2 * totals[c]);
+  const classWeights: [number, number] = o.balance ? [balanced(0), balanced(1)] : [1, 1];
+  const w = new Float32Array(counts[0] + counts[1]);
+  classes.forEach((c, label) => c.weights.forEach((v, i) => (w[label * counts[0] + i] = v * classWeights[label])));
+  return { x, y, w, counts, classWeights, eventWeights: [classes[0].weights, classes[1].weights] };
+}
+
+/** Rows of the table for training and validation: each class gives the same fraction (at least one event) to validation. */
+function stratifiedSplit(rng: Rng, counts: [number, number], fraction: number): { trainRows: Uint32Array; validRows: Uint32Array } {
+  const shuffled = [rng.shuffle(new Uint32Array(counts[0]).map((_, i) => i)), rng.shuffle(new Uint32Array(counts[1]).map((_, i) => counts[0] + i))];
+  const held = shuffled.map((order) => Math.max(1, Math.floor(order.length * fraction)));
+  const trainRows = new Uint32Array(counts[0] + counts[1] - held[0] - held[1]);
+  const validRows = new Uint32Array(held[0] + held[1]);
+  trainRows.set(shuffled[0].subarray(held[0]));
+  trainRows.set(shuffled[1].subarray(held[1]), counts[0] - held[0]);
+  validRows.set(shuffled[0].subarray(0, held[0]));
+  validRows.set(shuffled[1].subarray(0, held[1]), held[0]);
+  return { trainRows, validRows };
+}
+
+/** [min, max] of each feature over all events. */
+function featureRanges(x: Float32Array, D: number): [number, number][] {
+  return Array.from({ length: D }, (_, d): [number, number] => {
+    let lo = Infinity;
+    let hi = -Infinity;
+    for (let i = d; i < x.length; i += D) {
+      lo = Math.min(lo, x[i]);
+      hi = Math.max(hi, x[i]);
+    }
+    return [lo, hi];
+  });
+}
+
 /**
  * Trains a classifier of label 1 (x1) against label 0 (x0). Every option not given takes its default
  * (DEFAULT_CLASSIFIER_OPTIONS); `features` is required. Returns the model (the ensemble of the best epochs) and
@@ -185,46 +238,19 @@ export async function trainClassifier(
   const o: ClassifierOptions = { ...DEFAULT_CLASSIFIER_OPTIONS, ...overrides };
   checkOptions(o);
   const D = o.features.length;
-  const class0 = checkClass(x0, D, `${o.classes[0]} events (label 0)`);
-  const class1 = checkClass(x1, D, `${o.classes[1]} events (label 1)`);
-  const N = class0.count + class1.count;
-
-  // Both classes in one table, label 0 first.
-  const x = new Float32Array(N * D);
-  x.set(x0.x, 0);
-  x.set(x1.x, class0.count * D);
-  const y = new Float32Array(N).fill(1, class0.count);
-  const total = (w: Float64Array): number => w.reduce((a, b) => a + b, 0);
-  const classWeights: [number, number] = o.balance ? [(total(class0.weights) + total(class1.weights)) / (2 * total(class0.weights)), (total(class0.weights) + total(class1.weights)) / (2 * total(class1.weights))] : [1, 1];
-  const w = new Float32Array(N);
-  class0.weights.forEach((v, i) => (w[i] = v * classWeights[0]));
-  class1.weights.forEach((v, i) => (w[class0.count + i] = v * classWeights[1]));
-
-  // A stratified split, fixed by the seed: each class gives the same fraction to validation.
+  const table = labelledTable(x0, x1, o);
+  const { x, y, w } = table;
   const rng = new Rng(o.seed);
-  const shuffled = [rng.shuffle(new Uint32Array(class0.count).map((_, i) => i)), rng.shuffle(new Uint32Array(class1.count).map((_, i) => class0.count + i))];
-  const held = shuffled.map((order) => Math.max(1, Math.floor(order.length * o.validationFraction)));
-  const trainRows = new Uint32Array(N - held[0] - held[1]);
-  const validRows = new Uint32Array(held[0] + held[1]);
-  trainRows.set(shuffled[0].subarray(held[0]));
-  trainRows.set(shuffled[1].subarray(held[1]), shuffled[0].length - held[0]);
-  validRows.set(shuffled[0].subarray(0, held[0]));
-  validRows.set(shuffled[1].subarray(0, held[1]), held[0]);
-
-  const ranges = Array.from({ length: D }, (_, d): [number, number] => {
-    let lo = Infinity;
-    let hi = -Infinity;
-    for (let i = 0; i < N; i++) {
-      lo = Math.min(lo, x[i * D + d]);
-      hi = Math.max(hi, x[i * D + d]);
-    }
-    return [lo, hi];
-  });
+  const { trainRows, validRows } = stratifiedSplit(rng, table.counts, o.validationFraction);
+  const ranges = featureRanges(x, D);
   const network: NetworkSpec = { features: D, hidden: o.hidden, activation: o.activation, standardisation: standardisation(x, trainRows, D) };
   const models = stepModels(network);
   const options = sessionOptions(o.threads);
   const stepSession = await ort.InferenceSession.create(models.step, options);
-  const forwardSession = await ort.InferenceSession.create(models.forward, options);
+  const forwardSession = await ort.InferenceSession.create(models.forward, options).catch(async (error: unknown) => {
+    await stepSession.release();
+    throw error;
+  });
 
   const specs = models.specs;
   const weights = initialWeights(specs, () => rng.uniform());
@@ -313,7 +339,7 @@ export async function trainClassifier(
   const averaged = new Float64Array(validRows.length);
   for (const member of best) member.probability.forEach((p, i) => (averaged[i] += p / best.length));
   const hash = createHash('sha256');
-  for (const a of [x, y, Float32Array.from(class0.weights), Float32Array.from(class1.weights)]) hash.update(new Uint8Array(a.buffer, a.byteOffset, a.byteLength));
+  for (const a of [x, y, ...table.eventWeights.map((e) => Float32Array.from(e))]) hash.update(new Uint8Array(a.buffer, a.byteOffset, a.byteLength));
   const model: TrainedClassifier = {
     network,
     features: o.features.map((f, d) => ({ name: f.name, unit: f.unit, range: ranges[d] })),
@@ -323,10 +349,10 @@ export async function trainClassifier(
     provenance: {
       dataHash: hash.digest('hex'),
       ...(o.dataFiles ? { dataFiles: o.dataFiles } : {}),
-      events: [class0.count, class1.count],
+      events: table.counts,
       trainingEvents: trainRows.length,
       validationEvents: validRows.length,
-      classWeights,
+      classWeights: table.classWeights,
       epochs: history.length,
       bestEpoch,
       stoppedBy,
