@@ -46,6 +46,12 @@ export interface FitOptions {
    */
   gtol?: number;
   ftolAbs?: number;
+  /**
+   * Evaluations each start may spend in the gradient stage (default STAGE1_EVALUATIONS = 30; a best start that
+   * stops short of a convex region gets twice that once more, the polish of the best minimum 4/3 of it). Raise it
+   * when fits stop on their budget.
+   */
+  maxEvaluations?: number;
   /** Called when a stage ends (fit, hessian, profile, background-only fit) with its cost. */
   onStage?: (stage: string, calls: number, seconds: number) => void;
 }
@@ -134,6 +140,12 @@ function freeParameterKinds(likelihood: MixtureLikelihood): { isYield: boolean; 
 }
 
 function defaultStart(likelihood: MixtureLikelihood, start: Record<string, number>): Float64Array {
+  // A misspelt name would otherwise be ignored and the fit start elsewhere; starts of fixed parameters (toys and
+  // validation start every parameter at the truth) have nothing to set.
+  const known = likelihood.parameters.map((p) => p.name);
+  for (const name of Object.keys(start)) {
+    if (!known.includes(name)) throw new Error(`start value for unknown parameter "${name}": the likelihood's parameters are ${known.join(', ')}`);
+  }
   const { lower, upper } = likelihood.bounds();
   const kinds = freeParameterKinds(likelihood);
   return Float64Array.from(likelihood.freeNames, (name, j) => {
@@ -172,8 +184,10 @@ const ERROR_UNCERTAINTY_WARNING = 0.1;
 const PARABOLA_TOLERANCE = 0.2;
 /** Estimated distance to the minimum below which a fit that stopped on its budget counts as converged. */
 const EDM_TOLERANCE = 1e-3;
-/** Evaluations per start that stage 1 may spend to reach the basin of a minimum. */
+/** Evaluations per start that stage 1 may spend to reach the basin of a minimum (the default of FitOptions.maxEvaluations). */
 const STAGE1_EVALUATIONS = 30;
+/** The polish from the best minimum may spend this times a start's budget (40 evaluations at the default 30). */
+const POLISH_BUDGET_FACTOR = 4 / 3;
 
 /**
  * The global search. Scan points per free shape parameter: the scan is a coarse map (16 points per axis would
@@ -299,8 +313,8 @@ interface FirstStage {
  * to the lead's end descends all the way are in its basin and stop there (a second minimisation would only find
  * the same minimum); the rest run to their ends (a fresh L-BFGS-B from where they stopped: one evaluation more).
  */
-async function firstStage(likelihood: MixtureLikelihood, coarseFit: CoarseFit, starts: Float64Array, count: number): Promise<FirstStage> {
-  const screen = await coarseFit(starts, count === 1 ? { maxEvaluations: STAGE1_EVALUATIONS } : { maxEvaluations: STAGE1_EVALUATIONS, maxIterations: SCREEN_ITERATIONS });
+async function firstStage(likelihood: MixtureLikelihood, coarseFit: CoarseFit, starts: Float64Array, count: number, budget: number): Promise<FirstStage> {
+  const screen = await coarseFit(starts, count === 1 ? { maxEvaluations: budget } : { maxEvaluations: budget, maxIterations: SCREEN_ITERATIONS });
   const ends = [...screen.starts];
   const fates = new Array<StartFate>(count).fill('ran');
   const evaluations = { ...screen.evaluations };
@@ -312,7 +326,7 @@ async function firstStage(likelihood: MixtureLikelihood, coarseFit: CoarseFit, s
     const P = likelihood.dimension;
     const from = new Float64Array(which.length * P);
     which.forEach((k, n) => from.set(ends[k].x, n * P));
-    const more = await coarseFit(from, { maxEvaluations: STAGE1_EVALUATIONS });
+    const more = await coarseFit(from, { maxEvaluations: budget });
     addCounts(evaluations, more.evaluations);
     wallMs += more.wallMs;
     which.forEach((k, n) => (ends[k] = { ...more.starts[n], start: k }));
@@ -385,13 +399,38 @@ function searchPlacement(likelihood: MixtureLikelihood): (unit: Float64Array, po
   };
 }
 
-export async function fitLikelihood(likelihood: MixtureLikelihood, options: FitOptions = {}): Promise<FitResult> {
-  const t0 = performance.now();
-  const method = options.method ?? 'lbfgsb';
+/** The starts, budget and tolerances of a fit, checked. */
+function fitSettings(options: FitOptions): { requestedStarts: number; maxEvaluations: number; gtol: number; ftolAbs: number } {
   const requestedStarts = options.starts ?? 1;
   if (!(Number.isInteger(requestedStarts) && requestedStarts >= 1 && requestedStarts <= 4096)) {
     throw new Error(`starts must be an integer in [1, 4096], got ${requestedStarts}`);
   }
+  const maxEvaluations = options.maxEvaluations ?? STAGE1_EVALUATIONS;
+  if (!(Number.isInteger(maxEvaluations) && maxEvaluations >= 1)) throw new Error(`maxEvaluations must be a positive integer, got ${maxEvaluations}`);
+  const gtol = options.gtol ?? 2e-2;
+  const ftolAbs = options.ftolAbs ?? 2e-4;
+  for (const [name, value] of [['gtol', gtol], ['ftolAbs', ftolAbs]] as const) {
+    if (!(Number.isFinite(value) && value > 0)) throw new Error(`${name} must be a finite number > 0, got ${value}`);
+  }
+  return { requestedStarts, maxEvaluations, gtol, ftolAbs };
+}
+
+/**
+ * The points a fit plans to evaluate before its Hessians: the global search's, and each start's budget in the
+ * gradient stage (starts then evaluate together, one point each per call). Refinement, Hessians, profiles and the
+ * background-only fit add tens of points.
+ */
+export function plannedFitPoints(likelihood: MixtureLikelihood, options: FitOptions): { search: number; starts: number; perStart: number; total: number } {
+  const { requestedStarts, maxEvaluations } = fitSettings(options);
+  const search = searchPointCount(likelihood, options.globalSearch ?? true);
+  const starts = search > 0 ? Math.max(requestedStarts, SEARCH_STARTS) : requestedStarts;
+  return { search, starts, perStart: maxEvaluations, total: search + starts * maxEvaluations };
+}
+
+export async function fitLikelihood(likelihood: MixtureLikelihood, options: FitOptions = {}): Promise<FitResult> {
+  const t0 = performance.now();
+  const method = options.method ?? 'lbfgsb';
+  const { requestedStarts, maxEvaluations, gtol, ftolAbs } = fitSettings(options);
   const bounds = likelihood.bounds();
   const P = likelihood.dimension;
   const names = likelihood.freeNames;
@@ -429,7 +468,7 @@ export async function fitLikelihood(likelihood: MixtureLikelihood, options: FitO
   const starts = new Float64Array(rows.length * P);
   rows.forEach((row, k) => starts.set(row, k * P));
 
-  const tolerances = { gtol: options.gtol ?? 2e-2, ftolAbs: options.ftolAbs ?? 2e-4 };
+  const tolerances = { gtol, ftolAbs };
   // Stage 1 only has to reach the basin of the minimum: a coarser ΔNLL tolerance on the coarse scales, and a
   // budget, so that the noise floor of the gradient (float32 graphs) does not keep its line searches busy. The refinement in
   // units of σ below applies `tolerances`.
@@ -444,7 +483,7 @@ export async function fitLikelihood(likelihood: MixtureLikelihood, options: FitO
       ...budget,
       onProgress: (p) => options.onProgress?.('fit', p),
     } as Parameters<typeof minimize>[1]);
-  const stage1 = await firstStage(likelihood, coarseFit, starts, rows.length);
+  const stage1 = await firstStage(likelihood, coarseFit, starts, rows.length, maxEvaluations);
   addCounts(counts, stage1.evaluations);
   options.onStage?.('fit', stage1.evaluations.calls, stage1.wallMs / 1000);
   const ends = stage1.ends;
@@ -475,7 +514,7 @@ export async function fitLikelihood(likelihood: MixtureLikelihood, options: FitO
   if (!coarseCov.positiveDefinite && !best.converged) {
     // Stage 1 ran out of budget short of the basin (the NLL is not yet convex there): continue with twice the
     // budget before estimating σ.
-    const more = await coarseFit(best.x, { maxEvaluations: 2 * STAGE1_EVALUATIONS });
+    const more = await coarseFit(best.x, { maxEvaluations: 2 * maxEvaluations });
     addCounts(counts, more.evaluations);
     options.onStage?.('fit (continued)', more.evaluations.calls, more.wallMs / 1000);
     if (more.best.value <= best.value) {
@@ -510,7 +549,7 @@ export async function fitLikelihood(likelihood: MixtureLikelihood, options: FitO
         // A polish from the minimum: once the gradient is at its noise floor (float32 graphs, spline roughness)
         // more iterations only wander within it.
         maxIterations: 15,
-        maxEvaluations: 40,
+        maxEvaluations: Math.ceil(POLISH_BUDGET_FACTOR * maxEvaluations),
         onProgress: (p) => options.onProgress?.('refine', p),
       } as Parameters<typeof minimize>[1]);
       addCounts(counts, refined.evaluations);
@@ -549,7 +588,12 @@ export async function fitLikelihood(likelihood: MixtureLikelihood, options: FitO
     }
     edmText = ` Estimated distance to the minimum ½gᵀCg = ${edm.toExponential(1)} (NLL units; converged below ${EDM_TOLERANCE}).`;
   }
-  if (!converged) warnings.push(`the minimiser stopped without converging (${best.reason}): ${best.message}${edmText}`);
+  if (!converged) {
+    warnings.push(
+      `the minimiser stopped without converging (${best.reason}): ${best.message}${edmText} The settings now: maxEvaluations = ${maxEvaluations} ` +
+        `per start, gtol = ${gtol}, ftolAbs = ${ftolAbs} (scan request fields of these names; flowscan scan --max-evaluations, --gtol, --ftol-abs).`,
+    );
+  }
   options.onStage?.('hessian', hessianCost.calls, hessianCost.seconds);
   let errorUncertainty: number | undefined;
   if (!h.stepCheck) {

@@ -127,7 +127,8 @@ export class MixtureLikelihood implements BatchObjective {
   private readonly components: Component[];
   private readonly weights: Float64Array;
   private readonly count: number;
-  private readonly memoryBudget: number;
+  /** Bytes of graph memory an evaluation may hold (LikelihoodSpec.memoryBudget). */
+  readonly memoryBudget: number;
   /**
    * The Gaussian constraints by parameter name. A variant that fixes a constrained parameter keeps its term as a
    * constant, so NLL differences between the likelihood and its variants (significance, ΔNLL maps) stay consistent.
@@ -202,7 +203,14 @@ export class MixtureLikelihood implements BatchObjective {
     if (kept.length === 0) throw new Error('every event lies outside the models\' support');
     this.count = kept.length;
     this.weights = Float64Array.from(kept, (i) => (spec.weights ? spec.weights[i] : 1));
-    for (const w of this.weights) if (!(Number.isFinite(w) && w >= 0)) throw new Error(`event weights must be finite and ≥ 0, got ${w}`);
+    this.weights.forEach((w, r) => {
+      if (!(Number.isFinite(w) && w >= 0)) throw new Error(`event ${kept[r] + 1} has weight ${w}: event weights must be finite and ≥ 0`);
+    });
+    // Zero weights make the NLL identically 0: every point would be a "converged" best fit.
+    if (this.weights.every((w) => w === 0)) {
+      const after = dropped > 0 ? ` after dropping the ${dropped} outside the support` : '';
+      throw new Error(`every event weight is 0 (${this.count} events${after}): the likelihood is flat and there is nothing to fit; check the weight column`);
+    }
     this.data = {
       events: this.count,
       sumWeights: this.weights.reduce((s, w) => s + w, 0),
@@ -221,6 +229,11 @@ export class MixtureLikelihood implements BatchObjective {
       if (Math.abs(sum - 1) > 1e-9) throw new Error(`component fractions sum to ${sum}, expected 1`);
     }
     this.components = spec.components.map((c) => {
+      for (const from of Object.keys(c.rename ?? {})) {
+        if (!c.model.parameterNames.includes(from)) {
+          throw new Error(`component "${c.name}" renames "${from}", which is not a parameter of model ${c.model.name} (${c.model.parameterNames.join(', ') || 'none'})`);
+        }
+      }
       const parameterIndex = c.model.manifest.parameters.map((p) => {
         const name = c.rename?.[p.name] ?? p.name;
         if (this.parameters.some((q) => q.name === name)) {
@@ -526,6 +539,11 @@ export class MixtureLikelihood implements BatchObjective {
   /** Events per graph call for K points: the memory budget over the heaviest component's bytes per evaluation. */
   chunkSize(K: number): number {
     return Math.min(this.count, Math.max(MIN_CHUNK_EVENTS, Math.floor(this.memoryBudget / (K * this.bytesPerEvaluation()))));
+  }
+
+  /** Graph memory that K points take at the smallest event chunk: more than the budget means the budget is exceeded. */
+  minimumBatchBytes(K: number): number {
+    return K * Math.min(this.count, MIN_CHUNK_EVENTS) * this.bytesPerEvaluation();
   }
 
   /** Graph memory one event at one point takes in all sessions of an evaluation (see ARENA_FACTOR). */

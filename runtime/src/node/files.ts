@@ -49,8 +49,51 @@ export async function writeChunksAtomic(path: string, chunks: Iterable<string | 
   }
 }
 
+export interface ReadEventsCsvFileOptions extends Omit<ParseEventsCsvOptions, 'source'> {
+  /** A per-event weight column (one of `columns`): refused when a weight is negative or all are 0, naming the line. */
+  weights?: string;
+}
+
+/**
+ * The 1-based file line of data row `row` (0-based, counting the rows parsed), or null when rows skipped beyond the
+ * reported ones make it unknown. Data rows are the non-blank lines after the header that were not skipped.
+ */
+function lineOfRow(text: string, row: number, parsed: ParsedEvents): number | null {
+  if (parsed.skippedCount > parsed.skipped.length) return null;
+  const skipped = new Set(parsed.skipped.map((s) => s.line));
+  const lines = text.split('\n');
+  let seenHeader = false;
+  let rows = -1;
+  for (let n = 0; n < lines.length; n++) {
+    const line = lines[n].replace(/^\uFEFF/, '');
+    if (line.trim() === '') continue;
+    if (!seenHeader) {
+      seenHeader = !line.startsWith('#');
+      continue;
+    }
+    if (!skipped.has(n + 1) && ++rows === row) return n + 1;
+  }
+  return null;
+}
+
+/** Negative or all-zero weights: a weighted NLL −Σ wᵢ log p(xᵢ|θ) then has no minimum (or is 0 everywhere). */
+function checkWeightColumn(text: string, path: string, parsed: ParsedEvents, column: string): void {
+  const weights = parsed.columns[column];
+  const bad = weights.findIndex((w) => !(w >= 0));
+  if (bad >= 0) {
+    const line = lineOfRow(text, bad, parsed);
+    throw new Error(
+      `${path}${line === null ? '' : ` line ${line}`}: event ${bad + 1} has weight ${weights[bad]} in column "${column}": ` +
+        'event weights must be ≥ 0 (negative weights are not supported; drop or merge those events)',
+    );
+  }
+  if (weights.every((w) => w === 0)) {
+    throw new Error(`${path}: every weight in column "${column}" is 0 (${weights.length} events): the likelihood would be flat, there is nothing to fit`);
+  }
+}
+
 /** Reads and parses an event CSV file (see parseEventsCsv for the format); messages name the file. */
-export async function readEventsCsvFile(path: string, options: Omit<ParseEventsCsvOptions, 'source'>): Promise<ParsedEvents> {
+export async function readEventsCsvFile(path: string, options: ReadEventsCsvFileOptions): Promise<ParsedEvents> {
   let text: string;
   try {
     text = await readFile(path, 'utf8');
@@ -62,7 +105,10 @@ export async function readEventsCsvFile(path: string, options: Omit<ParseEventsC
     if (code === 'EISDIR') throw new Error(`event file ${path} is a folder; pass the path of a .csv file inside it.`);
     throw new Error(`cannot read event file ${path}: ${(error as Error).message}`);
   }
-  return parseEventsCsv(text, { ...options, source: path });
+  const { weights, ...parseOptions } = options;
+  const parsed = parseEventsCsv(text, { ...parseOptions, source: path });
+  if (weights !== undefined) checkWeightColumn(text, path, parsed, weights);
+  return parsed;
 }
 
 /** Events per chunk when streaming a CSV file: a few MB of text at a time. */

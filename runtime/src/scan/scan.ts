@@ -6,7 +6,7 @@ import requestSchema from '../../../schemas/scan-request.schema.json' with { typ
 import resultSchema from '../../../schemas/scan-result.schema.json' with { type: 'json' };
 import type { MinimizeMethod } from '../fit/minimize.ts';
 import type { FlowModel } from '../model/flow-model.ts';
-import { type FitOptions, type FitResult, fitLikelihood } from '../likelihood/fit.ts';
+import { type FitOptions, type FitResult, fitLikelihood, plannedFitPoints } from '../likelihood/fit.ts';
 import { likelihoodMap2d } from '../likelihood/map.ts';
 import { DEFAULT_MEMORY_BUDGET, type GaussianConstraint, MixtureLikelihood, type OutsideSupportPolicy, type YieldMode } from '../likelihood/mixture.ts';
 import { type SandwichErrors, sandwichErrors } from '../likelihood/sandwich.ts';
@@ -30,6 +30,12 @@ export interface ScanRequest {
   maps?: { x: string; y: string; nx?: number; ny?: number; xRange?: [number, number]; yRange?: [number, number] }[];
   executionProvider?: 'auto' | 'cpu' | 'webgpu' | 'cuda' | 'wasm';
   threads?: number;
+  /** Fit budget and tolerances (FitOptions of the same names). */
+  maxEvaluations?: number;
+  gtol?: number;
+  ftolAbs?: number;
+  /** The most event evaluations (events × parameter points) the request may plan (see checkRequestBudget). */
+  maxEventEvaluations?: number;
 }
 
 export interface NllMapResult {
@@ -139,13 +145,65 @@ export function requestLikelihood(
   });
 }
 
+/**
+ * Default of maxEventEvaluations: about 15 minutes of evaluations on one CPU core for the toy flows (scan --demo
+ * evaluates 1.3e7 event × point pairs in ~11 s), far above what a fit with the default settings plans.
+ */
+export const DEFAULT_MAX_EVENT_EVALUATIONS = 1e9;
+
+/**
+ * Refuses, before any evaluation, a request whose fit and maps would plan more event evaluations than
+ * maxEventEvaluations (hours of work), or evaluate more points at once than the memory budget holds at the
+ * smallest event chunk. Every message says the limit and how to raise it.
+ */
+export function checkRequestBudget(r: ScanRequest, likelihood: MixtureLikelihood, fitOptions: FitOptions): void {
+  const events = likelihood.data.events;
+  const fitPoints = plannedFitPoints(likelihood, fitOptions);
+  const maps = (r.maps ?? []).map((m) => ({ name: `map ${m.x} × ${m.y}`, points: (m.nx ?? 25) * (m.ny ?? 25), batch: m.nx ?? 25 }));
+  const parts = [
+    { name: `fit (${fitPoints.search} search points + ${fitPoints.starts} starts × ${fitPoints.perStart} evaluations)`, points: fitPoints.total },
+    ...maps,
+  ];
+  const limit = r.maxEventEvaluations ?? DEFAULT_MAX_EVENT_EVALUATIONS;
+  const planned = parts.reduce((sum, p) => sum + p.points * events, 0);
+  if (planned > limit) {
+    const listed = parts.map((p) => `${p.name}: ${p.points} points`).join('; ');
+    throw new Error(
+      `the request plans up to ${planned.toExponential(2)} event evaluations (${listed}; each over ${events} events), more than ` +
+        `maxEventEvaluations = ${limit.toExponential(2)} (at ~1e6 per second and core, ${(planned / 1e6 / 60).toFixed(0)} min of work): ` +
+        'ask for fewer starts or smaller maps, or raise the limit (request field maxEventEvaluations, flowscan scan --max-event-evaluations)',
+    );
+  }
+  const batches = [
+    { name: 'the fit\'s starts, evaluated together', size: fitPoints.starts },
+    { name: 'the global search, evaluated in one call', size: fitPoints.search },
+    ...maps.map((m) => ({ name: `${m.name} (one row per call)`, size: m.batch })),
+  ];
+  for (const b of batches) {
+    const needed = likelihood.minimumBatchBytes(b.size);
+    if (needed > likelihood.memoryBudget) {
+      throw new Error(
+        `${b.name}: ${b.size} points need at least ${(needed / 2 ** 20).toFixed(0)} MiB of graph memory (the smallest event chunk), ` +
+          `more than the memory budget of ${(likelihood.memoryBudget / 2 ** 20).toFixed(0)} MiB: ask for fewer points, or raise the budget ` +
+          '(flowscan scan --memory MiB; memoryBudget in bytes for runScan)',
+      );
+    }
+  }
+}
+
 export async function runScan(inputs: ScanInputs): Promise<ScanResultFile> {
   const r = inputs.request;
   const likelihood = requestLikelihood(r, inputs.models, inputs.events, {
     ...(inputs.weights ? { weights: inputs.weights } : {}),
     ...(inputs.memoryBudget !== undefined ? { memoryBudget: inputs.memoryBudget } : {}),
   });
-  const fit = await fitLikelihood(likelihood, {
+  // Map axes are checked before the fit, not after it.
+  for (const m of r.maps ?? []) {
+    for (const name of [m.x, m.y]) {
+      if (!likelihood.freeNames.includes(name)) throw new Error(`map ${m.x} × ${m.y}: ${name} is not a free parameter (${likelihood.freeNames.join(', ')})`);
+    }
+  }
+  const fitOptions: FitOptions = {
     method: r.method ?? 'lbfgsb',
     start: r.start ?? {},
     starts: r.starts ?? 4,
@@ -153,8 +211,13 @@ export async function runScan(inputs: ScanInputs): Promise<ScanResultFile> {
     seed: r.seed ?? 1,
     profile: r.profile ?? false,
     ...(r.signal ? { signal: r.signal } : {}),
+    ...(r.maxEvaluations !== undefined ? { maxEvaluations: r.maxEvaluations } : {}),
+    ...(r.gtol !== undefined ? { gtol: r.gtol } : {}),
+    ...(r.ftolAbs !== undefined ? { ftolAbs: r.ftolAbs } : {}),
     ...(inputs.onProgress ? { onProgress: inputs.onProgress } : {}),
-  });
+  };
+  checkRequestBudget(r, likelihood, fitOptions);
+  const fit = await fitLikelihood(likelihood, fitOptions);
   fit.warnings.unshift(...likelihood.warnings);
   let sandwich: SandwichErrors | undefined;
   if (inputs.weights && Array.from(inputs.weights).some((w) => w !== 1)) {
@@ -170,7 +233,6 @@ export async function runScan(inputs: ScanInputs): Promise<ScanResultFile> {
   for (const [index, m] of (r.maps ?? []).entries()) {
     const i = likelihood.freeNames.indexOf(m.x);
     const j = likelihood.freeNames.indexOf(m.y);
-    if (i < 0 || j < 0) throw new Error(`map ${m.x} × ${m.y}: both must be free parameters (${likelihood.freeNames.join(', ')})`);
     const range = (name: string, given: [number, number] | undefined, k: number): [number, number] => {
       if (given) return given;
       // Default: ±4σ around the best fit, inside the bounds.
@@ -184,8 +246,9 @@ export async function runScan(inputs: ScanInputs): Promise<ScanResultFile> {
     const map = await likelihoodMap2d(likelihood, best, i, j, [range(m.x, m.xRange, i), range(m.y, m.yRange, j)], nx, ny, {
       withGradient: true,
       nllMin: fit.nll,
+      // One call per grid row.
+      onCall: (rows) => inputs.onMapRow?.(index, rows, ny),
     });
-    inputs.onMapRow?.(index, ny, ny);
     const rows = (a: Float64Array): number[][] => Array.from({ length: ny }, (_, y) => Array.from(a.subarray(y * nx, (y + 1) * nx)));
     maps.push({
       x: m.x,

@@ -6,7 +6,7 @@ import { type FitResult, type FlowModel, type ScanRequest, type ScanResultFile, 
 import { EXECUTION_PROVIDERS, type ExecutionProviderChoice, loadModel, writeFileAtomic } from '@flowscan/runtime/node';
 import { PRECISION_CHOICES, type PrecisionChoice } from '@flowscan/runtime';
 import { readColumns } from './train.ts';
-import { choiceOption, integerOption, numberPairsOption } from './options.ts';
+import { choiceOption, integerOption, numberOption, numberPairsOption } from './options.ts';
 import { progressBar } from './progress.ts';
 import { TRAINER_VERSION } from '../train/saved-model.ts';
 
@@ -56,7 +56,7 @@ export async function scanWithFiles(request: ScanRequest, o: ScanRunOptions = {}
   let weights: Float64Array | undefined;
   if (!events) {
     const columns = [...featureNames, ...(request.events.weights ? [request.events.weights] : [])];
-    events = await readColumns([resolve(base, request.events.file)], columns, request.events.skipBadRows ?? false);
+    events = await readColumns([resolve(base, request.events.file)], columns, request.events.skipBadRows ?? false, request.events.weights);
     if (request.events.weights) weights = events[request.events.weights];
   }
   const provider = Object.values(models)[0].executionProvider;
@@ -75,6 +75,7 @@ export async function scanWithFiles(request: ScanRequest, o: ScanRunOptions = {}
         calls = p.calls;
         bar?.update(0, { stage, calls, 'NLL': p.lowestValue.toFixed(3), 'starts left': p.activeStarts });
       },
+      onMapRow: (map, done, total) => bar?.update(done / total, { stage: `map ${map + 1}/${request.maps?.length ?? 0}, row ${done}/${total}` }),
     });
   } finally {
     bar?.update(1, { calls });
@@ -166,6 +167,14 @@ export function register(program: Command): void {
     .option('--start <pairs>', 'override start values, e.g. "m_pole=90,gamma=2"', numberPairsOption)
     .option('--profile', 'also compute profile-likelihood intervals')
     .option('--no-global-search', 'fit from the start alone, without the Sobol\' scan of the box (docs/fitting.md)')
+    .option('--max-evaluations <n>', 'evaluations each start may spend in the gradient stage (request: maxEvaluations; default 30)', integerOption('--max-evaluations', 1, 100000))
+    .option('--gtol <g>', 'convergence on the scaled projected-gradient norm (request: gtol; default 0.02)', numberOption('--gtol', (n) => n > 0, 'a number > 0'))
+    .option('--ftol-abs <f>', 'convergence on the NLL change per iteration (request: ftolAbs; default 2e-4)', numberOption('--ftol-abs', (n) => n > 0, 'a number > 0'))
+    .option(
+      '--max-event-evaluations <n>',
+      'refuse requests that plan more event × point evaluations (request: maxEventEvaluations; default 1e9, ~15 min on one core)',
+      numberOption('--max-event-evaluations', (n) => n > 0, 'a number > 0'),
+    )
     .addHelpText(
       'after',
       `
@@ -180,7 +189,7 @@ Examples:
   flowscan scan --demo
   flowscan scan --request request.json --out result.json --ep cpu --profile`,
     )
-    .action(async (o: { request?: string; demo?: boolean; out: string; ep: ExecutionProviderChoice; threads?: number; precision: PrecisionChoice; memory: number; start?: Record<string, number>; profile?: boolean; globalSearch: boolean }) => {
+    .action(async (o: { request?: string; demo?: boolean; out: string; ep: ExecutionProviderChoice; threads?: number; precision: PrecisionChoice; memory: number; start?: Record<string, number>; profile?: boolean; globalSearch: boolean; maxEvaluations?: number; gtol?: number; ftolAbs?: number; maxEventEvaluations?: number }) => {
       if (!o.request === !o.demo) throw new Error('give either --request FILE or --demo');
       let request: ScanRequest;
       let events: Record<string, Float64Array> | undefined;
@@ -199,6 +208,7 @@ Examples:
       if (o.start) request.start = { ...request.start, ...o.start };
       if (o.profile) request.profile = true;
       if (!o.globalSearch) request.globalSearch = false;
+      for (const key of ['maxEvaluations', 'gtol', 'ftolAbs', 'maxEventEvaluations'] as const) if (o[key] !== undefined) request[key] = o[key];
       const result = await scanWithFiles(request, {
         ep: o.ep,
         ...(o.threads ? { threads: o.threads } : {}),

@@ -2,7 +2,8 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import { readEventsCsvFile } from '@flowscan/runtime/node';
+import { EVENT_FORMATS, eventFormatOf, type EventFormat, type EventSourceOptions } from '@flowscan/runtime';
+import { readEventFile, readEventsCsvFile } from '@flowscan/runtime/node';
 import { ACTIVATIONS, FLOW_KINDS, type FlowKind, flowConfig } from '../flows/config.ts';
 import { exportModel } from '../export/export.ts';
 import { BACKEND_CHOICES, type BackendChoice } from '../train/backend.ts';
@@ -14,6 +15,9 @@ import { choiceOption, integerOption, intervalsOption, listOption, numberOption,
 
 interface TrainCliOptions {
   data: string[];
+  dataFormat?: EventFormat;
+  dataKey?: string;
+  dataNames?: string[];
   features: string[];
   params: string[];
   logParams: string[];
@@ -50,13 +54,26 @@ interface TrainCliOptions {
   export?: string;
 }
 
-/** Reads and concatenates the named columns of several CSV files. */
-export async function readColumns(files: string[], columns: string[], skipBadRows: boolean): Promise<Record<string, Float64Array>> {
+/**
+ * Reads and concatenates the named columns of several event files (CSV, .npy/.npz, Parquet, HDF5, ROOT; `source`
+ * says the format, table and column names where the extension and file do not); `weights` names the per-event weight column among
+ * them (refused, by file and line, when negative or all 0).
+ */
+export async function readColumns(
+  files: string[],
+  columns: string[],
+  skipBadRows: boolean,
+  weights?: string,
+  source: EventSourceOptions = {},
+): Promise<Record<string, Float64Array>> {
   const parts: Record<string, Float64Array>[] = [];
   for (const file of files) {
-    const parsed = await readEventsCsvFile(file, { columns, skipBadRows });
+    const csv = eventFormatOf(file, source.format) === 'csv';
+    const parsed = csv
+      ? await readEventsCsvFile(file, { columns, skipBadRows, ...(weights !== undefined ? { weights } : {}) })
+      : await readEventFile(file, { columns, skipBadRows, ...source });
     if (parsed.skippedCount > 0) {
-      process.stderr.write(`${file}: skipped ${parsed.skippedCount} bad rows, e.g. line ${parsed.skipped[0].line}: ${parsed.skipped[0].reason}\n`);
+      process.stderr.write(`${file}: skipped ${parsed.skippedCount} bad rows, e.g. ${csv ? 'line' : 'row'} ${parsed.skipped[0].line}: ${parsed.skipped[0].reason}\n`);
     }
     parts.push(parsed.columns);
   }
@@ -96,7 +113,10 @@ export function register(program: Command): void {
   program
     .command('train')
     .description('Train a conditional normalizing flow p(x|θ) on events from CSV files and save it.')
-    .requiredOption('--data <files...>', 'CSV files with a header; rows are events (features + the θ they were generated at)')
+    .requiredOption('--data <files...>', 'event files, rows are events (features + the θ they were generated at): CSV with a header, .npy/.npz, .parquet, .h5 (pandas or h5py), .root (see docs/data-formats.md)')
+    .option('--data-format <format>', `format of the --data files when their extension does not say it: ${EVENT_FORMATS.join(' | ')}`, choiceOption('--data-format', EVENT_FORMATS))
+    .option('--data-key <key>', 'table inside the --data files: ROOT tree(s) (comma-separated), HDF5 dataset or pandas key, .npz array')
+    .option('--data-names <names>', 'names of the columns of an unlabelled 2-D array (.npy, .npz, HDF5 matrix), in order', listOption)
     .requiredOption('--features <names>', 'feature columns x, comma-separated', listOption)
     .option('--params <names>', 'parameter columns θ, comma-separated (none: an unconditional flow)', listOption, [])
     .option('--log-params <names>', 'parameters that span decades and enter the networks as log10', listOption, [])
@@ -168,7 +188,8 @@ Example (the toy signal of the paper, §3.1):
       const columns = [...o.features, ...o.params, ...(o.weights ? [o.weights] : [])];
       const duplicate = columns.find((c, i) => columns.indexOf(c) !== i);
       if (duplicate) throw new Error(`column "${duplicate}" is named twice in --features/--params/--weights`);
-      const table = await readColumns(o.data, columns, o.skipBadRows ?? false);
+      const source = { format: o.dataFormat, key: o.dataKey, names: o.dataNames };
+      const table = await readColumns(o.data, columns, o.skipBadRows ?? false, o.weights, source);
       const data = trainingDataFromColumns(table, o.features, o.params, o.weights);
       const flow = flowConfig(o.flow, {
         blocks: o.blocks,
