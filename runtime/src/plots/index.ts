@@ -15,5 +15,6 @@ export {
   type ThetaGroup,
 } from './histograms.ts';
 export { deltaNllMap, profileCurve, type DeltaNllMapOptions, type Point2D, type ProfileCurveOptions } from './scans.ts';
+export { ratioComparison, type RatioComparisonOptions, type RatioSeries } from './ratio.ts';
 export { pValueCurves, type PValueCurvesOptions, type PValueSeries } from './significance.ts';
 export { PALETTE, physicsConfig, type DataRow, type VegaLiteSpec } from './spec.ts';

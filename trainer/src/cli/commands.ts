@@ -1,5 +1,6 @@
 // The list of subcommands. Each module exports `register(program)` adding one subcommand with its --help.
 import type { Command } from 'commander';
+import { register as registerCompare } from './compare.ts';
 import { register as registerExport } from './export.ts';
 import { register as registerGenerate } from './generate.ts';
 import { register as registerMerge } from './merge.ts';
@@ -17,6 +18,7 @@ export function registerCommands(program: Command): void {
   registerExport(program);
   registerScan(program);
   registerGenerate(program);
+  registerCompare(program);
   registerStudy(program);
   registerToys(program);
   registerValidate(program);
