@@ -1,5 +1,6 @@
 // The list of subcommands. Each module exports `register(program)` adding one subcommand with its --help.
 import type { Command } from 'commander';
+import { register as registerClassify } from './classify.ts';
 import { register as registerCompare } from './compare.ts';
 import { register as registerExport } from './export.ts';
 import { register as registerGenerate } from './generate.ts';
@@ -24,4 +25,5 @@ export function registerCommands(program: Command): void {
   registerValidate(program);
   registerWeb(program);
   registerMerge(program);
+  registerClassify(program);
 }
