@@ -9,7 +9,8 @@
 //   NLL + gradient of the toy mixture at N = 101 000, K = 1 and K = 64, a full fit's wall time, three profile
 //   intervals and a 25×25 ΔNLL map against it, and the gradient fit vs a grid scan.
 // Options: --ep cpu|webgpu|cuda|auto (default cpu), --quick (fewer repetitions and pseudo-experiments),
-// --fits N (pseudo-experiments, default 20), --only training,likelihood,memory,fits (some sections).
+// --fits N (pseudo-experiments, default 20), --only training,likelihood,memory,fits,generate (some sections),
+// --generate-max 8 (flowscan generate up to 10^8 events; default 10^7).
 import { execFile } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -27,6 +28,7 @@ import { defineModel, trainingDataFromColumns } from '../../trainer/src/train/da
 import { TRAINER_VERSION } from '../../trainer/src/train/saved-model.ts';
 import { trainFlow } from '../../trainer/src/train/train.ts';
 import { REPO_ROOT, TOY_SIGNAL_FRACTION, toyPseudoData } from '../../trainer/src/study/toy.ts';
+import { generateThroughput } from './generate.ts';
 
 const args = process.argv.slice(2);
 const ep = (args[args.indexOf('--ep') + 1] && args.includes('--ep') ? args[args.indexOf('--ep') + 1] : 'cpu') as ExecutionProviderChoice;
@@ -252,6 +254,7 @@ async function main(): Promise<void> {
       likelihood: () => likelihoodEngine(scratch),
       memory: memoryPeak,
       fits: likelihoodAndFits,
+      generate: () => generateThroughput(scratch, row, args.includes('--generate-max') ? Number(args[args.indexOf('--generate-max') + 1]) : 7),
     };
     for (const name of only ?? Object.keys(sections)) {
       const section = sections[name];
