@@ -14,6 +14,7 @@ export {
   type HistogramStyle,
   type ThetaGroup,
 } from './histograms.ts';
+export { brazilBand, type BrazilBandOptions } from './brazil.ts';
 export { deltaNllMap, profileCurve, type DeltaNllMapOptions, type Point2D, type ProfileCurveOptions } from './scans.ts';
 export { ratioComparison, type RatioComparisonOptions, type RatioSeries } from './ratio.ts';
 export { pValueCurves, type PValueCurvesOptions, type PValueSeries } from './significance.ts';

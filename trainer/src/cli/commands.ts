@@ -4,6 +4,7 @@ import { register as registerClassify } from './classify.ts';
 import { register as registerCompare } from './compare.ts';
 import { register as registerExport } from './export.ts';
 import { register as registerGenerate } from './generate.ts';
+import { register as registerHist } from './hist.ts';
 import { register as registerMerge } from './merge.ts';
 import { register as registerScan } from './scan.ts';
 import { register as registerSimulate } from './simulate.ts';
@@ -25,5 +26,6 @@ export function registerCommands(program: Command): void {
   registerValidate(program);
   registerWeb(program);
   registerMerge(program);
+  registerHist(program);
   registerClassify(program);
 }
