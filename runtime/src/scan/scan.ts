@@ -10,9 +10,11 @@ import { type FitOptions, type FitResult, fitLikelihood, plannedFitPoints } from
 import { likelihoodMap2d } from '../likelihood/map.ts';
 import { DEFAULT_MEMORY_BUDGET, type GaussianConstraint, MixtureLikelihood, type OutsideSupportPolicy, type YieldMode } from '../likelihood/mixture.ts';
 import { type SandwichErrors, sandwichErrors } from '../likelihood/sandwich.ts';
+import type { EventSourceOptions } from '../data/event-table.ts';
 
 export interface ScanRequest {
-  events: { file: string; weights?: string; skipBadRows?: boolean };
+  /** The event file and, for formats that need them, where its table is (see EventSourceOptions). */
+  events: { file: string; weights?: string; skipBadRows?: boolean } & EventSourceOptions;
   components: { name: string; model: string; fraction?: number; rename?: Record<string, string> }[];
   yields?: YieldMode;
   fixed?: Record<string, number>;

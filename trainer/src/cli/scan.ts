@@ -56,7 +56,7 @@ export async function scanWithFiles(request: ScanRequest, o: ScanRunOptions = {}
   let weights: Float64Array | undefined;
   if (!events) {
     const columns = [...featureNames, ...(request.events.weights ? [request.events.weights] : [])];
-    events = await readColumns([resolve(base, request.events.file)], columns, request.events.skipBadRows ?? false, request.events.weights);
+    events = await readColumns([resolve(base, request.events.file)], columns, request.events.skipBadRows ?? false, request.events.weights, request.events);
     if (request.events.weights) weights = events[request.events.weights];
   }
   const provider = Object.values(models)[0].executionProvider;

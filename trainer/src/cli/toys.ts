@@ -122,7 +122,7 @@ Examples:
       const needObserved = o.bootstrap || o.observed || !truth || (o.events === undefined && (request.yields ?? 'fixed-fractions') === 'fixed-fractions');
       let observedWeights: Float64Array | null = null;
       if (needObserved && !observedColumns) {
-        const columns = await readColumns([resolve(baseDir, request.events.file)], [...features, ...(request.events.weights ? [request.events.weights] : [])], request.events.skipBadRows ?? false);
+        const columns = await readColumns([resolve(baseDir, request.events.file)], [...features, ...(request.events.weights ? [request.events.weights] : [])], request.events.skipBadRows ?? false, undefined, request.events);
         observedWeights = request.events.weights ? columns[request.events.weights] : null;
         observedColumns = Object.fromEntries(features.map((f) => [f, columns[f]]));
       }

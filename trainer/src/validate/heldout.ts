@@ -154,7 +154,7 @@ export async function runHeldOutItem(config: HeldOutConfig, models: Record<strin
     const { request } = config;
     const features = [...new Set(Object.values(models).flatMap((m) => m.featureNames))];
     const weightColumn = request.events.weights;
-    const columns = await readColumns([path], weightColumn ? [...features, weightColumn] : features, request.events.skipBadRows ?? false);
+    const columns = await readColumns([path], weightColumn ? [...features, weightColumn] : features, request.events.skipBadRows ?? false, undefined, request.events);
     const weights = weightColumn ? columns[weightColumn] : null;
     // Events outside the models' support are dropped and counted (the summary notes them), as for toys.
     const likelihood = requestLikelihood({ ...request, events: { ...request.events, file: path } }, models, columns, {
