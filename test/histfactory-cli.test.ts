@@ -15,7 +15,7 @@ test('hist limit and significance print and write what the library computes; --p
   const workspace = join(FIXTURES, '1bin_shapesys.json');
   const limit = await flowscan(['hist', 'limit', workspace, '--json', join(dir, 'limit.json'), '--scan', '0:5:11', '--plot', dir]);
   t.is(limit.code, 0, limit.stderr);
-  const written = JSON.parse(await readFile(join(dir, 'limit.json'), 'utf8')) as { observed: number; expected: number[] };
+  const written = JSON.parse(await readFile(join(dir, 'limit.json'), 'utf8')) as { observed: number | null; expected: (number | null)[] };
   const model = new hf.HistFactoryModel(hf.parseWorkspace(JSON.parse(await readFile(workspace, 'utf8'))));
   const ours = hf.limitsFromScan(await hf.clsScan(model, model.observedData(), Array.from({ length: 11 }, (_, i) => i / 2)));
   t.is(written.observed, ours.observed);
