@@ -25,7 +25,8 @@ export interface RatioComparisonOptions {
 /**
  * Both histograms are normalised to unit area (a density per unit of x), so samples of different size compare by
  * shape. Ratio r = g/ref with σ_r = r·sqrt(σ²_g/g² + σ²_ref/ref²); bins empty in either sample get no ratio point.
- * Figure data: `datasets.bins` with one row per sample and bin (series, lo, hi, x, y, yLo, yHi) and
+ * Figure data: `datasets.bins` with one row per sample and bin (series, lo, hi, x, y, yLo, yHi; the generated
+ * series has one more row closing its step line) and
  * `datasets.ratio` (x, lo, hi, ratio, ratioLo, ratioHi).
  */
 export function ratioComparison(options: RatioComparisonOptions): VegaLiteSpec {
@@ -57,6 +58,8 @@ export function ratioComparison(options: RatioComparisonOptions): VegaLiteSpec {
       ratio.push({ ...common, ratio: r, ratioLo: r - sigma, ratioHi: r + sigma });
     }
   }
+  // A step line drawn 'step-after' from each bin's lower edge needs one more point to close the last bin.
+  rows.push({ series: options.generated.label, lo: edges[bins], hi: edges[bins], x: edges[bins], y: gen.y[bins - 1], yLo: null, yHi: null });
   const width = options.width ?? PLOT_WIDTH;
   const height = options.height ?? 300;
   const xScale = { domain: [edges[0], edges[bins]], nice: false, zero: false };
