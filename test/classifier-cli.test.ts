@@ -4,18 +4,23 @@ import test from 'ava';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Rng, formatEventsCsv, parseEventsCsv, validateClassifierManifest } from '@flowscan/runtime';
-import { loadClassifier } from '@flowscan/runtime/node';
+import { loadClassifier, openEventWriter } from '@flowscan/runtime/node';
 import { flowscan } from './helpers/commands.ts';
 import { temporaryFolder } from './helpers/temporary.ts';
 
 const folder = temporaryFolder('flowscan-classify-cli-');
 
-/** Writes n events of two unit-variance features around (shift, shift/2), with a label column. */
-async function writeSample(path: string, n: number, shift: number, label: number, seed: number): Promise<void> {
+/** Writes n events of two unit-variance features around (shift, shift/2), with a label column, as CSV and Parquet. */
+async function writeSample(path: string, n: number, shift: number, value: number, seed: number): Promise<void> {
   const rng = new Rng(seed);
   const a = Float64Array.from({ length: n }, () => shift + rng.normal());
   const b = Float64Array.from({ length: n }, () => shift / 2 + rng.normal());
-  await writeFile(path, formatEventsCsv({ a, b, label: new Float64Array(n).fill(label) }, ['a', 'b', 'label']));
+  const label = new Float64Array(n).fill(value);
+  await writeFile(path, formatEventsCsv({ a, b, label }, ['a', 'b', 'label']));
+  // The same events as Parquet (float32, which is what the classifier reads anyway).
+  const parquet = openEventWriter(path.replace(/\.csv$/, '.parquet'), ['a', 'b', 'label']);
+  parquet.write({ a: Float32Array.from(a), b: Float32Array.from(b), label: Float32Array.from(label) }, n);
+  parquet.close();
 }
 
 // Written on first use (ava runs before hooks concurrently, so a hook could run before the folder exists).
@@ -45,6 +50,10 @@ test.serial('classify train exports a model that classify score reads back; --tr
   t.log(scored.stdout.trim());
   // Means 1.68 apart (in units of σ): the Bayes AUC is Φ(1.68/√2) ≈ 0.88; a 6-epoch network on 700 events gets close.
   t.true(auc > 0.82 && auc < 0.93, `AUC ${auc}`);
+  // The same events from Parquet files: the same AUC line.
+  const fromParquet = await flowscan(['classify', 'score', '--model', out, '--data', join(folder(), 'signal.parquet'), join(folder(), 'background.parquet'), '--truth', 'label']);
+  t.is(fromParquet.code, 0, fromParquet.stderr);
+  t.is(/AUC .*/.exec(fromParquet.stdout)?.[0], /AUC .*/.exec(scored.stdout)?.[0]);
   const table = parseEventsCsv(await readFile(scoresPath, 'utf8'), { source: scoresPath, columns: ['a', 'b', 'probability', 'logit'] });
   t.is(table.rows, 700);
   const classifier = await loadClassifier(out);

@@ -1,8 +1,8 @@
-// `flowscan classify train|score`: a binary classifier of signal against background events in CSV files,
+// `flowscan classify train|score`: a binary classifier of signal against background events in event files,
 // exported to ONNX (docs/classifier.md), and the scores of any events under an exported one.
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import { type ClassifierEpoch, type ClassifierScores, aucWithError, maxSic, rocCurve } from '@flowscan/runtime';
+import { EVENT_FORMATS, type ClassifierEpoch, type ClassifierScores, type EventFormat, type EventSourceOptions, aucWithError, maxSic, rocCurve } from '@flowscan/runtime';
 import { loadClassifier, writeEventsCsvFile } from '@flowscan/runtime/node';
 import { CLASSIFIER_ACTIVATIONS, type ClassifierActivation } from '../classifier/network.ts';
 import { type ClassEvents, type ClassifierOptions, DEFAULT_CLASSIFIER_OPTIONS, trainClassifier } from '../classifier/train.ts';
@@ -12,7 +12,14 @@ import { choiceOption, integerOption, listOption, numberOption, pairsOption } fr
 import { type Progress, progressBar } from './progress.ts';
 import { readColumns } from './train.ts';
 
-interface ClassifyTrainCliOptions {
+/** Where the events are in files whose extension or layout does not say it (docs/data-formats.md). */
+interface EventSourceCliOptions {
+  dataFormat?: EventFormat;
+  dataKey?: string;
+  dataNames?: string[];
+}
+
+interface ClassifyTrainCliOptions extends EventSourceCliOptions {
   signal: string[];
   background: string[];
   features: string[];
@@ -36,7 +43,7 @@ interface ClassifyTrainCliOptions {
   skipBadRows?: boolean;
 }
 
-interface ClassifyScoreCliOptions {
+interface ClassifyScoreCliOptions extends EventSourceCliOptions {
   model: string;
   data: string[];
   truth?: string;
@@ -50,13 +57,33 @@ function widthsOption(value: string): number[] {
   return listOption(value).map((item) => integerOption('--hidden', 1, 4096)(item));
 }
 
-/** Events of the named feature columns of CSV files, row-major, and one more column if named (weights, labels). */
-async function readEvents(files: string[], features: string[], extra: string | undefined, skipBadRows: boolean): Promise<{ x: Float64Array; count: number; extra?: Float64Array }> {
-  const table = await readColumns(files, extra && !features.includes(extra) ? [...features, extra] : features, skipBadRows);
+/**
+ * Events of the named feature columns of event files (CSV, .npy/.npz, Parquet, HDF5, ROOT), row-major, and one more
+ * column if named (`weights`: checked as event weights; `label`: read as it is).
+ */
+async function readEvents(
+  files: string[],
+  features: string[],
+  extra: { weights: string } | { label: string } | null,
+  o: EventSourceCliOptions & { skipBadRows?: boolean },
+): Promise<{ x: Float64Array; count: number; extra?: Float64Array }> {
+  const column = extra === null ? undefined : 'weights' in extra ? extra.weights : extra.label;
+  const source: EventSourceOptions = { format: o.dataFormat, key: o.dataKey, names: o.dataNames };
+  const columns = column !== undefined && !features.includes(column) ? [...features, column] : features;
+  const table = await readColumns(files, columns, o.skipBadRows ?? false, extra && 'weights' in extra ? extra.weights : undefined, source);
   const count = table[features[0]].length;
   const x = new Float64Array(count * features.length);
   features.forEach((f, d) => table[f].forEach((v, i) => (x[i * features.length + d] = v)));
-  return extra ? { x, count, extra: table[extra] } : { x, count };
+  return column !== undefined ? { x, count, extra: table[column] } : { x, count };
+}
+
+/** The options that say where events are in a file, shared by both subcommands. */
+function eventSourceOptions(command: Command): Command {
+  return command
+    .option('--data-format <format>', `format of the event files when their extension does not say it: ${EVENT_FORMATS.join(' | ')}`, choiceOption('--data-format', EVENT_FORMATS))
+    .option('--data-key <key>', 'table inside the event files: ROOT tree(s) (comma-separated), HDF5 dataset or pandas key, .npz array')
+    .option('--data-names <names>', 'names of the columns of an unlabelled 2-D array (.npy, .npz, HDF5 matrix), in order', listOption)
+    .option('--skip-bad-rows', 'skip (and report) rows with bad values instead of failing');
 }
 
 /** The AUC with its error and the max SIC of scores of signal and background events, as one line. */
@@ -81,8 +108,8 @@ export function register(program: Command): void {
   const train = classify
     .command('train')
     .description('Train a classifier of --signal (label 1) against --background (label 0) events and export it to ONNX.')
-    .requiredOption('--signal <files...>', 'CSV files of label-1 events')
-    .requiredOption('--background <files...>', 'CSV files of label-0 events')
+    .requiredOption('--signal <files...>', 'event files of label-1 events: CSV with a header, .npy/.npz, .parquet, .h5, .root (docs/data-formats.md)')
+    .requiredOption('--background <files...>', 'event files of label-0 events')
     .requiredOption('--features <names>', 'feature columns, comma-separated (the exported graph reads them in this order)', listOption)
     .option('--units <pairs>', 'units, e.g. "mjj=TeV,mj1=TeV"', pairsOption, {})
     .option('--weights <column>', 'per-event weight column (both files)')
@@ -99,9 +126,8 @@ export function register(program: Command): void {
     .option('--seed <n>', 'random seed', integerOption('--seed', 0), DEFAULT_CLASSIFIER_OPTIONS.seed)
     .option('--threads <n>', 'onnxruntime intra-op threads', integerOption('--threads', 1, 1024), DEFAULT_CLASSIFIER_OPTIONS.threads)
     .option('--name <name>', 'model name in the manifest', 'classifier')
-    .requiredOption('--out <dir>', 'folder for manifest.json and classifier.onnx (with --folds: fold-<j>/ and scores.csv)')
-    .option('--skip-bad-rows', 'skip (and report) rows with bad values instead of failing');
-  minBackgroundOption(train)
+    .requiredOption('--out <dir>', 'folder for manifest.json and classifier.onnx (with --folds: fold-<j>/ and scores.csv)');
+  minBackgroundOption(eventSourceOptions(train))
     .addHelpText(
       'after',
       `
@@ -115,9 +141,8 @@ Examples:
       const duplicate = columns.find((c, i) => columns.indexOf(c) !== i);
       if (duplicate) throw new Error(`column "${duplicate}" is named twice in --features/--weights`);
       for (const name of Object.keys(o.units)) if (!o.features.includes(name)) throw new Error(`--units names "${name}", which is not in --features (${o.features.join(', ')})`);
-      const skip = o.skipBadRows ?? false;
       const [background, signal] = await Promise.all([o.background, o.signal].map(async (files): Promise<ClassEvents & { count: number }> => {
-        const { x, count, extra } = await readEvents(files, o.features, o.weights, skip);
+        const { x, count, extra } = await readEvents(files, o.features, o.weights ? { weights: o.weights } : null, o);
         return extra ? { x, count, weights: extra } : { x, count };
       }));
       const options: Partial<ClassifierOptions> & Pick<ClassifierOptions, 'features'> = {
@@ -161,16 +186,16 @@ Examples:
 
   const score = classify
     .command('score')
-    .description('Score events in CSV files with an exported classifier; with --truth, also the AUC and max SIC.')
+    .description('Score events in event files with an exported classifier; with --truth, also the AUC and max SIC.')
     .requiredOption('--model <dir>', 'folder of an exported classifier (manifest.json, classifier.onnx)')
-    .requiredOption('--data <files...>', 'CSV files with the model\u2019s feature columns')
+    .requiredOption('--data <files...>', 'event files with the model\u2019s feature columns')
     .option('--truth <column>', 'a 0/1 label column (1 = signal): report the AUC with its error and the max SIC')
     .option('--out <file>', 'CSV of the features, the probability and the logit per event');
-  minBackgroundOption(score).action(async (o: ClassifyScoreCliOptions) => {
+  minBackgroundOption(eventSourceOptions(score)).action(async (o: ClassifyScoreCliOptions) => {
     const classifier = await loadClassifier(o.model);
     try {
       const features = classifier.featureNames;
-      const events = await readEvents(o.data, features, o.truth, o.skipBadRows ?? false);
+      const events = await readEvents(o.data, features, o.truth ? { label: o.truth } : null, o);
       const scores = await classifier.score(events.x, events.count);
       process.stdout.write(`scored ${events.count} events with ${classifier.manifest.name}\n`);
       if (o.truth && events.extra) {
