@@ -1,7 +1,9 @@
 // An exported flow loaded into onnxruntime (node or web: the API is the same, the module is injected).
-// Loading validates the manifest, checks each file's sha256 and the graphs' inputs and outputs.
+// Loading validates the manifest, checks each file's size and sha256, the graphs' operators (default ONNX domain,
+// the manifest's opset) and their inputs and outputs against the manifest.
 import type * as Ort from 'onnxruntime-common';
-import { type GraphName, type ManifestGraph, type ModelManifest, validateManifest } from './manifest.ts';
+import { type GraphName, type ManifestGraph, type ModelManifest, checkGraphStructure, validateManifest } from './manifest.ts';
+import { type OnnxStructure, readOnnxStructure } from './onnx-structure.ts';
 
 export type OrtModule = Pick<typeof Ort, 'InferenceSession' | 'Tensor'>;
 
@@ -9,7 +11,11 @@ export type OrtModule = Pick<typeof Ort, 'InferenceSession' | 'Tensor'>;
 export interface ModelSource {
   /** Human-readable location, used in messages. */
   readonly location: string;
-  readBytes(file: string): Promise<Uint8Array>;
+  /**
+   * The bytes of a file of the model; with `expectedBytes` (the manifest's size) a source that can tell the size
+   * first refuses a file of another size, or anything but a regular file, before reading it.
+   */
+  readBytes(file: string, expectedBytes?: number): Promise<Uint8Array>;
 }
 
 /** Element type of the batched log-density and θ-gradient evaluations. */
@@ -105,7 +111,7 @@ export class FlowModel {
     const sessions = new Map<GraphName, Ort.InferenceSession>();
     for (const [name, graph] of Object.entries(manifest.graphs) as [GraphName, ManifestGraph][]) {
       const where = `${source.location}/${graph.file}`;
-      const bytes = await source.readBytes(graph.file);
+      const bytes = await source.readBytes(graph.file, graph.bytes);
       if (bytes.byteLength !== graph.bytes) {
         throw new Error(`${where} has ${bytes.byteLength} bytes, the manifest says ${graph.bytes}: the file is truncated or was replaced`);
       }
@@ -113,6 +119,16 @@ export class FlowModel {
       if (hash !== graph.sha256) {
         throw new Error(`${where} fails its sha256 check (file ${hash.slice(0, 12)}…, manifest ${graph.sha256.slice(0, 12)}…): it was modified after export`);
       }
+      // onnxruntime reports bytes that are no ONNX model at all in its own words (below); the structure check runs
+      // first on anything it can read.
+      let structure: OnnxStructure | Error;
+      try {
+        structure = readOnnxStructure(bytes);
+      } catch (error) {
+        structure = error as Error;
+      }
+      if (!(structure instanceof Error)) checkGraphStructure(structure, graph, manifest, where);
+      else if (unused.has(name)) throw new Error(`${where} is ${structure.message}`);
       if (unused.has(name)) continue;
       let session: Ort.InferenceSession;
       try {
@@ -124,14 +140,7 @@ export class FlowModel {
       } catch (error) {
         throw new Error(`${where} cannot be loaded by onnxruntime (${settings.executionProviders.join(',')}): ${(error as Error).message}`);
       }
-      const expectIo = (kind: string, actual: readonly string[], declared: { name: string }[]): void => {
-        const want = declared.map((t) => t.name);
-        if (actual.length !== want.length || want.some((n) => !actual.includes(n))) {
-          throw new Error(`${where}: graph ${kind} are [${actual.join(', ')}], the manifest declares [${want.join(', ')}]`);
-        }
-      };
-      expectIo('inputs', session.inputNames, graph.inputs);
-      expectIo('outputs', session.outputNames, graph.outputs);
+      if (structure instanceof Error) throw new Error(`${where}: onnxruntime loads it, but it is ${structure.message}`);
       sessions.set(name, session);
     }
     return new FlowModel(manifest, ort, sessions, settings.executionProviders[0], precision);

@@ -1,6 +1,7 @@
 // The model manifest: types that follow schemas/model.schema.json, and its validation (ajv).
 import AjvModule from 'ajv';
 import schema from '../../../schemas/model.schema.json' with { type: 'json' };
+import type { OnnxStructure } from './onnx-structure.ts';
 
 export interface ManifestVariable {
   name: string;
@@ -108,4 +109,55 @@ export function validateManifest(json: unknown, source: string): ModelManifest {
 /** The feature support of a model: where its density is defined (the training range with the margin). */
 export function featureSupport(m: ModelManifest): [number, number][] {
   return m.support ?? m.preprocessing.features.map((p) => [p.lo, p.hi]);
+}
+
+/** TensorProto.DataType codes of the element types a manifest declares. */
+const ONNX_ELEMENT_TYPES: Record<NonNullable<ManifestTensor['dtype']>, number> = { float32: 1, float64: 11 };
+/** The default ONNX domain, as models write it. */
+const DEFAULT_DOMAINS = ['', 'ai.onnx'];
+
+function shapeText(dims: readonly (number | string | null)[] | null): string {
+  return dims === null ? 'unknown' : `[${dims.map((d) => (d === null ? '?' : String(d))).join(', ')}]`;
+}
+
+/**
+ * Checks an exported graph against its manifest before it is trusted: standard operators of the default domain at
+ * the manifest's opset and IR version only (another domain, e.g. com.microsoft, runs only in some onnxruntime
+ * builds and can compute something else than the exporter meant), no model-local functions, and inputs and
+ * outputs with the declared names, element types and shapes (a graph of another model put in its place fails
+ * here, naming the file and the model, not at the first evaluation). `where` names the file.
+ */
+export function checkGraphStructure(structure: OnnxStructure, graph: ManifestGraph, manifest: ModelManifest, where: string): void {
+  const fail = (problem: string): never => {
+    throw new Error(`${where} (model ${manifest.name}): ${problem}`);
+  };
+  if (structure.irVersion !== manifest.onnx.irVersion) fail(`IR version ${structure.irVersion}, the manifest says ${manifest.onnx.irVersion}`);
+  for (const { domain, version } of structure.opsets) {
+    if (!DEFAULT_DOMAINS.includes(domain)) fail(`imports operator set "${domain}": only the default ONNX domain is allowed`);
+    if (version !== manifest.onnx.opset) fail(`imports opset ${version}, the manifest says ${manifest.onnx.opset}`);
+  }
+  const foreign = structure.nodes.findIndex((n) => !DEFAULT_DOMAINS.includes(n.domain));
+  if (foreign >= 0) {
+    const node = structure.nodes[foreign];
+    fail(`node ${foreign + 1} (${node.opType}) is in domain "${node.domain}": only standard operators of the default ONNX domain are allowed`);
+  }
+  if (structure.functions > 0) fail(`defines ${structure.functions} model-local function(s): only standard operators are allowed`);
+  for (const [kind, declared, actual] of [
+    ['input', graph.inputs, structure.inputs],
+    ['output', graph.outputs, structure.outputs],
+  ] as const) {
+    const names = actual.map((t) => t.name);
+    if (names.length !== declared.length || declared.some((t) => !names.includes(t.name))) {
+      fail(`graph ${kind}s are [${names.join(', ')}], the manifest declares [${declared.map((t) => t.name).join(', ')}]`);
+    }
+    for (const want of declared) {
+      const got = actual.find((t) => t.name === want.name)!;
+      const type = ONNX_ELEMENT_TYPES[want.dtype ?? 'float32'];
+      if (got.elemType !== type) fail(`${kind} ${want.name} has ONNX element type ${got.elemType}, the manifest declares ${want.dtype ?? 'float32'} (${type})`);
+      // Sizes must agree; a symbolic size (events N, points K) must stay symbolic, whatever the exporter named it.
+      const agrees = (d: number | string, g: number | string | null): boolean => (typeof d === 'number' ? g === d : typeof g !== 'number');
+      const matches = got.dims !== null && got.dims.length === want.shape.length && want.shape.every((d, i) => agrees(d, got.dims![i]));
+      if (!matches) fail(`${kind} ${want.name} has shape ${shapeText(got.dims)}, the manifest declares ${shapeText(want.shape)}`);
+    }
+  }
 }

@@ -1,8 +1,8 @@
 // Node adapter: load exported models from a folder with onnxruntime-node, choosing the execution provider.
 // onnxruntime does not fall back by itself when a provider cannot start (ONNX-NOTES.md), so providers are
 // tried in order here and the one that ran is reported.
-import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { type Stats, constants, existsSync } from 'node:fs';
+import { type FileHandle, open } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import * as ort from 'onnxruntime-node';
@@ -16,15 +16,56 @@ const HINTS: Record<string, string> = {
   cuda: 'the CUDA provider is downloaded at install time: reinstall with `npm_config_onnxruntime_node_install=cuda12 npm ci` (needs internet, CUDA 12 and cuDNN 9).',
 };
 
+/** A file the manifest gives no size for (manifest.json itself) may have at most this many bytes. */
+export const MAX_UNDECLARED_FILE_BYTES = 16 * 2 ** 20;
+
+/** What a non-regular file is, for messages. */
+function fileKind(info: Stats): string {
+  if (info.isDirectory()) return 'a folder';
+  if (info.isFIFO()) return 'a named pipe (FIFO)';
+  if (info.isCharacterDevice()) return 'a character device';
+  if (info.isBlockDevice()) return 'a block device';
+  if (info.isSocket()) return 'a socket';
+  return 'not a regular file';
+}
+
+/**
+ * Model files from a folder. Each is opened without blocking (a FIFO would wait for a writer) and checked to be a
+ * regular file (symbolic links are followed, so one to /dev/zero is a character device) of the manifest's size, or
+ * at most MAX_UNDECLARED_FILE_BYTES, before a byte is read: a bad folder cannot make the loader hang or allocate
+ * without bound.
+ */
 export function folderSource(dir: string): ModelSource {
   const root = resolve(dir);
   return {
     location: root,
-    async readBytes(file: string) {
+    async readBytes(file: string, expectedBytes?: number) {
+      const path = join(root, file);
+      let handle: FileHandle;
       try {
-        return new Uint8Array(await readFile(join(root, file)));
+        handle = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
       } catch {
-        throw new Error(`${join(root, file)} cannot be read: is ${root} an exported model folder (manifest.json + .onnx files)?`);
+        throw new Error(`${path} cannot be read: is ${root} an exported model folder (manifest.json + .onnx files)?`);
+      }
+      try {
+        const info = await handle.stat();
+        if (!info.isFile()) throw new Error(`${path} is ${fileKind(info)}: a model folder holds regular files only`);
+        if (expectedBytes !== undefined && info.size !== expectedBytes) {
+          throw new Error(`${path} has ${info.size} bytes, the manifest says ${expectedBytes}: the file is truncated or was replaced`);
+        }
+        if (expectedBytes === undefined && info.size > MAX_UNDECLARED_FILE_BYTES) {
+          throw new Error(`${path} has ${info.size} bytes, more than the ${MAX_UNDECLARED_FILE_BYTES} a model's ${file} may have`);
+        }
+        const bytes = new Uint8Array(info.size);
+        let filled = 0;
+        while (filled < info.size) {
+          const { bytesRead } = await handle.read(bytes, filled, info.size - filled, filled);
+          if (bytesRead === 0) throw new Error(`${path} changed while it was read (${filled} of ${info.size} bytes)`);
+          filled += bytesRead;
+        }
+        return bytes;
+      } finally {
+        await handle.close();
       }
     },
   };
