@@ -178,7 +178,7 @@ Examples:
         fold.bar.stop();
         if (j + 1 < folds) fold = epochBar(`fold ${j + 2}/${folds}`, o.epochs);
       });
-      for (const [j, fold] of result.folds.entries()) await saveClassifier(fold.model, join(o.out, `fold-${j}`), `${o.name}-fold-${j}`);
+      for (const [j, { model }] of result.folds.entries()) await saveClassifier(model, join(o.out, `fold-${j}`), `${o.name}-fold-${j}`);
       const scoresPath = join(o.out, 'scores.csv');
       await writeScores(scoresPath, result.scores, result.fold, [background.count, signal.count]);
       process.stdout.write(`held-out scores of ${background.count + signal.count} events: ${separationLine(result.scores[1].logit, result.scores[0].logit, o.minBackground)}\nwrote ${scoresPath}\n`);
