@@ -53,6 +53,7 @@ test('the signal-region split is seeded, disjoint and covers every event once', 
   t.is(a.training.count, 900);
   t.is(a.test.count, 300 + 100);
   t.is(a.extraSignal.count, 100);
+  t.is(a.testFromSignalFile, 100);
   const all = [...ids(a.training), ...ids(a.test), ...ids(a.extraSignal)];
   t.is(new Set(all).size, 1400, 'no event is in two parts');
   t.true(ids(a.training).every((id) => id < 1200), 'no signal-only event is trained on as data');

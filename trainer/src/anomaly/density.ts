@@ -2,21 +2,23 @@
 // condition, as ANODE's) trained by maximum likelihood on event tables, and its log-density on any events,
 // evaluated by onnxruntime from the same IR graph that `flowscan export` writes.
 import * as ort from 'onnxruntime-node';
-import type { FlowConfig, ModelDefinition } from '../flows/config.ts';
+import type { FlowConfig } from '../flows/config.ts';
 import { logProbGraph } from '../flows/graphs.ts';
 import { emitOnnx } from '../ir/onnx.ts';
-import { type TrainingData, defineModel } from '../train/dataset.ts';
-import { type TrainOptions, type TrainResult, trainFlow } from '../train/train.ts';
+import type { TrainingData } from '../train/dataset.ts';
+import { runTraining } from '../train/run.ts';
+import type { TrainedModel } from '../train/saved-model.ts';
+import type { TrainOptions } from '../train/train.ts';
 import type { AnomalyEvents } from './events.ts';
 
 /** The condition a density takes: none (p(x)) or the localising variable (p(x | m)). */
 export type Conditioning = 'none' | 'm';
 
-export interface DensityModel {
-  definition: ModelDefinition;
-  weights: Map<string, Float32Array>;
-  conditioning: Conditioning;
-  training: Pick<TrainResult, 'validationLoss' | 'epochs' | 'bestEpoch' | 'stoppedBy' | 'eventsPerSecond'>;
+/** A trained density: what `flowscan export` writes as ONNX graphs, so the runtime and the browser can score. */
+export type DensityModel = TrainedModel;
+
+export function conditioningOf(model: DensityModel): Conditioning {
+  return model.definition.params.length > 0 ? 'm' : 'none';
 }
 
 export const LOCALISING_VARIABLE = 'mjj';
@@ -35,26 +37,25 @@ export interface DensityTrainingOptions {
   train: Partial<TrainOptions>;
   /** Support margin of every feature (fraction of its training range per side; logit map). */
   margin?: number;
+  /** Files the events came from (the model's provenance). */
+  dataFiles?: string[];
 }
 
 /** Trains a density on `events` (all features, logit-standardised preprocessing from their ranges). */
 export async function trainDensity(events: AnomalyEvents, options: DensityTrainingOptions): Promise<DensityModel> {
   if (events.count < 20) throw new Error(`a density needs at least 20 training events, got ${events.count}`);
-  const data = trainingData(events, options.conditioning);
-  const definition = defineModel(
-      data,
-      events.features.map((name) => ({ name })),
-      options.conditioning === 'm' ? [{ name: LOCALISING_VARIABLE }] : [],
-      options.flow,
-      options.margin,
-    );
-  const result = await trainFlow(definition, data, { engine: 'onnxruntime', ...options.train });
-  return {
-    definition,
-    weights: result.weights,
-    conditioning: options.conditioning,
-    training: { validationLoss: result.validationLoss, epochs: result.epochs, bestEpoch: result.bestEpoch, stoppedBy: result.stoppedBy, eventsPerSecond: result.eventsPerSecond },
-  };
+  return runTraining({
+    label: 'density',
+    data: trainingData(events, options.conditioning),
+    dataFiles: options.dataFiles ?? [],
+    features: events.features.map((name) => ({ name, ...(options.margin !== undefined ? { margin: options.margin } : {}) })),
+    params: options.conditioning === 'm' ? [{ name: LOCALISING_VARIABLE }] : [],
+    flow: options.flow,
+    train: options.train,
+    engine: 'onnxruntime',
+    ...(options.train.threads !== undefined ? { threads: options.train.threads } : {}),
+    quiet: true,
+  });
 }
 
 /** Events per onnxruntime call: bounds the memory of one evaluation. */
@@ -79,7 +80,7 @@ export async function logDensity(model: DensityModel, events: AnomalyEvents, thr
     for (let s = 0; s < events.count; s += SCORE_CHUNK) {
       const e = Math.min(s + SCORE_CHUNK, events.count);
       const feeds: Record<string, ort.Tensor> = { x: new ort.Tensor('float32', Float32Array.from(events.x.subarray(s * D, e * D)), [e - s, D]) };
-      if (model.conditioning === 'm') feeds.theta = new ort.Tensor('float32', Float32Array.from(events.m.subarray(s, e)), [e - s, 1]);
+      if (conditioningOf(model) === 'm') feeds.theta = new ort.Tensor('float32', Float32Array.from(events.m.subarray(s, e)), [e - s, 1]);
       const result = await session.run(feeds);
       out.set(result.log_prob.data as Float32Array, s);
     }

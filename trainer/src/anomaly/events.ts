@@ -90,6 +90,8 @@ export interface LhcoSrSplit {
   test: AnomalyEvents;
   /** Signal-only events not in the test split (training of the supervised upper bound only). */
   extraSignal: AnomalyEvents;
+  /** How many of the test events come from the signal-only file (they follow the held-out data events). */
+  testFromSignalFile: number;
 }
 
 export interface LhcoSrSplitOptions {
@@ -125,5 +127,6 @@ export async function splitLhcoSr(dir: string, options: Partial<LhcoSrSplitOptio
     training: selectEvents(data, dataOrder.subarray(nTest)),
     test: concatEvents([selectEvents(data, dataOrder.subarray(0, nTest)), selectEvents(extra, extraOrder.subarray(0, nExtraTest))]),
     extraSignal: selectEvents(extra, extraOrder.subarray(nExtraTest)),
+    testFromSignalFile: nExtraTest,
   };
 }

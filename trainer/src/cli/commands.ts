@@ -1,5 +1,6 @@
 // The list of subcommands. Each module exports `register(program)` adding one subcommand with its --help.
 import type { Command } from 'commander';
+import { register as registerAnomaly } from './anomaly.ts';
 import { register as registerClassify } from './classify.ts';
 import { register as registerCompare } from './compare.ts';
 import { register as registerExport } from './export.ts';
@@ -28,4 +29,5 @@ export function registerCommands(program: Command): void {
   registerMerge(program);
   registerHist(program);
   registerClassify(program);
+  registerAnomaly(program);
 }

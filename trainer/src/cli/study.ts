@@ -11,22 +11,24 @@ interface StudyCliOptions {
   backend: BackendChoice;
   ship?: boolean;
   models?: string;
+  data?: string;
 }
 
 export function register(program: Command): void {
   program
     .command('study')
     .description('Reproduce a study of the paper end to end: simulate, train, export, fit, report (out/<study>/report.html).')
-    .argument('<study>', 'toy (bump hunt, §3.1) | lhco (LHCO-like resonance, §3.2)', choiceOption('study', ['toy', 'lhco'] as const))
+    .argument('<study>', 'toy (bump hunt, §3.1) | lhco (LHCO-like resonance, §3.2) | anomaly (anomaly detection on the real LHCO R&D signal region, docs/anomaly.md)', choiceOption('study', ['toy', 'lhco', 'anomaly'] as const))
     .option('--quick', 'a small, fast run (smoke test; looser accuracy)')
     .option('--full', 'the demo scale: more events and epochs (slow on 2 cores)')
     .option('--out <dir>', 'output folder (default out/<study>)')
     .option('--seed <n>', 'random seed', integerOption('--seed', 0), 1)
     .option('--backend <name>', `TensorFlow.js backend: ${BACKEND_CHOICES.join(' | ')}`, choiceOption('--backend', BACKEND_CHOICES), 'auto')
     .option('--ship', 'copy the exported toy models into the repository\'s models/ folder')
+    .option('--data <dir>', 'anomaly: folder of the LHCO R&D signal-region .npy files (default ../shared/data/lhco-sr beside the repository)')
     .option('--models <dir>', 'toy: fit and report with models exported earlier (folder with toy-signal/ and toy-background/), no training')
     .addHelpText('after', '\nExamples:\n  flowscan study toy            # what `npm start` runs\n  flowscan study lhco --quick')
-    .action(async (study: 'toy' | 'lhco', o: StudyCliOptions) => {
+    .action(async (study: 'toy' | 'lhco' | 'anomaly', o: StudyCliOptions) => {
       if (o.quick && o.full) throw new Error('choose one of --quick and --full');
       const scale = o.quick ? 'quick' : o.full ? 'full' : 'default';
       const out = o.out ?? `out/${study}`;
@@ -44,6 +46,10 @@ export function register(program: Command): void {
         }
         if (result.interpolationKs !== undefined) process.stdout.write(`\ninterpolation check at M_pole = 90 GeV: KS = ${result.interpolationKs.toFixed(4)} (see the report)\n`);
         process.stdout.write(`\nreport: ${result.reportPath}\n`);
+      } else if (study === 'anomaly') {
+        const { runAnomalyStudy } = await import('../study/anomaly.ts');
+        const result = await runAnomalyStudy({ scale, out, seed: o.seed, ...(o.data ? { dataDir: o.data } : {}) });
+        process.stdout.write(`\nreport: ${result.reportPath}\nsummary: ${result.summaryPath}\n`);
       } else {
         const { runLhcoStudy } = await import('../study/lhco.ts');
         const result = await runLhcoStudy({ scale, out, seed: o.seed, backend: o.backend });

@@ -1,0 +1,128 @@
+// The anomaly scores of one training repeat on labelled data (real LHCO signal region): every score is high for
+// signal-like events and is evaluated on the held-out test split only.
+//   neg-log-p          −log p(x|data): a density baseline (Tan 2020, Table 1)
+//   idealised-ratio    log p(x|data) − log p(x|bkg), the background density trained on the labelled background
+//                      events of the training data (ANODE's R(x) with a perfect background model)
+//   bootstrap          −log λ(x) = log p(x|data) − log p(x|bkg), p(x|bkg) from Tan's bootstrap (bootstrap.ts)
+//   supervised         a classifier of signal-only events against labelled background: the upper bound
+//   idealised-classifier  a classifier of data against labelled background (CWoLa with a perfect background
+//                      sample); the two classes come from disjoint halves of the training events, since a
+//                      background event in both classes would make it a supervised classifier of the signal
+import { classifierScorer, trainClassifier } from '../classifier/index.ts';
+import type { ClassifierOptions } from '../classifier/train.ts';
+import type { FlowConfig } from '../flows/config.ts';
+import type { TrainOptions } from '../train/train.ts';
+import { type BootstrapIteration, bootstrapBackground } from './bootstrap.ts';
+import { type DensityModel, logDensity, trainDensity } from './density.ts';
+import { type AnomalyEvents, type LhcoSrSplit, filterEvents, selectEvents } from './events.ts';
+
+export const METHODS = ['neg-log-p', 'idealised-ratio', 'bootstrap', 'supervised', 'idealised-classifier'] as const;
+export type Method = (typeof METHODS)[number];
+
+export const METHOD_TITLES: Record<Method, string> = {
+  'neg-log-p': '−log p(x|data)',
+  'idealised-ratio': 'idealised flow ratio p_data/p_bkg',
+  bootstrap: 'bootstrap λ⁻¹ (Tan)',
+  supervised: 'supervised classifier',
+  'idealised-classifier': 'idealised classifier (data vs bkg)',
+};
+
+export interface MethodSettings {
+  flow: FlowConfig;
+  train: Partial<TrainOptions>;
+  bootstrap: { alpha: number; maxIterations: number; tolerance: number };
+  classifier: Pick<ClassifierOptions, 'hidden' | 'maxEpochs' | 'ensemble' | 'batchSize' | 'patience'>;
+  threads: number;
+}
+
+export interface RepeatResult {
+  seed: number;
+  /** Test-split scores per method (high: signal-like). */
+  scores: Record<Method, Float64Array>;
+  /** log p of the test events under the data density, the idealised and the bootstrapped background densities. */
+  logP: { data: Float64Array; idealisedBackground: Float64Array; bootstrapBackground: Float64Array };
+  bootstrap: { iterations: BootstrapIteration[]; converged: boolean };
+  models: { data: DensityModel; idealisedBackground: DensityModel; bootstrapBackground: DensityModel };
+  seconds: Record<Method | 'data-density', number>;
+}
+
+function backgroundOnly(events: AnomalyEvents): AnomalyEvents {
+  return filterEvents(events, (i) => events.label[i] === 0);
+}
+
+/** Runs every method once with `seed` (each training its own seed derived from it). */
+export async function runMethods(split: LhcoSrSplit, settings: MethodSettings, seed: number, say: (line: string) => void): Promise<RepeatResult> {
+  const { training, test } = split;
+  const density = (events: AnomalyEvents, s: number): Promise<DensityModel> =>
+    trainDensity(events, { flow: settings.flow, conditioning: 'none', train: { ...settings.train, seed: s, threads: settings.threads } });
+  const clock = (): number => performance.now();
+  const seconds = {} as RepeatResult['seconds'];
+  let t = clock();
+  const lap = (key: keyof RepeatResult['seconds']): void => {
+    seconds[key] = (clock() - t) / 1000;
+    t = clock();
+  };
+
+  const data = await density(training, seed);
+  const logPDataTraining = await logDensity(data, training, settings.threads);
+  const logPData = await logDensity(data, test, settings.threads);
+  lap('data-density');
+  say(`  p(x|data): ${data.provenance.epochs} epochs, validation NLL ${data.provenance.validationLoss.toFixed(4)} nats/event (${seconds['data-density'].toFixed(0)} s)`);
+  const scores = {} as Record<Method, Float64Array>;
+  scores['neg-log-p'] = logPData.map((l) => -l);
+  lap('neg-log-p');
+
+  const idealised = await density(backgroundOnly(training), seed + 1);
+  const logPIdealised = await logDensity(idealised, test, settings.threads);
+  scores['idealised-ratio'] = logPData.map((l, i) => l - logPIdealised[i]);
+  lap('idealised-ratio');
+  say(`  idealised p(x|bkg) on ${idealised.provenance.events} labelled background events (${seconds['idealised-ratio'].toFixed(0)} s)`);
+
+  const boot = await bootstrapBackground(
+    training,
+    logPDataTraining,
+    async (kept, iteration) => {
+      const model = await density(kept, seed + 10 + iteration);
+      return { model, logP: await logDensity(model, training, settings.threads) };
+    },
+    {
+      ...settings.bootstrap,
+      onIteration: (it) =>
+        say(`  bootstrap iteration ${it.iteration}: ε = ${it.epsilon.toPrecision(4)}, ${it.removed} events removed (${it.removedSignal} signal), ${(100 * it.changed).toFixed(1)} % new`),
+    },
+  );
+  const logPBoot = await logDensity(boot.background, test, settings.threads);
+  scores.bootstrap = logPData.map((l, i) => l - logPBoot[i]);
+  lap('bootstrap');
+
+  const classifier = async (background: AnomalyEvents, other: AnomalyEvents, s: number): Promise<Float64Array> => {
+    const { model } = await trainClassifier({ x: background.x }, { x: other.x }, {
+      ...settings.classifier,
+      features: training.features.map((name) => ({ name, unit: '' })),
+      seed: s,
+      threads: settings.threads,
+    });
+    const scorer = await classifierScorer(model);
+    try {
+      return Float64Array.from((await scorer.score(test.x, test.count)).logit);
+    } finally {
+      await scorer.release();
+    }
+  };
+  scores.supervised = await classifier(backgroundOnly(training), split.extraSignal, seed + 2);
+  lap('supervised');
+  const half = Math.floor(training.count / 2);
+  const dataHalf = selectEvents(training, Uint32Array.from({ length: half }, (_, i) => i));
+  const backgroundHalf = backgroundOnly(selectEvents(training, Uint32Array.from({ length: training.count - half }, (_, i) => half + i)));
+  scores['idealised-classifier'] = await classifier(backgroundHalf, dataHalf, seed + 3);
+  lap('idealised-classifier');
+
+  return {
+    seed,
+    scores,
+    logP: { data: logPData, idealisedBackground: logPIdealised, bootstrapBackground: logPBoot },
+    bootstrap: { iterations: boot.iterations, converged: boot.converged },
+    models: { data, idealisedBackground: idealised, bootstrapBackground: boot.background },
+    seconds,
+  };
+}
