@@ -6,7 +6,7 @@
 // response carries Cross-Origin-Opener-Policy: same-origin and Cross-Origin-Embedder-Policy: require-corp.
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { copyFile, mkdir, readFile, readdir, stat, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readFile, readdir, realpath, stat, writeFile } from 'node:fs/promises';
 import { type IncomingMessage, type ServerResponse, createServer } from 'node:http';
 import { createRequire } from 'node:module';
 import { isIP } from 'node:net';
@@ -30,6 +30,27 @@ export const ISOLATION_HEADERS: Readonly<Record<string, string>> = {
   'Cross-Origin-Embedder-Policy': 'require-corp',
   'Cross-Origin-Resource-Policy': 'same-origin',
 };
+
+/**
+ * The page's Content-Security-Policy, sent with every response: its own scripts, styles, workers and fetches only,
+ * nothing inline, no other origin, no plugins, no framing. 'wasm-unsafe-eval' lets onnxruntime-web compile its
+ * WebAssembly. 'unsafe-eval' is still needed: ajv compiles the manifest and request schemas with new Function() when
+ * the page's modules load (without it the page never starts), and Vega compiles the figures' expressions the same
+ * way; precompiled (standalone) validators and vega-interpreter would remove it. blob: workers are onnxruntime-web's
+ * WASM threads; data: images are the page's empty favicon.
+ */
+export const CONTENT_SECURITY_POLICY = [
+  "default-src 'none'",
+  "script-src 'self' 'wasm-unsafe-eval' 'unsafe-eval'",
+  "worker-src 'self' blob:",
+  "connect-src 'self'",
+  "style-src 'self'",
+  "img-src 'self' data: blob:",
+  "base-uri 'none'",
+  "form-action 'none'",
+  "frame-ancestors 'none'",
+  "object-src 'none'",
+].join('; ');
 
 const CONTENT_TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
@@ -88,19 +109,35 @@ function ortRuntimeFiles(): Map<string, string> {
   return new Map(ORT_RUNTIME_FILES.map((name) => [name, require.resolve(`onnxruntime-web/${name}`)]));
 }
 
-/** Exported model folders (those holding a manifest.json) directly inside `dir`, sorted by name. */
+/**
+ * The real path of `path` when it is a regular file or folder inside `realRoot` (itself a real path) after every
+ * symbolic link is resolved, and no part of it below the root is a dotfile; otherwise null.
+ */
+async function insideRoot(realRoot: string, path: string, kind: 'file' | 'folder'): Promise<string | null> {
+  const real = await realpath(path).catch(() => null);
+  if (real === null || !real.startsWith(realRoot + sep)) return null;
+  if (real.slice(realRoot.length + 1).split(sep).some((part) => part.startsWith('.'))) return null;
+  const info = await stat(real).catch(() => null);
+  return (kind === 'file' ? info?.isFile() : info?.isDirectory()) ? real : null;
+}
+
+/**
+ * Exported model folders (those holding a manifest.json) directly inside `dir`, sorted by name: not hidden, and
+ * inside `dir` after resolving links (the server serves nothing outside it).
+ */
 export async function listModelFolders(dir: string): Promise<string[]> {
   let entries;
+  let root: string;
   try {
     entries = await readdir(dir, { withFileTypes: true });
+    root = await realpath(dir);
   } catch (error) {
     throw new Error(`models folder ${dir} cannot be read (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}): pass an existing folder with --models`);
   }
   const names: string[] = [];
   for (const entry of entries) {
-    if (!entry.isDirectory() && !entry.isSymbolicLink()) continue;
-    const manifest = await stat(join(dir, entry.name, 'manifest.json')).catch(() => null);
-    if (manifest?.isFile()) names.push(entry.name);
+    if (entry.name.startsWith('.') || (!entry.isDirectory() && !entry.isSymbolicLink())) continue;
+    if (await insideRoot(root, join(dir, entry.name, 'manifest.json'), 'file')) names.push(entry.name);
   }
   return names.sort();
 }
@@ -131,7 +168,15 @@ export interface WebServer {
 function headers(type: string, length: number, etag?: string): Record<string, string | number> {
   // no-cache = revalidate every time: a re-exported model or rebuilt page is never mixed with stale files,
   // while the 26 MB onnxruntime .wasm comes back as a 304 (and its compiled code stays cached).
-  return { ...ISOLATION_HEADERS, 'Content-Type': type, 'Content-Length': length, 'Cache-Control': 'no-cache', 'X-Content-Type-Options': 'nosniff', ...(etag ? { ETag: etag } : {}) };
+  return {
+    ...ISOLATION_HEADERS,
+    'Content-Security-Policy': CONTENT_SECURITY_POLICY,
+    'Content-Type': type,
+    'Content-Length': length,
+    'Cache-Control': 'no-cache',
+    'X-Content-Type-Options': 'nosniff',
+    ...(etag ? { ETag: etag } : {}),
+  };
 }
 
 function send(response: ServerResponse, status: number, type: string, body: string | Uint8Array, head: boolean): void {
@@ -148,14 +193,19 @@ function notModified(request: IncomingMessage, response: ServerResponse, type: s
 }
 
 /**
- * A file below `root` named by decoded URL path segments, or null when the path tries to leave it (.., an
- * encoded slash or backslash) or names nothing.
+ * A regular file below `realRoot` named by decoded URL path segments, or null when the path tries to leave it
+ * (.., an encoded slash or backslash, a symbolic link that points out), names a dotfile or names nothing.
  */
-function fileBelow(root: string, segments: string[]): string | null {
-  const bad = (s: string): boolean => s === '' || s === '.' || s === '..' || s.includes('/') || s.includes('\\') || s.includes('\0');
+async function fileBelow(realRoot: string, segments: string[]): Promise<string | null> {
+  const bad = (s: string): boolean => s === '' || s.startsWith('.') || s.includes('/') || s.includes('\\') || s.includes('\0');
   if (segments.length === 0 || segments.some(bad)) return null;
-  const path = resolve(root, ...segments);
-  return path.startsWith(resolve(root) + sep) ? path : null;
+  return insideRoot(realRoot, join(realRoot, ...segments), 'file');
+}
+
+/** Host headers that name the bound address (or localhost) and port: anything else is a DNS-rebinding attempt. */
+function allowedHosts(host: string, boundAddress: string, port: number): Set<string> {
+  const withPort = (name: string): string => `${isIP(name) === 6 ? `[${name}]` : name}:${port}`.toLowerCase();
+  return new Set([withPort(host), withPort(boundAddress), withPort('localhost')]);
 }
 
 /** Serves the page on loopback only, cross-origin isolated, with the models of `modelsDir` under /models/. */
@@ -171,12 +221,19 @@ export async function startWebServer(options: WebServerOptions = {}): Promise<We
   if (!(Number.isInteger(port) && port >= 0 && port <= 65535)) throw new Error(`port must be an integer in [0, 65535], got ${port}`);
   const modelsDir = resolve(options.modelsDir ?? DEFAULT_MODELS_DIR);
   await listModelFolders(modelsDir);
+  const modelsRoot = await realpath(modelsDir);
   const bundle = await bundleWebApp();
   const bundleTags = new Map([...bundle.files].map(([name, data]) => [name, `"${createHash('sha256').update(data).digest('hex').slice(0, 32)}"`]));
   const ort = ortRuntimeFiles();
 
+  let hosts = new Set<string>();
+  let pageUrl = '';
   const handle = async (request: IncomingMessage, response: ServerResponse): Promise<void> => {
     const head = request.method === 'HEAD';
+    // A page on another site whose name was re-pointed at 127.0.0.1 reaches this server with its own name as Host.
+    if (!hosts.has((request.headers.host ?? '').toLowerCase())) {
+      return send(response, 421, CONTENT_TYPES['.txt'], `this server answers only for ${pageUrl} (or localhost on its port), not for Host ${request.headers.host ?? '(none)'}\n`, head);
+    }
     if (request.method !== 'GET' && !head) {
       response.setHeader('Allow', 'GET, HEAD');
       return send(response, 405, CONTENT_TYPES['.txt'], 'only GET and HEAD are served\n', false);
@@ -200,7 +257,7 @@ export async function startWebServer(options: WebServerOptions = {}): Promise<We
     if (segments[0] === 'ort' && segments.length === 2 && ort.has(segments[1])) return sendFile(request, response, ort.get(segments[1])!, head);
     if (segments[0] === 'models') {
       if (path === 'models/index.json') return send(response, 200, CONTENT_TYPES['.json'], JSON.stringify({ models: await listModelFolders(modelsDir) }), head);
-      const file = fileBelow(modelsDir, segments.slice(1));
+      const file = await fileBelow(modelsRoot, segments.slice(1));
       if (file) return sendFile(request, response, file, head);
     }
     send(response, 404, CONTENT_TYPES['.txt'], `${path} is not served here\n`, head);
@@ -221,8 +278,10 @@ export async function startWebServer(options: WebServerOptions = {}): Promise<We
   const address = server.address();
   const actualPort = typeof address === 'object' && address ? address.port : port;
   const urlHost = isIP(host) === 6 ? `[${host}]` : host;
+  hosts = allowedHosts(host, typeof address === 'object' && address ? address.address : host, actualPort);
+  pageUrl = `http://${urlHost}:${actualPort}/`;
   return {
-    url: `http://${urlHost}:${actualPort}/`,
+    url: pageUrl,
     port: actualPort,
     modelsDir,
     bundleInputs: bundle.inputs,
@@ -265,7 +324,11 @@ EVERY file (otherwise the page still works, on one thread, and says so):
   Cross-Origin-Opener-Policy: same-origin
   Cross-Origin-Embedder-Policy: require-corp
 
-and serve .wasm files as application/wasm. Examples:
+and serve .wasm files as application/wasm. Send this Content-Security-Policy too (the _headers file has it):
+
+  ${CONTENT_SECURITY_POLICY}
+
+Examples:
 
   nginx:    add_header Cross-Origin-Opener-Policy same-origin always;
             add_header Cross-Origin-Embedder-Policy require-corp always;
@@ -277,7 +340,7 @@ Opening index.html from disk (file://) does not work: browsers do not fetch file
 To add models, copy exported model folders into models/ and add their names to models/index.json.
 `;
 
-const NETLIFY_HEADERS = `/*\n${Object.entries(ISOLATION_HEADERS).map(([k, v]) => `  ${k}: ${v}`).join('\n')}\n`;
+const NETLIFY_HEADERS = `/*\n${Object.entries({ ...ISOLATION_HEADERS, 'Content-Security-Policy': CONTENT_SECURITY_POLICY }).map(([k, v]) => `  ${k}: ${v}`).join('\n')}\n`;
 
 export interface BuildResult {
   outDir: string;

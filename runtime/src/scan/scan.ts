@@ -148,9 +148,11 @@ export function requestLikelihood(
 }
 
 /**
- * Default of maxEventEvaluations: about 15 minutes of evaluations on one CPU core for the toy flows (scan --demo
- * evaluates 1.3e7 event × point pairs in ~11 s), far above what a fit with the default settings plans.
+ * Event × point evaluations per second of the toy flows on an idle 2-core machine: scan --demo evaluates 1.3e7 in
+ * ~11 s (under the load of a shared machine we measured 4–5e4 per second for gradient points).
  */
+const EVENT_EVALUATIONS_PER_SECOND = 1.2e6;
+/** Default of maxEventEvaluations: about 15 minutes at that rate, 50× what a default fit of the demo plans. */
 export const DEFAULT_MAX_EVENT_EVALUATIONS = 1e9;
 
 /**
@@ -172,7 +174,7 @@ export function checkRequestBudget(r: ScanRequest, likelihood: MixtureLikelihood
     const listed = parts.map((p) => `${p.name}: ${p.points} points`).join('; ');
     throw new Error(
       `the request plans up to ${planned.toExponential(2)} event evaluations (${listed}; each over ${events} events), more than ` +
-        `maxEventEvaluations = ${limit.toExponential(2)} (at ~1e6 per second and core, ${(planned / 1e6 / 60).toFixed(0)} min of work): ` +
+        `maxEventEvaluations = ${limit.toExponential(2)} (${(planned / EVENT_EVALUATIONS_PER_SECOND / 60).toFixed(0)} min at the ${EVENT_EVALUATIONS_PER_SECOND.toExponential(1)} per second of an idle 2-core machine, longer under load): ` +
         'ask for fewer starts or smaller maps, or raise the limit (request field maxEventEvaluations, flowscan scan --max-event-evaluations)',
     );
   }
