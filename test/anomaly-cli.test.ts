@@ -38,12 +38,13 @@ test('ratio score: trained, exported, scored and evaluated; AUC close to the exa
   await writeSample(join(dir, 'data.csv'), 1, 4000, SIGNAL_FRACTION);
   await writeSample(join(dir, 'background.csv'), 2, 4000, 0);
   await writeSample(join(dir, 'test.csv'), 3, 4000, 0.5);
-  const trained = await flowscan(['anomaly', 'train', '--data', join(dir, 'data.csv'), '--background', join(dir, 'background.csv'), '--features', 'a,b', '--method', 'ratio', ...tiny, '--out', join(dir, 'ratio')]);
+  const trained = await flowscan(['anomaly', 'train', '--data', join(dir, 'data.csv'), '--background', join(dir, 'background.csv'), '--features', 'a,b', '--method', 'ratio', '--ensemble', '2', ...tiny, '--out', join(dir, 'ratio')]);
   t.is(trained.code, 0, trained.stderr);
   t.regex(trained.stdout, /log p\(x\|data\) − log p\(x\|bkg\)/);
   const manifest = JSON.parse(await readFile(join(dir, 'ratio', 'anomaly.json'), 'utf8'));
   t.is(manifest.kind, 'ratio');
   t.deepEqual(manifest.features, ['a', 'b']);
+  t.deepEqual(manifest.models, { data: ['data-0', 'data-1'], background: ['background-0', 'background-1'] });
 
   const scored = await flowscan(['anomaly', 'score', '--model', join(dir, 'ratio'), '--data', join(dir, 'test.csv'), '--truth', 'label', '--out', join(dir, 'scores.csv')]);
   t.is(scored.code, 0, scored.stderr);
@@ -56,8 +57,13 @@ test('ratio score: trained, exported, scored and evaluated; AUC close to the exa
   t.true(flowAuc > exactAuc - 0.04 && flowAuc < exactAuc + 0.01, `flow AUC ${flowAuc}, exact ${exactAuc}`);
 
   // The scores file: one row per event, score = log_p_data − log_p_background.
-  const header = (await readFile(join(dir, 'scores.csv'), 'utf8')).split('\n')[0].split(',');
-  t.deepEqual(header, ['a', 'b', 'label', 'log_p_data', 'log_p_background', 'score']);
+  const [header, ...lines] = (await readFile(join(dir, 'scores.csv'), 'utf8')).trim().split('\n');
+  t.deepEqual(header.split(','), ['a', 'b', 'label', 'log_p_data', 'log_p_background', 'score']);
+  t.is(lines.length, rows.length);
+  for (const line of lines.slice(0, 50)) {
+    const [, , , logPData, logPBackground, score] = line.split(',').map(Number);
+    t.true(Math.abs(score - (logPData - logPBackground)) < 1e-9 * (1 + Math.abs(score)));
+  }
   const evaluated = await flowscan(['anomaly', 'evaluate', '--scores', join(dir, 'scores.csv'), '--truth', 'label']);
   t.is(evaluated.code, 0, evaluated.stderr);
   t.is(/AUC [0-9.]+ ± [0-9.]+/.exec(evaluated.stdout)![0], /AUC [0-9.]+ ± [0-9.]+/.exec(scored.stdout)![0]);

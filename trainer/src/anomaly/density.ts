@@ -90,6 +90,25 @@ export async function logDensity(model: DensityModel, events: AnomalyEvents, thr
   return out;
 }
 
+/** Trains `members` densities on the same events with seeds seed, seed + 1, …: an ensemble (score-model.ts). */
+export async function trainDensityEnsemble(events: AnomalyEvents, options: DensityTrainingOptions, members: number): Promise<DensityModel[]> {
+  if (!(Number.isInteger(members) && members >= 1)) throw new Error(`an ensemble needs a whole number ≥ 1 of flows, got ${members}`);
+  const seed = options.train.seed ?? 1;
+  const models: DensityModel[] = [];
+  for (let k = 0; k < members; k++) models.push(await trainDensity(events, { ...options, train: { ...options.train, seed: seed + k } }));
+  return models;
+}
+
+/** The mean of the members' log p: the log of their geometric mean, what an ensemble scores with. */
+export async function ensembleLogDensity(models: DensityModel[], events: AnomalyEvents, threads = 1): Promise<Float64Array> {
+  const out = new Float64Array(events.count);
+  for (const model of models) {
+    const logP = await logDensity(model, events, threads);
+    for (let i = 0; i < out.length; i++) out[i] += logP[i] / models.length;
+  }
+  return out;
+}
+
 /**
  * Bits per dimension of events under a density: −Σ log₂ p(x_i) / (N·D), in the features' physical units
  * (Tan 2020, Table 1, reports it per class: overall, signal and background).

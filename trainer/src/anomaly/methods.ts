@@ -13,7 +13,7 @@ import type { ClassifierOptions } from '../classifier/train.ts';
 import type { FlowConfig } from '../flows/config.ts';
 import type { TrainOptions } from '../train/train.ts';
 import { type BootstrapIteration, bootstrapBackground } from './bootstrap.ts';
-import { type DensityModel, logDensity, trainDensity } from './density.ts';
+import { type DensityModel, ensembleLogDensity, logDensity, trainDensity, trainDensityEnsemble } from './density.ts';
 import { type AnomalyEvents, type LhcoSrSplit, filterEvents, selectEvents } from './events.ts';
 
 export const METHODS = ['neg-log-p', 'idealised-ratio', 'bootstrap', 'supervised', 'idealised-classifier'] as const;
@@ -30,6 +30,8 @@ export const METHOD_TITLES: Record<Method, string> = {
 export interface MethodSettings {
   flow: FlowConfig;
   train: Partial<TrainOptions>;
+  /** Flows per density of the ratio (score-model.ts: log p is the members' mean). */
+  ensemble: number;
   bootstrap: { alpha: number; maxIterations: number; tolerance: number };
   classifier: Pick<ClassifierOptions, 'hidden' | 'maxEpochs' | 'ensemble' | 'batchSize' | 'patience'>;
   threads: number;
@@ -42,7 +44,7 @@ export interface RepeatResult {
   /** log p of the test events under the data density, the idealised and the bootstrapped background densities. */
   logP: { data: Float64Array; idealisedBackground: Float64Array; bootstrapBackground: Float64Array };
   bootstrap: { iterations: BootstrapIteration[]; converged: boolean };
-  models: { data: DensityModel; idealisedBackground: DensityModel; bootstrapBackground: DensityModel };
+  models: { data: DensityModel[]; idealisedBackground: DensityModel[]; bootstrapBackground: DensityModel };
   seconds: Record<Method | 'data-density', number>;
 }
 
@@ -53,8 +55,7 @@ function backgroundOnly(events: AnomalyEvents): AnomalyEvents {
 /** Runs every method once with `seed` (each training its own seed derived from it). */
 export async function runMethods(split: LhcoSrSplit, settings: MethodSettings, seed: number, say: (line: string) => void): Promise<RepeatResult> {
   const { training, test } = split;
-  const density = (events: AnomalyEvents, s: number): Promise<DensityModel> =>
-    trainDensity(events, { flow: settings.flow, conditioning: 'none', train: { ...settings.train, seed: s, threads: settings.threads } });
+  const options = (s: number) => ({ flow: settings.flow, conditioning: 'none' as const, train: { ...settings.train, seed: s, threads: settings.threads } });
   const clock = (): number => performance.now();
   const seconds = {} as RepeatResult['seconds'];
   let t = clock();
@@ -63,26 +64,28 @@ export async function runMethods(split: LhcoSrSplit, settings: MethodSettings, s
     t = clock();
   };
 
-  const data = await density(training, seed);
-  const logPDataTraining = await logDensity(data, training, settings.threads);
-  const logPData = await logDensity(data, test, settings.threads);
+  const data = await trainDensityEnsemble(training, options(seed), settings.ensemble);
+  const logPDataTraining = await ensembleLogDensity(data, training, settings.threads);
+  const logPData = await ensembleLogDensity(data, test, settings.threads);
   lap('data-density');
-  say(`  p(x|data): ${data.provenance.epochs} epochs, validation NLL ${data.provenance.validationLoss.toFixed(4)} nats/event (${seconds['data-density'].toFixed(0)} s)`);
+  say(`  p(x|data), ${data.length} flow(s): validation NLL ${data.map((m) => m.provenance.validationLoss.toFixed(4)).join(', ')} nats/event (${seconds['data-density'].toFixed(0)} s)`);
   const scores = {} as Record<Method, Float64Array>;
   scores['neg-log-p'] = logPData.map((l) => -l);
   lap('neg-log-p');
 
-  const idealised = await density(backgroundOnly(training), seed + 1);
-  const logPIdealised = await logDensity(idealised, test, settings.threads);
+  // The seeds of p(x|data): member k of both starts from the same weights, so part of their training error is
+  // shared and cancels in the ratio.
+  const idealised = await trainDensityEnsemble(backgroundOnly(training), options(seed), settings.ensemble);
+  const logPIdealised = await ensembleLogDensity(idealised, test, settings.threads);
   scores['idealised-ratio'] = logPData.map((l, i) => l - logPIdealised[i]);
   lap('idealised-ratio');
-  say(`  idealised p(x|bkg) on ${idealised.provenance.events} labelled background events (${seconds['idealised-ratio'].toFixed(0)} s)`);
+  say(`  idealised p(x|bkg) on ${idealised[0].provenance.events} labelled background events (${seconds['idealised-ratio'].toFixed(0)} s)`);
 
   const boot = await bootstrapBackground(
     training,
     logPDataTraining,
     async (kept, iteration) => {
-      const model = await density(kept, seed + 10 + iteration);
+      const model = await trainDensity(kept, options(seed + 10 + iteration));
       return { model, logP: await logDensity(model, training, settings.threads) };
     },
     {

@@ -6,7 +6,7 @@ import type { Command } from 'commander';
 import { EVENT_FORMATS, type EventFormat } from '@flowscan/runtime';
 import { writeEventsCsvFile } from '@flowscan/runtime/node';
 import { DEFAULT_BOOTSTRAP, bootstrapBackground } from '../anomaly/bootstrap.ts';
-import { type DensityModel, logDensity, trainDensity } from '../anomaly/density.ts';
+import { type DensityModel, ensembleLogDensity, logDensity, trainDensity, trainDensityEnsemble } from '../anomaly/density.ts';
 import { type AnomalyEvents, emptyEvents } from '../anomaly/events.ts';
 import { MIN_BACKGROUND_COUNT, scoreMetrics } from '../anomaly/metrics.ts';
 import { exportAnomalyScore, loadAnomalyScore } from '../anomaly/score-model.ts';
@@ -32,6 +32,7 @@ interface TrainCliOptions extends SourceCliOptions {
   method: TrainMethod;
   alpha: number;
   iterations: number;
+  ensemble: number;
   flow: FlowKind;
   blocks: number;
   hidden: number;
@@ -107,6 +108,7 @@ export function register(program: Command): void {
     .option('--condition <column>', `a localising variable m (e.g. m_jj): both densities become p(x | m) (ANODE)`)
     .option('--alpha <rate>', 'bootstrap: the type-I error rate α of the removal cut (eq. 5)', numberOption('--alpha', (n) => n > 0 && n < 1, 'in (0, 1)'), DEFAULT_BOOTSTRAP.alpha)
     .option('--iterations <n>', 'bootstrap: the most re-fits of the background density', integerOption('--iterations', 1, 100), DEFAULT_BOOTSTRAP.maxIterations)
+    .option('--ensemble <n>', 'flows per density (seeds seed … seed + n − 1), log p their mean: less training noise in the ratio', integerOption('--ensemble', 1, 100), 1)
     .option('--flow <kind>', `flow: ${FLOW_KINDS.join(' | ')}`, choiceOption('--flow', FLOW_KINDS), 'maf')
     .option('--blocks <n>', 'flow blocks', integerOption('--blocks', 1, 64), 5)
     .option('--hidden <n>', 'hidden units per layer', integerOption('--hidden', 1, 4096), 64)
@@ -130,46 +132,46 @@ Examples:
       if (o.method !== 'ratio' && o.background) throw new Error(`--background is for --method ratio; --method ${o.method} does not read it`);
       const data = await readTable(o.data, o.features, o.condition, undefined, o);
       const flow = flowConfig(o.flow, { blocks: o.blocks, hidden: o.hidden });
-      const fit = (events: AnomalyEvents, seed: number, files: string[]): Promise<DensityModel> =>
-        trainDensity(events, {
-          flow,
-          conditioning: o.condition ? 'm' : 'none',
-          train: { maxEpochs: o.epochs, batchSize: o.batchSize, learningRate: o.lr, seed, threads: o.threads },
-          dataFiles: files,
-        });
+      const settings = (seed: number, files: string[]) => ({
+        flow,
+        conditioning: o.condition ? ('m' as const) : ('none' as const),
+        train: { maxEpochs: o.epochs, batchSize: o.batchSize, learningRate: o.lr, seed, threads: o.threads },
+        dataFiles: files,
+      });
       const say = (line: string): void => void process.stderr.write(`${line}\n`);
-      say(`p(x|data) on ${data.count} events`);
-      const dataModel = await fit(data, o.seed, o.data);
-      say(`  ${dataModel.provenance.epochs} epochs, validation NLL ${dataModel.provenance.validationLoss.toFixed(4)} nats/event`);
+      say(`p(x|data) on ${data.count} events (${o.ensemble} flow${o.ensemble > 1 ? 's' : ''})`);
+      const dataModels = await trainDensityEnsemble(data, settings(o.seed, o.data), o.ensemble);
+      for (const m of dataModels) say(`  ${m.provenance.epochs} epochs, validation NLL ${m.provenance.validationLoss.toFixed(4)} nats/event`);
       const description = `features ${o.features.join(', ')}${o.condition ? ` given ${o.condition}` : ''}, ${o.flow} ${o.blocks} × ${o.hidden}`;
+      const common = { data: dataModels, description, ...(o.condition ? { condition: o.condition } : {}) };
       let manifest;
       if (o.method === 'density') {
-        manifest = await exportAnomalyScore(o.out, { data: dataModel, description, ...(o.condition ? { condition: o.condition } : {}) });
+        manifest = await exportAnomalyScore(o.out, common);
       } else if (o.method === 'ratio') {
         const background = await readTable(o.background!, o.features, o.condition, undefined, o);
         say(`p(x|bkg) on ${background.count} background events`);
-        const model = await fit(background, o.seed + 1, o.background!);
-        manifest = await exportAnomalyScore(o.out, { data: dataModel, background: model, backgroundSource: 'given', description, ...(o.condition ? { condition: o.condition } : {}) });
+        // The data density's seeds: member k of both starts from the same weights, so part of their training
+        // error is shared and cancels in the ratio.
+        const models = await trainDensityEnsemble(background, settings(o.seed, o.background!), o.ensemble);
+        manifest = await exportAnomalyScore(o.out, { ...common, background: models, backgroundSource: 'given' });
       } else {
-        const logPData = await logDensity(dataModel, data, o.threads);
+        const logPData = await ensembleLogDensity(dataModels, data, o.threads);
         const boot = await bootstrapBackground(
           data,
           logPData,
           async (kept, iteration) => {
             say(`bootstrap iteration ${iteration}: p(x|bkg) on ${kept.count} events`);
-            const model = await fit(kept, o.seed + 10 + iteration, o.data);
+            const model: DensityModel = await trainDensity(kept, settings(o.seed + 10 + iteration, o.data));
             return { model, logP: await logDensity(model, data, o.threads) };
           },
           { alpha: o.alpha, maxIterations: o.iterations, tolerance: DEFAULT_BOOTSTRAP.tolerance, onIteration: (it) => say(`  ε = ${it.epsilon.toPrecision(4)}: ${it.removed} events with λ ≤ ε, ${(100 * it.changed).toFixed(1)} % of them new`) },
         );
         say(boot.converged ? `bootstrap converged after ${boot.iterations.length} iterations` : `bootstrap NOT converged after ${boot.iterations.length} iterations (more --iterations, or a larger --alpha)`);
         manifest = await exportAnomalyScore(o.out, {
-          data: dataModel,
-          background: boot.background,
+          ...common,
+          background: [boot.background],
           backgroundSource: 'bootstrap',
           bootstrap: { alpha: o.alpha, iterations: boot.iterations, converged: boot.converged },
-          description,
-          ...(o.condition ? { condition: o.condition } : {}),
         });
       }
       process.stdout.write(`${manifest.combination}\nwrote ${join(o.out, 'anomaly.json')}\n`);

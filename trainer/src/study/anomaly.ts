@@ -5,12 +5,12 @@
 import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { writeFileAtomic } from '@flowscan/runtime/node';
-import { bitsPerDimension } from '../anomaly/density.ts';
+import { bitsPerDimension, logDensity } from '../anomaly/density.ts';
 import { type LhcoSrSplit, countSignal, splitLhcoSr } from '../anomaly/events.ts';
 import { densityPlaneFigure, logPVersusInverseLambdaFigure, rocFigure, sicFigure } from '../anomaly/figures.ts';
 import { METHODS, METHOD_TITLES, type Method, type MethodSettings, type RepeatResult, runMethods } from '../anomaly/methods.ts';
+import { exportAnomalyScore } from '../anomaly/score-model.ts';
 import { MIN_BACKGROUND_COUNT, type ScoreMetrics, meanAndSpread, scoreMetrics } from '../anomaly/metrics.ts';
-import { exportModel } from '../export/export.ts';
 import { type FlowKind, flowConfig } from '../flows/config.ts';
 import { type ReportFigure, type ReportSection, type ReportTable, buildReport } from '../report/html.ts';
 import { writeFigure } from '../report/render.ts';
@@ -21,15 +21,17 @@ export const LHCO_SR_DATA_DIR = resolve(import.meta.dirname, '..', '..', '..', '
 export interface AnomalyScale {
   flow: { kind: FlowKind; blocks: number; hidden: number };
   epochs: number;
+  /** Flows per density of the ratios (their log p averaged). */
+  ensemble: number;
   repeats: number;
   bootstrapIterations: number;
   classifierEpochs: number;
 }
 
 export const ANOMALY_SCALES: Record<'quick' | 'default' | 'full', AnomalyScale> = {
-  quick: { flow: { kind: 'maf', blocks: 4, hidden: 48 }, epochs: 8, repeats: 1, bootstrapIterations: 2, classifierEpochs: 12 },
-  default: { flow: { kind: 'maf', blocks: 5, hidden: 64 }, epochs: 15, repeats: 3, bootstrapIterations: 4, classifierEpochs: 30 },
-  full: { flow: { kind: 'maf', blocks: 8, hidden: 96 }, epochs: 40, repeats: 5, bootstrapIterations: 6, classifierEpochs: 60 },
+  quick: { flow: { kind: 'maf', blocks: 4, hidden: 48 }, epochs: 8, ensemble: 1, repeats: 1, bootstrapIterations: 2, classifierEpochs: 12 },
+  default: { flow: { kind: 'maf', blocks: 5, hidden: 64 }, epochs: 15, ensemble: 3, repeats: 3, bootstrapIterations: 4, classifierEpochs: 30 },
+  full: { flow: { kind: 'maf', blocks: 5, hidden: 64 }, epochs: 15, ensemble: 5, repeats: 5, bootstrapIterations: 6, classifierEpochs: 60 },
 };
 
 /**
@@ -71,6 +73,7 @@ function methodSettings(scale: AnomalyScale, threads: number): MethodSettings {
   return {
     flow: flowConfig(scale.flow.kind, { blocks: scale.flow.blocks, hidden: scale.flow.hidden }),
     train: { maxEpochs: scale.epochs, batchSize: 256, learningRate: 1e-3, patience: 5 },
+    ensemble: scale.ensemble,
     bootstrap: { alpha: 0.02, maxIterations: scale.bootstrapIterations, tolerance: 0.05 },
     classifier: { hidden: [64, 64, 64], maxEpochs: scale.classifierEpochs, ensemble: 5, batchSize: 256, patience: 10 },
     threads,
@@ -115,19 +118,20 @@ export async function runAnomalyStudy(o: AnomalyStudyOptions): Promise<AnomalySt
   const D = split.test.features.length;
   const isSignal = (i: number): boolean => label[i] === 1;
   const isBackground = (i: number): boolean => label[i] === 0;
+  // Bits per dimension of single flows (an ensemble's mean log p is not a normalised density).
   const bpd = (
     [
-      ['p(x|data)', first.logP.data],
-      ['idealised p(x|bkg)', first.logP.idealisedBackground],
+      ['p(x|data)', await logDensity(first.models.data[0], split.test, settings.threads)],
+      ['idealised p(x|bkg)', await logDensity(first.models.idealisedBackground[0], split.test, settings.threads)],
       ['bootstrapped p(x|bkg)', first.logP.bootstrapBackground],
     ] as const
   ).map(([density, logP]) => ({ density, overall: bitsPerDimension(logP, D), signal: bitsPerDimension(logP, D, isSignal), background: bitsPerDimension(logP, D, isBackground) }));
 
-  // ONNX exports of the first repeat's densities: the runtime and the browser page score with them.
-  const modelsDir = join(o.out, 'models');
-  for (const [name, model] of Object.entries({ data: first.models.data, 'background-idealised': first.models.idealisedBackground, 'background-bootstrap': first.models.bootstrapBackground })) {
-    await exportModel(model, join(modelsDir, name), { name: `lhco-sr-${name}`, description: `LHCO R&D signal region, ${name} density of (${split.test.features.join(', ')}) in TeV (issue 13 study, seed ${first.seed})` });
-  }
+  // The first repeat's scores as ONNX flows plus anomaly.json: `flowscan anomaly score`, the runtime and the
+  // browser page score events with them.
+  const description = `LHCO R&D signal region, (${split.test.features.join(', ')}) in TeV, issue 13 study seed ${first.seed}`;
+  await exportAnomalyScore(join(o.out, 'scores', 'idealised-ratio'), { data: first.models.data, background: first.models.idealisedBackground, backgroundSource: 'given', description });
+  await exportAnomalyScore(join(o.out, 'scores', 'bootstrap'), { data: first.models.data, background: [first.models.bootstrapBackground], backgroundSource: 'bootstrap', bootstrap: { alpha: settings.bootstrap.alpha, ...first.bootstrap }, description });
 
   const figDir = join(o.out, 'figures');
   await mkdir(figDir, { recursive: true });
@@ -149,7 +153,7 @@ export async function runAnomalyStudy(o: AnomalyStudyOptions): Promise<AnomalySt
     rows: methods.map((s) => [METHOD_TITLES[s.method], fmt(s.auc, 3), fmt(s.maxSic, 2), ANCHORS[s.method] ?? '']),
   };
   const bpdTable: ReportTable = {
-    caption: 'Bits per dimension of the test events, −Σ log₂ p / (N·D) with the features in TeV (first repeat); lower is a better fit (Tan Table 1)',
+    caption: 'Bits per dimension of the test events under single flows (the first member of each ensemble, first repeat), −Σ log₂ p / (N·D) with the features in TeV; lower is a better fit (Tan Table 1)',
     columns: ['density', 'overall', 'signal', 'background'],
     rows: bpd.map((b) => [b.density, b.overall, b.signal, b.background]),
   };
@@ -177,7 +181,7 @@ export async function runAnomalyStudy(o: AnomalyStudyOptions): Promise<AnomalySt
     { heading: 'Bootstrap', tables: [bootstrapTable] },
     {
       heading: 'Training',
-      text: `Flows: ${scale.flow.kind.toUpperCase()} ${scale.flow.blocks} × ${scale.flow.hidden}, ${scale.epochs} epochs at most (onnxruntime engine); classifiers 3 × 64 ReLU, ${scale.classifierEpochs} epochs, ensemble of the 5 best epochs. Study wall time ${seconds.toFixed(0)} s.`,
+      text: `Flows: ${scale.flow.kind.toUpperCase()} ${scale.flow.blocks} × ${scale.flow.hidden}, ${scale.epochs} epochs at most (onnxruntime engine), ${scale.ensemble} per density of the ratios (mean log p; the bootstrap refits one per iteration); classifiers 3 × 64 ReLU, ${scale.classifierEpochs} epochs, ensemble of the 5 best epochs. Study wall time ${seconds.toFixed(0)} s.`,
       tables: [timeTable],
     },
   ];
