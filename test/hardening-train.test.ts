@@ -30,7 +30,7 @@ async function interruptedRun(dir: string, data: ReturnType<typeof signalData>) 
   return def;
 }
 
-test('item 1: --resume with other data is refused, naming both data hashes; the same data resumes', async (t) => {
+test('item 1: --resume with other data or another validation split is refused, naming both; the same run resumes', async (t) => {
   const dir = join(folder(), 'resume-other-data');
   const data = signalData(1);
   const def = await interruptedRun(dir, data);
@@ -42,6 +42,11 @@ test('item 1: --resume with other data is refused, naming both data hashes; the 
   const edited = signalData(1);
   edited.features[17] += 1e-3;
   await t.throwsAsync(trainFlow(def, edited, { ...options, maxEpochs: 3, checkpointDir: dir, resume: true }), { message: /other training data/ });
+  // The same data with another validation split (seed or fraction) would train on former validation events.
+  await t.throwsAsync(trainFlow(def, data, { ...options, seed: 4, maxEpochs: 3, checkpointDir: dir, resume: true }), {
+    message: /written by a run with seed 3 and validation fraction 0\.1, this run has 4 and 0\.1/,
+  });
+  await t.throwsAsync(trainFlow(def, data, { ...options, validationFraction: 0.2, maxEpochs: 3, checkpointDir: dir, resume: true }), { message: /this run has 3 and 0\.2/ });
   const resumed = await trainFlow(def, data, { ...options, maxEpochs: 3, checkpointDir: dir, resume: true });
   t.is(resumed.epochs, 3);
 });

@@ -1,5 +1,5 @@
-// Per-epoch checkpoints (weights, best weights, Adam moments, loop state, the hash of the training data) so
-// `--resume` continues a run, on the same data only.
+// Per-epoch checkpoints (weights, best weights, Adam moments, loop state, what identifies the run: the hash of the
+// training data and the settings of the validation split) so `--resume` continues a run, on the same data only.
 //
 // One file, replaced atomically (written beside it, then renamed over it): a run killed at any moment leaves the
 // previous epoch's checkpoint or the new one, never the loop state of one epoch with the weights of another.
@@ -29,11 +29,18 @@ export interface CheckpointWeights {
   adamV: Map<string, Float32Array>;
 }
 
-interface CheckpointHeader {
-  format: 'flowscan-checkpoint';
-  version: 2;
+/** What a resumed run must share with the run that wrote the checkpoint. */
+export interface RunIdentity {
   /** sha256 of the training data (dataset.ts dataHash): a resumed run must train on the same events. */
   dataHash: string;
+  /** The seed and fraction that drew the validation split: others would move validation events into training. */
+  seed: number;
+  validationFraction: number;
+}
+
+interface CheckpointHeader extends RunIdentity {
+  format: 'flowscan-checkpoint';
+  version: 2;
   state: Checkpoint;
   index: WeightIndexEntry[];
 }
@@ -44,10 +51,10 @@ const OLD_CHECKPOINT_NAME = 'checkpoint.json';
 const MAGIC = 'FSCKPT02';
 const PREFIX_BYTES = MAGIC.length + 4;
 
-export async function saveCheckpoint(dir: string, specs: ParamSpec[], dataHash: string, state: Checkpoint, weights: CheckpointWeights): Promise<void> {
+export async function saveCheckpoint(dir: string, specs: ParamSpec[], run: RunIdentity, state: Checkpoint, weights: CheckpointWeights): Promise<void> {
   await mkdir(dir, { recursive: true });
   const { index, values } = packWeightGroups(specs, { ...weights });
-  const header: CheckpointHeader = { format: 'flowscan-checkpoint', version: 2, dataHash, state, index };
+  const header: CheckpointHeader = { format: 'flowscan-checkpoint', version: 2, ...run, state, index };
   const json = new TextEncoder().encode(JSON.stringify(header));
   const weightsAt = Math.ceil((PREFIX_BYTES + json.byteLength) / 4) * 4;
   const bytes = new Uint8Array(weightsAt + values.byteLength);
@@ -58,8 +65,8 @@ export async function saveCheckpoint(dir: string, specs: ParamSpec[], dataHash: 
   await writeFileAtomic(join(dir, CHECKPOINT_NAME), bytes);
 }
 
-/** The checkpoint in `dir`, refused unless it was written for training data with hash `dataHash`. */
-export async function loadCheckpoint(dir: string, specs: ParamSpec[], dataHash: string): Promise<{ state: Checkpoint } & CheckpointWeights> {
+/** The checkpoint in `dir`, refused unless it was written by a run with the same data and validation split. */
+export async function loadCheckpoint(dir: string, specs: ParamSpec[], run: RunIdentity): Promise<{ state: Checkpoint } & CheckpointWeights> {
   const path = join(dir, CHECKPOINT_NAME);
   let bytes: Buffer;
   try {
@@ -88,11 +95,18 @@ export async function loadCheckpoint(dir: string, specs: ParamSpec[], dataHash: 
   if (bytes.byteLength !== weightsAt + weightBytes) {
     throw new Error(`${path} is truncated or padded: ${bytes.byteLength} bytes, its index describes ${weightsAt + weightBytes}`);
   }
-  if (header.dataHash !== dataHash) {
+  if (header.dataHash !== run.dataHash) {
     throw new Error(
-      `${path} was written for other training data (hash ${header.dataHash.slice(0, 12)}…), these data hash to ${dataHash.slice(0, 12)}…: ` +
+      `${path} was written for other training data (hash ${header.dataHash.slice(0, 12)}…), these data hash to ${run.dataHash.slice(0, 12)}…: ` +
         '--resume continues a run only on the events it started with (the same files, columns, weights and rows). ' +
         'Pass the original data, or train anew without --resume (into another --out, or with --force).',
+    );
+  }
+  if (header.seed !== run.seed || header.validationFraction !== run.validationFraction) {
+    throw new Error(
+      `${path} was written by a run with seed ${header.seed} and validation fraction ${header.validationFraction}, this run has ` +
+        `${run.seed} and ${run.validationFraction}: they draw the validation split, and another split would move validation events ` +
+        'into training. Resume with the original --seed and --validation, or train anew without --resume.',
     );
   }
   const values = new Float32Array(bytes.buffer.slice(bytes.byteOffset + weightsAt, bytes.byteOffset + bytes.byteLength));

@@ -5,7 +5,7 @@ import { Rng } from '@flowscan/runtime';
 import type { ModelDefinition } from '../flows/config.ts';
 import { initialWeights, parameterSpecs } from '../flows/graphs.ts';
 import { type TrainingData, dataHash } from './dataset.ts';
-import { type Checkpoint, loadCheckpoint, saveCheckpoint } from './checkpoint.ts';
+import { type Checkpoint, type RunIdentity, loadCheckpoint, saveCheckpoint } from './checkpoint.ts';
 import { type EngineChoice, type TrainingEngine, eventArrays, resolveEngine } from './engine.ts';
 import { onnxEngine } from './onnx-step.ts';
 import { tfjsEngine } from './tfjs-engine.ts';
@@ -149,8 +149,9 @@ export async function trainFlow(def: ModelDefinition, data: TrainingData, overri
   const specs = parameterSpecs(def);
   const init = initialWeights(specs, () => rng.uniform());
   if (options.resume && !options.checkpointDir) throw new Error('--resume needs the checkpoint folder (the --out of the interrupted run)');
-  // The data a checkpoint was written for: a resumed run on other events would mix two trainings (issue 16).
-  const trainingHash = options.checkpointDir ? dataHash(data) : '';
+  // What a checkpoint was written for: a resumed run on other events, or with another validation split, would mix
+  // two trainings (issue 16).
+  const run: RunIdentity = { dataHash: options.checkpointDir ? dataHash(data) : '', seed: options.seed, validationFraction: options.validationFraction };
   const setup = {
     def,
     specs,
@@ -176,7 +177,7 @@ export async function trainFlow(def: ModelDefinition, data: TrainingData, overri
   };
   let best = init;
   if (options.resume) {
-    const loaded = await loadCheckpoint(options.checkpointDir!, specs, trainingHash).catch(async (error: unknown) => {
+    const loaded = await loadCheckpoint(options.checkpointDir!, specs, run).catch(async (error: unknown) => {
       await engine.dispose();
       throw error;
     });
@@ -255,7 +256,7 @@ export async function trainFlow(def: ModelDefinition, data: TrainingData, overri
       const adam = engine.adamState();
       state.adamStep = adam.step;
       if (options.checkpointDir) {
-        await saveCheckpoint(options.checkpointDir, specs, trainingHash, state, { weights: engine.weights(), bestWeights: best, adamM: adam.m, adamV: adam.v });
+        await saveCheckpoint(options.checkpointDir, specs, run, state, { weights: engine.weights(), bestWeights: best, adamM: adam.m, adamV: adam.v });
       }
       options.onEpoch?.(report);
       if (state.epochsWithoutImprovement >= options.patience) {
