@@ -1,0 +1,564 @@
+// `flowscan study amplify`: MC amplification (Gavranovič & Kerševan, "Normalizing Flows for Physics Data
+// Analyses") on the LHCO-like simulator. A limited simulated QCD background sample plays the MC; a flow trained on
+// it generates 10×…1000× more events (through `generate`'s library API); a classifier of signal against background
+// cuts the events as the paper's analysis does; m_JJ after the cut is histogrammed for each background source —
+// the raw MC, each generated sample, and a very large simulated reference sample (the truth) — and a binned
+// HistFactory fit measures what each source does to the search: μ̂ ± σ and the 95 % CL upper limit on μ against
+// luminosity, and the change of the limit with the number of generated events under injected shape systematics.
+// The template deviation from the reference against its statistical error shows where amplification helps and
+// where it biases.
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { type FlowModel, Rng, histfactory as hf, plots } from '@flowscan/runtime';
+import { loadModel, writeFileAtomic } from '@flowscan/runtime/node';
+import type { BinnedSample } from '../compare/metrics.ts';
+import { classifierScorer, trainClassifier } from '../classifier/index.ts';
+import { LHCO_BENCHMARK_POINT, LHCO_FEATURES, type LhcoEvents, simulateLhcoBackground, simulateLhcoSignal } from '../data/lhco.ts';
+import { exportModel } from '../export/export.ts';
+import { flowConfig } from '../flows/config.ts';
+import { generateEvents } from '../generate/generate.ts';
+import { fixedTheta } from '../generate/theta.ts';
+import { type ReportFigure, type ReportTable, buildReport } from '../report/html.ts';
+import { type FigurePaths, writeFigure } from '../report/render.ts';
+import { trainingDataFromColumns } from '../train/dataset.ts';
+import { runTraining } from '../train/run.ts';
+import {
+  type SignalStrength,
+  type TemplateDeviation,
+  amplifyWorkspace,
+  asimovCounts,
+  fitSignalStrength,
+  scaleSample,
+  templateDeviation,
+  upperLimitOnMu,
+} from './amplify-analysis.ts';
+import { seriesFigure } from './amplify-figures.ts';
+
+/** The analysis window in m_JJ (GeV) around the benchmark signal's peak (3.5 TeV, resolution ≈ 120 GeV), and its bins. */
+export const AMPLIFY_MJJ_WINDOW: readonly [number, number] = [3000, 4200];
+export const AMPLIFY_MJJ_BINS = 8;
+/** Expected signal over background events in the window before the classifier cut (sets the signal yield per luminosity). */
+export const AMPLIFY_SIGNAL_TO_BACKGROUND = 0.001;
+/** The classifier cut keeps this fraction of the signal (threshold from the signal template sample). */
+export const AMPLIFY_CUT_SIGNAL_EFFICIENCY = 0.7;
+/** Injected uncorrelated shape systematics (shapesys, fraction of each background bin), paper Fig. 5. */
+export const AMPLIFY_SHAPE_SYSTEMATICS: readonly number[] = [0, 0.01, 0.05, 0.1];
+/** The classifier sees the jet substructure only: a cut on m_JJ-independent features leaves the m_JJ peak to the fit. */
+const CLASSIFIER_FEATURES = ['mj1', 'dmj', 'tau21j1', 'tau21j2'] as const;
+/** Bins of the classifier-logit histograms (the score figure). */
+const LOGIT_RANGE: [number, number] = [-12, 12];
+/** Events scored and binned per step (bounds memory whatever the sample sizes). */
+const BLOCK_EVENTS = 1 << 18;
+
+export interface AmplifyScale {
+  /** The limited MC: background events simulated in the window. */
+  mcEvents: number;
+  /** Generated events per MC event, one generated background source each (nested: the smaller are prefixes). */
+  amplification: number[];
+  referenceEvents: number;
+  /** Signal events in the window for the template and the cut threshold. */
+  signalEvents: number;
+  /** Events per class for training the classifier (independent of every sample above). */
+  classifierEvents: number;
+  classifierEpochs: number;
+  epochs: number;
+  blocks: number;
+  hidden: number;
+  batchSize: number;
+  /** Expected background events in the window before the cut, one analysis each. */
+  luminosities: number[];
+}
+
+export const AMPLIFY_SCALES: Record<'quick' | 'default' | 'full', AmplifyScale> = {
+  quick: { mcEvents: 10_000, amplification: [10, 30, 100], referenceEvents: 2_000_000, signalEvents: 40_000, classifierEvents: 20_000, classifierEpochs: 30, epochs: 40, blocks: 4, hidden: 32, batchSize: 256, luminosities: [1e4, 3e4, 1e5, 3e5, 1e6] },
+  default: { mcEvents: 20_000, amplification: [10, 30, 100, 300], referenceEvents: 10_000_000, signalEvents: 100_000, classifierEvents: 50_000, classifierEpochs: 50, epochs: 60, blocks: 4, hidden: 48, batchSize: 256, luminosities: [1e4, 3e4, 1e5, 3e5, 1e6] },
+  full: { mcEvents: 20_000, amplification: [10, 30, 100, 300, 1000], referenceEvents: 30_000_000, signalEvents: 200_000, classifierEvents: 100_000, classifierEpochs: 80, epochs: 100, blocks: 5, hidden: 64, batchSize: 256, luminosities: [1e4, 3e4, 1e5, 3e5, 1e6] },
+};
+
+export interface AmplifyStudyOptions {
+  /** A named scale, or the sizes themselves (tests run a tiny one). */
+  scale: keyof typeof AMPLIFY_SCALES | AmplifyScale;
+  out: string;
+  seed?: number;
+  /** onnxruntime threads for training, sampling and scoring (default 2). */
+  threads?: number;
+}
+
+/** The events of one background source that pass the cut, binned: m_JJ counts and classifier-logit counts. */
+class SourceTally {
+  events = 0;
+  readonly mjj = new Float64Array(AMPLIFY_MJJ_BINS);
+  readonly logit = new Float64Array(60);
+
+  constructor(readonly label: string) {}
+
+  /** Adds events [0, count) of a scored block. */
+  add(mjj: ArrayLike<number>, logit: ArrayLike<number>, threshold: number, count: number): void {
+    const [lo, hi] = AMPLIFY_MJJ_WINDOW;
+    const [llo, lhi] = LOGIT_RANGE;
+    this.events += count;
+    for (let i = 0; i < count; i++) {
+      const l = Math.min(Math.max(logit[i], llo), lhi - 1e-9);
+      this.logit[Math.floor(((l - llo) / (lhi - llo)) * this.logit.length)]++;
+      if (!(logit[i] >= threshold) || !(mjj[i] >= lo && mjj[i] < hi)) continue;
+      this.mjj[Math.min(AMPLIFY_MJJ_BINS - 1, Math.floor(((mjj[i] - lo) / (hi - lo)) * AMPLIFY_MJJ_BINS))]++;
+    }
+  }
+
+  /** Fraction of the source's events that pass the cut. */
+  get efficiency(): number {
+    return this.mjj.reduce((s, v) => s + v, 0) / this.events;
+  }
+
+  /** The template for `expected` background events before the cut: each event weighs expected / events. */
+  template(expected: number): BinnedSample {
+    return scaleSample({ sumw: this.mjj, sumw2: this.mjj }, expected / this.events);
+  }
+}
+
+export interface AmplifySourceResult {
+  label: string;
+  /** Events of the sample (before the cut) and the fraction passing it. */
+  events: number;
+  efficiency: number;
+  deviation: TemplateDeviation | null;
+  /** Per luminosity: μ̂ ± σ on the truth's Asimov data (μ = 1) and μ_UL on its background-only Asimov data. */
+  fits: { luminosity: number; strength: SignalStrength; upperLimit: number }[];
+  /** Per injected shape systematic: μ_UL at the largest luminosity. */
+  limitsWithSystematics: { systematic: number; upperLimit: number }[];
+}
+
+export interface AmplifyStudyResult {
+  reportPath: string;
+  summaryPath: string;
+  threshold: number;
+  backgroundEfficiency: number;
+  sources: AmplifySourceResult[];
+  /** |μ̂ − 1| ≤ σ for every generated source at every luminosity. */
+  generatedWithinError: boolean;
+  timings: Record<string, StageTime>;
+}
+
+/** Seconds of one stage: wall clock, and CPU of this process (all its threads). */
+export interface StageTime {
+  wall: number;
+  cpu: number;
+}
+
+function say(line: string): void {
+  process.stderr.write(`${line}\n`);
+}
+
+/** Row-major [n, 4] classifier inputs from event columns [from, from + n). */
+function classifierInputs(columns: Record<string, ArrayLike<number>>, from: number, n: number): Float32Array {
+  const x = new Float32Array(n * CLASSIFIER_FEATURES.length);
+  CLASSIFIER_FEATURES.forEach((f, j) => {
+    const c = columns[f];
+    for (let i = 0; i < n; i++) x[i * CLASSIFIER_FEATURES.length + j] = c[from + i];
+  });
+  return x;
+}
+
+/** Signal at the benchmark point with m_JJ inside the window: exactly n events. */
+function simulateWindowSignal(rng: Rng, n: number): LhcoEvents {
+  const [lo, hi] = AMPLIFY_MJJ_WINDOW;
+  const out = Object.fromEntries(LHCO_FEATURES.map((f) => [f, new Float64Array(n)])) as LhcoEvents;
+  let have = 0;
+  while (have < n) {
+    const batch = simulateLhcoSignal(rng, Math.ceil(1.3 * (n - have)) + 100, LHCO_BENCHMARK_POINT);
+    for (let i = 0; i < batch.mjj.length && have < n; i++) {
+      if (!(batch.mjj[i] >= lo && batch.mjj[i] < hi)) continue;
+      for (const f of LHCO_FEATURES) out[f][have] = batch[f][i];
+      have++;
+    }
+  }
+  return out;
+}
+
+function fraction(value: number): string {
+  return `${(100 * value).toFixed(value < 0.01 ? 2 : 1)} %`;
+}
+
+export async function runAmplifyStudy(o: AmplifyStudyOptions): Promise<AmplifyStudyResult> {
+  const scale = typeof o.scale === 'string' ? AMPLIFY_SCALES[o.scale] : o.scale;
+  if (!scale) throw new Error(`unknown amplify study scale "${String(o.scale)}": expected one of ${Object.keys(AMPLIFY_SCALES).join(', ')}`);
+  if (!(scale.amplification.length >= 1 && scale.amplification.every((k) => Number.isInteger(k) && k >= 1))) {
+    throw new Error(`amplification factors must be integers ≥ 1, got [${scale.amplification.join(', ')}]`);
+  }
+  const seed = o.seed ?? 1;
+  const threads = o.threads ?? 2;
+  const started = performance.now();
+  const startCpu = process.cpuUsage();
+  // Wall and CPU seconds per stage: on a shared machine the two differ several-fold, and both are reported.
+  const timings: Record<string, StageTime> = {};
+  let mark = { wall: performance.now(), cpu: process.cpuUsage() };
+  const endStage = (name: string): void => {
+    const cpu = process.cpuUsage(mark.cpu);
+    timings[name] = { wall: (performance.now() - mark.wall) / 1000, cpu: (cpu.user + cpu.system) / 1e6 };
+    say(`  [${name}: ${timings[name].wall.toFixed(1)} s wall, ${timings[name].cpu.toFixed(1)} s CPU]`);
+    mark = { wall: performance.now(), cpu: process.cpuUsage() };
+  };
+  await mkdir(o.out, { recursive: true });
+  const rng = new Rng(seed);
+  const window = { mjjRange: AMPLIFY_MJJ_WINDOW };
+  const windowText = `m_JJ ∈ [${AMPLIFY_MJJ_WINDOW.join(', ')}] GeV`;
+
+  // 1. The classifier of the analysis, trained once on its own simulated samples; the cut keeps 70 % of the signal.
+  say(`classifier: ${scale.classifierEvents} signal and ${scale.classifierEvents} background events, features ${CLASSIFIER_FEATURES.join(', ')}`);
+  const trainBackground = simulateLhcoBackground(rng.fork(2), scale.classifierEvents, window);
+  const trainSignal = simulateWindowSignal(rng.fork(3), scale.classifierEvents);
+  const { model: classifier } = await trainClassifier(
+    { x: classifierInputs(trainBackground, 0, scale.classifierEvents) },
+    { x: classifierInputs(trainSignal, 0, scale.classifierEvents) },
+    { features: CLASSIFIER_FEATURES.map((name) => ({ name, unit: name.startsWith('tau') ? '' : 'GeV' })), hidden: [32, 32], maxEpochs: scale.classifierEpochs, batchSize: 256, patience: 6, seed, threads },
+  );
+  const scorer = await classifierScorer(classifier);
+  const scoreLogits = async (columns: Record<string, ArrayLike<number>>, from: number, n: number): Promise<Float32Array> =>
+    (await scorer.score(classifierInputs(columns, from, n), n)).logit;
+  const signalEvents = simulateWindowSignal(rng.fork(4), scale.signalEvents);
+  const signalLogits = await scoreLogits(signalEvents, 0, scale.signalEvents);
+  const sortedSignal = Float32Array.from(signalLogits).sort();
+  const threshold = sortedSignal[Math.floor((1 - AMPLIFY_CUT_SIGNAL_EFFICIENCY) * scale.signalEvents)];
+  const signalTally = new SourceTally('signal');
+  signalTally.add(signalEvents.mjj, signalLogits, threshold, scale.signalEvents);
+  say(`  cut: classifier logit ≥ ${threshold.toFixed(3)} keeps ${fraction(signalTally.efficiency)} of the signal in the window`);
+  endStage('classifier');
+
+  // 2. The limited MC and the flow trained on it.
+  const mc = simulateLhcoBackground(rng.fork(1), scale.mcEvents, window);
+  say(`MC: ${scale.mcEvents} QCD events, ${windowText}; training the background flow on them`);
+  const trained = await runTraining({
+    label: 'background flow (trained on the MC)',
+    data: trainingDataFromColumns(mc, [...LHCO_FEATURES], []),
+    dataFiles: [`simulated: LHCO-like QCD background, ${scale.mcEvents} events, ${windowText}, seed ${seed}`],
+    // m_JJ has a hard window with density at its edges: the probit map models it up to them.
+    features: LHCO_FEATURES.map((name) => ({ name, unit: name.startsWith('tau') ? '' : 'GeV', ...(name === 'mjj' ? { support: [...AMPLIFY_MJJ_WINDOW] as [number, number] } : {}) })),
+    params: [],
+    // A coupling flow: its sampler inverts each block in one pass (an autoregressive one needs D passes), and the
+    // study samples up to 1000× the MC.
+    flow: flowConfig('nsf-coupling', { blocks: scale.blocks, hidden: scale.hidden, activation: 'tanh' }),
+    train: { maxEpochs: scale.epochs, batchSize: scale.batchSize, learningRate: 3e-3, schedule: 'cosine', patience: 10, seed },
+    engine: 'onnxruntime',
+    threads,
+    out: join(o.out, 'runs', 'mc-flow'),
+  });
+  const modelDir = join(o.out, 'models', 'mc-flow');
+  await exportModel(trained, modelDir, { name: 'amplify-mc-flow', description: `LHCO-like QCD background flow trained on ${scale.mcEvents} MC events, ${windowText} (MC amplification study)` });
+  const flow = await loadModel(modelDir, { ep: 'cpu', threads });
+  endStage('MC and flow training');
+
+  // 3. Every source through the cut: the MC, the reference (the truth) and the generated samples.
+  const mcTally = new SourceTally('MC');
+  mcTally.add(mc.mjj, await scoreLogits(mc, 0, scale.mcEvents), threshold, scale.mcEvents);
+  const referenceTally = new SourceTally('reference');
+  const referenceRng = rng.fork(5);
+  for (let done = 0; done < scale.referenceEvents; done += BLOCK_EVENTS) {
+    const n = Math.min(BLOCK_EVENTS, scale.referenceEvents - done);
+    const block = simulateLhcoBackground(referenceRng, n, window);
+    referenceTally.add(block.mjj, await scoreLogits(block, 0, n), threshold, n);
+  }
+  say(`reference: ${scale.referenceEvents} events, cut efficiency ${fraction(referenceTally.efficiency)}; MC: ${fraction(mcTally.efficiency)} (${mcTally.mjj.reduce((s, v) => s + v, 0)} events pass)`);
+  endStage('reference sample');
+  const generatedTallies = await generateAndTally(flow, scale, seed, threshold, scoreLogits);
+  await flow.release();
+  endStage('generation');
+
+  // 4. The analyses: per source and luminosity μ̂ ± σ and μ_UL, then μ_UL with injected systematics at the largest luminosity.
+  const signalTemplate = (luminosity: number): Float64Array =>
+    Float64Array.from(signalTally.mjj, (v) => (v * AMPLIFY_SIGNAL_TO_BACKGROUND * luminosity) / signalTally.events);
+  const sources = [mcTally, ...generatedTallies, referenceTally];
+  const results: AmplifySourceResult[] = [];
+  const largest = Math.max(...scale.luminosities);
+  for (const tally of sources) {
+    say(`HistFactory fits with the ${tally.label} background`);
+    const fits = [];
+    for (const luminosity of scale.luminosities) {
+      const signal = signalTemplate(luminosity);
+      const background = tally.template(luminosity);
+      const truth = referenceTally.template(luminosity).sumw;
+      const strength = await fitSignalStrength(amplifyWorkspace({ signal, background, observed: asimovCounts(signal, truth, 1), shapeSystematic: 0 }));
+      const upperLimit = await upperLimitOnMu(amplifyWorkspace({ signal, background, observed: asimovCounts(signal, truth, 0), shapeSystematic: 0 }));
+      fits.push({ luminosity, strength, upperLimit });
+      say(`  B = ${luminosity.toExponential(0)}: μ̂ = ${strength.muHat.toFixed(3)} ± ${strength.sigma.toFixed(3)}, μ_UL = ${upperLimit.toFixed(3)}`);
+    }
+    const limitsWithSystematics = [];
+    for (const systematic of AMPLIFY_SHAPE_SYSTEMATICS) {
+      const signal = signalTemplate(largest);
+      const observed = asimovCounts(signal, referenceTally.template(largest).sumw, 0);
+      limitsWithSystematics.push({ systematic, upperLimit: await upperLimitOnMu(amplifyWorkspace({ signal, background: tally.template(largest), observed, shapeSystematic: systematic })) });
+    }
+    results.push({
+      label: tally.label,
+      events: tally.events,
+      efficiency: tally.efficiency,
+      deviation: tally === referenceTally ? null : templateDeviation(tally.template(1), referenceTally.template(1)),
+      fits,
+      limitsWithSystematics,
+    });
+  }
+  endStage('HistFactory fits and limits');
+
+  // 5. Figures, report, summary.
+  const generatedResults = results.filter((r) => r.label.startsWith('generated'));
+  const generatedWithinError = generatedResults.every((r) => r.fits.every((f) => Math.abs(f.strength.muHat - 1) <= f.strength.sigma));
+  const figures = await writeFigures(join(o.out, 'figures'), { scale, results, signalTally, sources, trained, largest, threshold });
+  endStage('figures');
+  const reportPath = join(o.out, 'report.html');
+  await writeFileAtomic(reportPath, buildReport(reportContents({ scale, seed, results, signalTally, mcTally, referenceTally, threshold, generatedWithinError, figures, timings, trained, largest })));
+  // One workspace per source at the largest luminosity (Asimov data of the truth, μ = 1), readable by pyhf.
+  await mkdir(join(o.out, 'workspaces'), { recursive: true });
+  for (const tally of sources) {
+    const signal = signalTemplate(largest);
+    const ws = amplifyWorkspace({ signal, background: tally.template(largest), observed: asimovCounts(signal, referenceTally.template(largest).sumw, 1), shapeSystematic: 0 });
+    await writeFileAtomic(join(o.out, 'workspaces', `${tally.label.replace(/[^A-Za-z0-9]+/g, '-').replace(/-$/, '')}.json`), hf.workspaceToJson(ws));
+  }
+  const cpu = process.cpuUsage(startCpu);
+  timings.total = { wall: (performance.now() - started) / 1000, cpu: (cpu.user + cpu.system) / 1e6 };
+  const summaryPath = join(o.out, 'summary.json');
+  const summary = { scale, seed, threshold, signalEfficiency: signalTally.efficiency, backgroundEfficiency: referenceTally.efficiency, generatedWithinError, sources: results, timings };
+  await writeFileAtomic(summaryPath, `${JSON.stringify(summary, null, 2)}\n`);
+  say(`amplify study done in ${timings.total.wall.toFixed(0)} s wall, ${timings.total.cpu.toFixed(0)} s CPU`);
+  return { reportPath, summaryPath, threshold, backgroundEfficiency: referenceTally.efficiency, sources: results, generatedWithinError, timings };
+}
+
+/**
+ * Generates amplification_max × MC events from the flow in blocks (generateEvents into an in-memory writer),
+ * scores and bins each block; the sample of amplification k is the first k × MC events, so one pass fills all.
+ */
+async function generateAndTally(
+  flow: FlowModel,
+  scale: AmplifyScale,
+  seed: number,
+  threshold: number,
+  scoreLogits: (columns: Record<string, ArrayLike<number>>, from: number, n: number) => Promise<Float32Array>,
+): Promise<SourceTally[]> {
+  const sizes = [...scale.amplification].sort((a, b) => a - b).map((k) => k * scale.mcEvents);
+  const tallies = sizes.map((n) => new SourceTally(`generated ×${n / scale.mcEvents}`));
+  const total = sizes.at(-1)!;
+  say(`generating ${total} events (${sizes.map((n) => n / scale.mcEvents).join(', ')} × the MC) from the flow`);
+  const t0 = performance.now();
+  for (let done = 0, block = 0; done < total; done += BLOCK_EVENTS, block++) {
+    const n = Math.min(BLOCK_EVENTS, total - done);
+    const columns: Record<string, Float32Array> = Object.fromEntries(LHCO_FEATURES.map((f) => [f, new Float32Array(n)]));
+    let rows = 0;
+    const writer = {
+      get rows() {
+        return rows;
+      },
+      write(chunk: Record<string, Float32Array>, count: number) {
+        for (const f of LHCO_FEATURES) columns[f].set(chunk[f].subarray(0, count), rows);
+        rows += count;
+      },
+      close() {},
+      abort() {},
+    };
+    // Each block has its own seed: Rng seeds are hashed, so consecutive ones give unrelated streams.
+    await generateEvents({
+      components: [{ name: 'background', model: flow, events: n, weight: 1 }],
+      theta: fixedTheta({}),
+      seed: seed * 1_000_003 + block,
+      chunk: 65_536,
+      selection: null,
+      columns: LHCO_FEATURES,
+      writer,
+      histograms: null,
+    });
+    const logits = await scoreLogits(columns, 0, n);
+    sizes.forEach((size, j) => {
+      if (size > done) tallies[j].add(columns.mjj, logits, threshold, Math.min(n, size - done));
+    });
+    const seconds = (performance.now() - t0) / 1000;
+    say(`  ${done + n} / ${total} events, ${Math.round((done + n) / seconds)} events/s`);
+  }
+  return tallies;
+}
+
+interface FigureInputs {
+  scale: AmplifyScale;
+  results: AmplifySourceResult[];
+  signalTally: SourceTally;
+  sources: SourceTally[];
+  trained: Awaited<ReturnType<typeof runTraining>>;
+  largest: number;
+  threshold: number;
+}
+
+async function writeFigures(dir: string, f: FigureInputs): Promise<Record<string, FigurePaths>> {
+  const figures: Record<string, FigurePaths> = {};
+  const luminosityTitle = 'background events before the cut (luminosity)';
+  const bySource = (pick: (r: AmplifySourceResult) => { x: number; y: number; error?: number }[]) => f.results.map((r) => ({ label: r.label, points: pick(r) }));
+  figures['mu-hat'] = await writeFigure(dir, 'mu-hat', seriesFigure({
+    title: 'Fitted signal strength on the truth\'s Asimov data (μ = 1)',
+    xTitle: luminosityTitle,
+    yTitle: 'μ̂ ± σ',
+    series: bySource((r) => r.fits.map((x) => ({ x: x.luminosity, y: x.strength.muHat, error: x.strength.sigma }))),
+    rule: 1,
+    dodge: 1.06,
+  }));
+  figures['mu-upper-limit'] = await writeFigure(dir, 'mu-upper-limit', seriesFigure({
+    title: '95 % CL upper limit on μ (CLs, q̃μ) on the background-only Asimov data',
+    xTitle: luminosityTitle,
+    yTitle: 'μ_UL',
+    logY: true,
+    series: bySource((r) => r.fits.map((x) => ({ x: x.luminosity, y: x.upperLimit }))),
+  }));
+  const mc = f.results[0];
+  const generated = f.results.filter((r) => r.label.startsWith('generated'));
+  figures['delta-upper-limit'] = await writeFigure(dir, 'delta-upper-limit', seriesFigure({
+    title: `Δμ_UL = μ_UL(generated) − μ_UL(MC) at ${f.largest.toExponential(0)} background events`,
+    xTitle: 'generated events',
+    yTitle: 'Δμ_UL',
+    series: AMPLIFY_SHAPE_SYSTEMATICS.map((s, j) => ({
+      label: `shapesys ${(100 * s).toFixed(0)} %`,
+      points: generated.map((r) => ({ x: r.events, y: r.limitsWithSystematics[j].upperLimit - mc.limitsWithSystematics[j].upperLimit })),
+    })),
+    rule: 0,
+  }));
+  const compared = f.results.filter((r) => r.deviation);
+  figures['template-deviation'] = await writeFigure(dir, 'template-deviation', seriesFigure({
+    title: 'm_JJ template after the cut against the reference: shape χ²/ndf',
+    xTitle: 'events in the background sample (before the cut)',
+    yTitle: 'χ²/ndf (both samples\' statistical errors)',
+    series: [{ label: 'MC and generated samples', points: compared.map((r) => ({ x: r.events, y: r.deviation!.chi2 / r.deviation!.ndf })) }],
+    rule: 1,
+  }));
+  figures['yield-ratio'] = await writeFigure(dir, 'yield-ratio', seriesFigure({
+    title: 'Cut efficiency of each background sample over the reference\'s',
+    xTitle: 'events in the background sample (before the cut)',
+    yTitle: 'ε_B(sample) / ε_B(reference)',
+    series: [{ label: 'MC and generated samples', points: compared.map((r) => ({ x: r.events, y: r.deviation!.yieldRatio, error: r.deviation!.yieldRatioError })) }],
+    rule: 1,
+  }));
+  // m_JJ after the cut at the largest luminosity: the truth as points, the templates as lines, the signal filled.
+  const [lo, hi] = AMPLIFY_MJJ_WINDOW;
+  const width = (hi - lo) / AMPLIFY_MJJ_BINS;
+  const centres = Array.from({ length: AMPLIFY_MJJ_BINS }, (_, b) => lo + (b + 0.5) * width);
+  const shown = [f.sources[0], f.sources.at(-2)!, f.sources.at(-1)!];
+  figures['mjj-after-cut'] = await writeFigure(dir, 'mjj-after-cut', plots.histogramComparison({
+    title: `m_JJ after the classifier cut, ${f.largest.toExponential(0)} background events before it`,
+    xTitle: 'm_JJ [GeV]',
+    range: [lo, hi],
+    bins: AMPLIFY_MJJ_BINS,
+    normalize: 'counts',
+    series: [
+      ...shown.reverse().map((t, k) => {
+        const h = t.template(f.largest);
+        return { label: t.label === 'reference' ? 'reference (truth)' : t.label, values: centres, weights: Array.from(h.sumw), style: (k === 0 ? 'points' : 'line') as plots.HistogramStyle };
+      }),
+      { label: 'signal (μ = 1)', values: centres, weights: Array.from(f.signalTally.mjj, (v) => (v * AMPLIFY_SIGNAL_TO_BACKGROUND * f.largest) / f.signalTally.events), style: 'filled' },
+    ],
+  }));
+  const logitCentres = Array.from({ length: f.signalTally.logit.length }, (_, b) => LOGIT_RANGE[0] + ((b + 0.5) * (LOGIT_RANGE[1] - LOGIT_RANGE[0])) / f.signalTally.logit.length);
+  figures['classifier-score'] = await writeFigure(dir, 'classifier-score', plots.histogramComparison({
+    title: `Classifier logit (cut at ${f.threshold.toFixed(2)})`,
+    xTitle: 'classifier logit',
+    range: LOGIT_RANGE,
+    bins: f.signalTally.logit.length,
+    normalize: 'density',
+    logY: true,
+    series: [f.sources.at(-1)!, f.sources[0], f.sources.at(-2)!, f.signalTally].map((t, k) => ({
+      label: t.label === 'reference' ? 'reference background' : t.label,
+      values: logitCentres,
+      weights: Array.from(t.logit),
+      style: (k === 0 ? 'points' : k === 3 ? 'filled' : 'line') as plots.HistogramStyle,
+    })),
+  }));
+  figures['training-loss'] = await writeFigure(dir, 'training-loss', plots.lossCurve({
+    title: 'Background flow trained on the MC: NLL per event',
+    epochs: f.trained.history.map((h) => h.epoch),
+    train: f.trained.history.map((h) => h.trainLoss),
+    validation: f.trained.history.map((h) => h.validationLoss),
+  }));
+  return figures;
+}
+
+interface ReportInputs {
+  scale: AmplifyScale;
+  seed: number;
+  results: AmplifySourceResult[];
+  signalTally: SourceTally;
+  mcTally: SourceTally;
+  referenceTally: SourceTally;
+  threshold: number;
+  generatedWithinError: boolean;
+  figures: Record<string, FigurePaths>;
+  timings: Record<string, StageTime>;
+  trained: Awaited<ReturnType<typeof runTraining>>;
+  largest: number;
+}
+
+function reportContents(r: ReportInputs): Parameters<typeof buildReport>[0] {
+  const figure = (name: string, caption: string): ReportFigure => ({ name, caption, ...r.figures[name] });
+  const passing = (t: SourceTally) => t.mjj.reduce((s, v) => s + v, 0);
+  const sourceTable: ReportTable = {
+    caption: 'Background samples: events before the cut, events passing it, cut efficiency against the reference\'s, and the shape χ² of the m_JJ template against the reference (both statistical errors).',
+    columns: ['source', 'events', 'pass the cut', 'ε_B / ε_B(ref)', '± (stat.)', 'shape χ²/ndf', 'p-value'],
+    rows: r.results.map((s) => [s.label, s.events, Math.round(s.efficiency * s.events), s.deviation?.yieldRatio ?? 1, s.deviation?.yieldRatioError ?? Number.NaN, s.deviation ? s.deviation.chi2 / s.deviation.ndf : Number.NaN, s.deviation?.pValue ?? Number.NaN]),
+  };
+  const fitTable: ReportTable = {
+    caption: 'μ̂ ± σ on the truth\'s Asimov data (μ = 1) and μ_UL on its background-only Asimov data, per background source and luminosity (background events in the window before the cut).',
+    columns: ['source', ...r.scale.luminosities.map((l) => `μ̂ ± σ, B = ${l.toExponential(0)}`), ...r.scale.luminosities.map((l) => `μ_UL, B = ${l.toExponential(0)}`)],
+    rows: r.results.map((s) => [s.label, ...s.fits.map((f) => `${f.strength.muHat.toFixed(3)} ± ${f.strength.sigma.toFixed(3)}`), ...s.fits.map((f) => f.upperLimit)]),
+  };
+  const systematicsTable: ReportTable = {
+    caption: `μ_UL at ${r.largest.toExponential(0)} background events with an injected uncorrelated shape systematic on the background.`,
+    columns: ['source', ...AMPLIFY_SHAPE_SYSTEMATICS.map((s) => `shapesys ${(100 * s).toFixed(0)} %`)],
+    rows: r.results.map((s) => [s.label, ...s.limitsWithSystematics.map((l) => l.upperLimit)]),
+  };
+  const timingTable: ReportTable = {
+    caption: 'Time per stage: wall clock and CPU of the study\'s process (all threads; the machine may be shared).',
+    columns: ['stage', 'wall [s]', 'CPU [s]'],
+    rows: Object.entries(r.timings).map(([k, v]) => [k, v.wall, v.cpu]),
+  };
+  const worstPull = (s: AmplifySourceResult) => Math.max(...s.fits.map((f) => Math.abs(f.strength.muHat - 1) / f.strength.sigma));
+  const generated = r.results.filter((s) => s.label.startsWith('generated'));
+  const mc = r.results[0];
+  const reference = r.results.at(-1)!;
+  const atLargest = (s: AmplifySourceResult) => s.fits.at(-1)!.upperLimit;
+  return {
+    title: 'flowscan — MC amplification with a flow (Gavranovič & Kerševan)',
+    subtitle: `LHCO-like QCD background, ${r.scale.mcEvents} MC events, generated ×${r.scale.amplification.join(', ×')}`,
+    sections: [
+      {
+        heading: 'Analysis',
+        text:
+          `The MC is ${r.scale.mcEvents} simulated QCD events with m_JJ in [${AMPLIFY_MJJ_WINDOW.join(', ')}] GeV; a rational-quadratic spline coupling flow trained on them generates ` +
+          `${r.scale.amplification.join(', ')} times as many (nested samples), and ${r.scale.referenceEvents} further simulated events are the reference, the truth. ` +
+          `An MLP classifier (2 × 32 ReLU) of the benchmark signal (m_Z′, m_X, m_Y) = (3500, 500, 100) GeV against QCD, on ${CLASSIFIER_FEATURES.join(', ')} and trained on its own samples, ` +
+          `cuts at logit ≥ ${r.threshold.toFixed(3)}: ${fraction(r.signalTally.efficiency)} of the signal and ${fraction(r.referenceTally.efficiency)} of the background pass (MC: ${passing(r.mcTally)} events). ` +
+          `The signal yield before the cut is ${AMPLIFY_SIGNAL_TO_BACKGROUND} of the background's. One HistFactory channel, m_JJ in ${AMPLIFY_MJJ_BINS} bins: signal × μ (POI), background × a free normalisation with the template's own ` +
+          `MC-statistical uncertainty (staterror, √Σw² per bin), and optionally a shapesys of 1–10 % per bin. Asimov data are the reference background (plus μ = 1 signal for μ̂).`,
+        tables: [sourceTable],
+        figures: [figure('mjj-after-cut', 'm_JJ after the cut: the reference (truth) as points, the MC and the largest generated sample as lines, the signal filled.'), figure('classifier-score', 'Classifier logit of the signal and the background samples (densities).')],
+      },
+      {
+        heading: 'Signal strength and limits against luminosity',
+        text:
+          `Acceptance: with every generated background, μ̂ = 1 within its error at every luminosity: ${r.generatedWithinError ? 'yes' : 'NO'} ` +
+          `(largest |μ̂ − 1|/σ: ${generated.map((s) => `${s.label} ${worstPull(s).toFixed(2)}`).join(', ')}; MC ${worstPull(mc).toFixed(2)}). ` +
+          `At ${r.largest.toExponential(0)} background events μ_UL is ${atLargest(mc).toFixed(3)} with the MC, ${generated.map((s) => `${atLargest(s).toFixed(3)} ${s.label}`).join(', ')}, and ${atLargest(reference).toFixed(3)} with the reference.`,
+        tables: [fitTable],
+        figures: [figure('mu-hat', 'μ̂ ± σ (Hessian) against luminosity per background source (points dodged sideways).'), figure('mu-upper-limit', 'μ_UL against luminosity per background source.')],
+      },
+      {
+        heading: 'Where amplification helps and where it biases',
+        text:
+          'More generated events shrink the template\'s statistical error (the staterror) without limit, but the flow learned from the MC alone: its deviation from the truth ' +
+          'does not shrink. The shape χ²/ndf against the reference grows once the generated sample\'s error falls below the flow\'s mismodelling, and the ratio of cut efficiencies ' +
+          'shows the normalisation error (absorbed here by the free background normalisation). Injected shape systematics cap what the smaller statistical error can gain.',
+        tables: [systematicsTable],
+        figures: [
+          figure('template-deviation', 'Shape χ²/ndf of each template against the reference; 1 = compatible within the statistical errors.'),
+          figure('yield-ratio', 'Cut efficiency of each sample over the reference\'s, ± statistical error.'),
+          figure('delta-upper-limit', 'Δμ_UL = μ_UL(generated) − μ_UL(MC) against the number of generated events, per injected shapesys.'),
+        ],
+      },
+      {
+        heading: 'Training and timing',
+        text: `Flow: ${r.trained.provenance.epochs} epochs (best ${r.trained.provenance.bestEpoch}), validation NLL ${r.trained.provenance.validationLoss.toFixed(4)} nats/event, ${r.scale.blocks} blocks × ${r.scale.hidden} hidden units. Seed ${r.seed}.`,
+        tables: [timingTable],
+        figures: [figure('training-loss', 'Flow loss per epoch.')],
+      },
+    ],
+  };
+}
