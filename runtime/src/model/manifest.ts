@@ -52,7 +52,8 @@ export interface ModelManifest {
   preprocessing: {
     supportMargin: number;
     logitEpsilon: number;
-    features: { lo: number; hi: number; map: 'logit' | 'probit'; mean: number; std: number }[];
+    /** knots: the quantile map's x_0 = lo < … < x_K = hi, F̂(x_k) = k/K (the graphs hold them; recorded for readers). */
+    features: { lo: number; hi: number; map: 'logit' | 'probit' | 'quantile'; mean: number; std: number; knots?: number[] }[];
   };
   support?: [number, number][];
   graphs: {

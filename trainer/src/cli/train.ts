@@ -24,6 +24,7 @@ interface TrainCliOptions {
   units: Record<string, string>;
   support: Record<string, [number, number]>;
   margin: Record<string, number>;
+  quantile: string[];
   linearTheta?: boolean;
   weights?: string;
   flow: FlowKind;
@@ -133,6 +134,12 @@ export function register(program: Command): void {
       numberPairsOption,
       {},
     )
+    .option(
+      '--quantile <names>',
+      'features to preprocess by Gauss-rank: the training sample\'s piecewise-linear empirical CDF, then Φ⁻¹, inside the exported graphs (log p stays in physical units)',
+      listOption,
+      [],
+    )
     .option('--weights <column>', 'per-event weight column')
     .option('--flow <kind>', `flow: ${FLOW_KINDS.join(' | ')}`, choiceOption('--flow', FLOW_KINDS), 'nsf')
     .option('--blocks <n>', 'transform blocks (default per flow)', integerOption('--blocks', 1, 64))
@@ -182,8 +189,8 @@ Example (the toy signal of the paper, §3.1):
     .action(async (o: TrainCliOptions) => {
       if (!o.resume && !o.force) await refuseFinishedModel(o.out);
       for (const p of o.logParams) if (!o.params.includes(p)) throw new Error(`--log-params names "${p}", which is not in --params (${o.params.join(', ') || 'none'})`);
-      for (const [option, named] of [['--support', o.support], ['--margin', o.margin]] as const) {
-        for (const f of Object.keys(named)) if (!o.features.includes(f)) throw new Error(`${option} names "${f}", which is not in --features (${o.features.join(', ')})`);
+      for (const [option, named] of [['--support', Object.keys(o.support)], ['--margin', Object.keys(o.margin)], ['--quantile', o.quantile]] as const) {
+        for (const f of named) if (!o.features.includes(f)) throw new Error(`${option} names "${f}", which is not in --features (${o.features.join(', ')})`);
       }
       const columns = [...o.features, ...o.params, ...(o.weights ? [o.weights] : [])];
       const duplicate = columns.find((c, i) => columns.indexOf(c) !== i);
@@ -210,6 +217,7 @@ Example (the toy signal of the paper, §3.1):
           unit: o.units[name] ?? '',
           ...(o.support[name] ? { support: o.support[name] } : {}),
           ...(o.margin[name] !== undefined ? { margin: o.margin[name] } : {}),
+          ...(o.quantile.includes(name) ? { quantile: true } : {}),
         })),
         params: o.params.map((name) => ({ name, unit: o.units[name] ?? '', logScale: o.logParams.includes(name) })),
         flow,

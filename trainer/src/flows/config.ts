@@ -45,18 +45,24 @@ export interface Variable {
 
 /**
  * How a feature scaled to (0, 1) reaches the real line: 'logit' (then standardised) for a support inferred from
- * the training range, 'probit' (Φ⁻¹) for a declared window whose edges carry density (a selection cut).
+ * the training range, 'probit' (Φ⁻¹) for a declared window whose edges carry density (a selection cut),
+ * 'quantile' (Gauss-rank: the training sample's piecewise-linear empirical CDF on the support, then Φ⁻¹).
  */
-export type FeatureMap = 'logit' | 'probit';
+export type FeatureMap = 'logit' | 'probit' | 'quantile';
 
 /** Per-feature preprocessing: scale to (0,1) by the support [lo, hi], map to ℝ, standardise (logit only). */
 export interface FeaturePreprocessing {
   lo: number;
   hi: number;
   map: FeatureMap;
-  /** Mean and standard deviation of the mapped training values (0 and 1 for probit: its tails are the base's). */
+  /** Mean and standard deviation of the mapped training values (0 and 1 for probit and quantile: their tails are the base's). */
   mean: number;
   std: number;
+  /**
+   * quantile only: x_0 = lo < x_1 < … < x_K = hi, the empirical CDF's knots, with F̂(x_k) = k/K (x_k the k/K quantile
+   * of the training values in between); F̂ is linear between knots.
+   */
+  knots?: number[];
 }
 
 export interface ModelDefinition {

@@ -1,6 +1,7 @@
 // Preprocessing bijections inside the graph, so densities are in PHYSICAL units of the features:
 // scale to (0, 1) by the support [lo, hi] (training range widened by a margin, or a declared window), then logit
-// and standardise, or the normal quantile Φ⁻¹, with
+// and standardise, or the normal quantile Φ⁻¹ — or map to (0, 1) by the training sample's piecewise-linear
+// empirical CDF and then Φ⁻¹ (Gauss-rank, the paper's quantile preprocessing) — with
 // their log-determinants. θ is normalised to about [−1, 1] (log10 first for log-scaled parameters) before it
 // enters the networks; that is not a bijection of x and adds nothing to log p.
 import type { FeaturePreprocessing, Variable } from './config.ts';
@@ -65,16 +66,63 @@ function normalLowerTail(g: GraphBuilder, s: T): T {
   return m;
 }
 
-/** Per-feature constants of both directions; isProbit (1/0 per feature) only when some feature uses Φ⁻¹. */
+/** Per-feature constants of both directions; isProbit (1/0 per feature) only when some feature uses Φ⁻¹ (probit or quantile). */
 function supportConstants(g: GraphBuilder, pre: FeaturePreprocessing[]) {
+  const usesProbit = (p: FeaturePreprocessing): boolean => p.map !== 'logit';
   return {
     lo: perFeature(g, pre, (p) => p.lo),
     hi: perFeature(g, pre, (p) => p.hi),
     width: perFeature(g, pre, (p) => p.hi - p.lo),
     mean: perFeature(g, pre, (p) => p.mean),
     std: perFeature(g, pre, (p) => p.std),
-    isProbit: pre.some((p) => p.map === 'probit') ? perFeature(g, pre, (p) => (p.map === 'probit' ? 1 : 0)) : null,
+    isProbit: pre.some(usesProbit) ? perFeature(g, pre, (p) => (usesProbit(p) ? 1 : 0)) : null,
   };
+}
+
+/** Beyond any float32 feature value: the outer edges of the first and last segments' indicators, so x = lo and x = hi belong to them. */
+const ABOVE_EVERYTHING = 3e38;
+
+/**
+ * The quantile map's constants, [D, K] per segment k (knots x_k … x_k+1, F̂ rising by 1/K on each): lower knot,
+ * the indicator's upper knot, width and slope (1/K)/width. Features with another map get evenly spaced knots on
+ * their support, never used (`where` keeps their own map). Null when no feature uses the quantile map.
+ */
+function quantileConstants(g: GraphBuilder, pre: FeaturePreprocessing[]) {
+  const quantile = pre.filter((p) => p.map === 'quantile');
+  if (quantile.length === 0) return null;
+  const K = quantile[0].knots!.length - 1;
+  const knotsOf = (p: FeaturePreprocessing): number[] => {
+    const knots = p.map === 'quantile' ? p.knots! : Array.from({ length: K + 1 }, (_, k) => p.lo + ((p.hi - p.lo) * k) / K);
+    if (knots.length !== K + 1) throw new Error(`quantile maps need the same number of knots per feature: ${knots.length} and ${K + 1}`);
+    return knots;
+  };
+  const table = (f: (knots: number[], k: number) => number): T =>
+    g.constant(pre.flatMap((p) => Array.from({ length: K }, (_, k) => f(knotsOf(p), k))), [pre.length, K]);
+  return {
+    K,
+    isQuantile: perFeature(g, pre, (p) => (p.map === 'quantile' ? 1 : 0)),
+    lower: table((x, k) => x[k]),
+    lowerIndicator: table((x, k) => (k === 0 ? -ABOVE_EVERYTHING : x[k])),
+    upperIndicator: table((x, k) => (k === K - 1 ? ABOVE_EVERYTHING : x[k + 1])),
+    width: table((x, k) => x[k + 1] - x[k]),
+    slope: table((x, k) => 1 / K / (x[k + 1] - x[k])),
+    segment: g.constant(Array.from({ length: K }, (_, k) => k), [K]),
+    segmentFromTop: g.constant(Array.from({ length: K }, (_, k) => K - 1 - k), [K]),
+  };
+}
+
+/**
+ * The empirical CDF u = F̂(x) = Σ_k clamp((x − x_k)/(x_k+1 − x_k), 0, 1)/K with x clamped to the support, 1 − u
+ * summed from the top in the same way (so Φ⁻¹ keeps its precision at both edges), and log F̂′(x), the slope of the
+ * one segment holding x (the indicator of [x_k, x_k+1) is a difference of two steps, the end segments open outwards).
+ */
+function quantileCdf(g: GraphBuilder, q: NonNullable<ReturnType<typeof quantileConstants>>, x: T, lo: T, hi: T): { u: T; v: T; logSlope: T } {
+  const inside = x.maximum(lo).minimum(hi).unsqueeze(2);
+  const t = inside.sub(q.lower).div(q.width);
+  const u = t.clamp(0, 1).sumLast().div(q.K);
+  const v = g.scalar(1).sub(t).clamp(0, 1).sumLast().div(q.K);
+  const inSegment = g.where(inside.greaterEqual(q.lowerIndicator), 1, 0).sub(g.where(inside.greaterEqual(q.upperIndicator), 1, 0));
+  return { u, v, logSlope: inSegment.mul(q.slope).sumLast().log() };
 }
 
 /**
@@ -84,7 +132,9 @@ function supportConstants(g: GraphBuilder, pre: FeaturePreprocessing[]) {
  */
 export function preprocessToBase(g: GraphBuilder, pre: FeaturePreprocessing[], x: T): { y: T; logDet: T } {
   const { lo, hi, width, mean, std, isProbit } = supportConstants(g, pre);
-  const constantLogDet = pre.reduce((s, p) => s - Math.log(p.hi - p.lo) - Math.log(p.std), 0);
+  const quantile = quantileConstants(g, pre);
+  // The quantile map's slope carries its own 1/width.
+  const constantLogDet = pre.reduce((s, p) => s - (p.map === 'quantile' ? 0 : Math.log(p.hi - p.lo)) - Math.log(p.std), 0);
   const u = x.sub(lo).div(width);
   const v = hi.sub(x).div(width);
   const logU = u.clamp(LOGIT_EPSILON, 1 - LOGIT_EPSILON).log();
@@ -92,9 +142,14 @@ export function preprocessToBase(g: GraphBuilder, pre: FeaturePreprocessing[], x
   let mapped = logU.sub(logV);
   let logDerivative = logU.add(logV).neg();
   if (isProbit) {
-    const z = normalQuantile(g, u.clamp(PROBIT_EPSILON, 1 - PROBIT_EPSILON), v.clamp(PROBIT_EPSILON, 1 - PROBIT_EPSILON));
+    const cdf = quantile ? quantileCdf(g, quantile, x, lo, hi) : null;
+    const [p, oneMinusP] = cdf && quantile ? [g.where(quantile.isQuantile, cdf.u, u), g.where(quantile.isQuantile, cdf.v, v)] : [u, v];
+    const z = normalQuantile(g, p.clamp(PROBIT_EPSILON, 1 - PROBIT_EPSILON), oneMinusP.clamp(PROBIT_EPSILON, 1 - PROBIT_EPSILON));
     mapped = g.where(isProbit, z, mapped);
-    logDerivative = g.where(isProbit, z.square().mul(0.5).add(LOG_SQRT_2PI), logDerivative);
+    // log |dz/dp| = −log φ(z); the quantile map adds log F̂′(x).
+    let probitLogDerivative = z.square().mul(0.5).add(LOG_SQRT_2PI);
+    if (cdf && quantile) probitLogDerivative = probitLogDerivative.add(g.where(quantile.isQuantile, cdf.logSlope, 0));
+    logDerivative = g.where(isProbit, probitLogDerivative, logDerivative);
   }
   const y = mapped.sub(mean).div(std);
   const logDet = logDerivative.sumLast().add(constantLogDet);
@@ -107,7 +162,17 @@ export function preprocessFromBase(g: GraphBuilder, pre: FeaturePreprocessing[],
   const logitInverse = mapped.sigmoid().mul(width).add(lo);
   if (!isProbit) return logitInverse;
   const tailMass = normalLowerTail(g, mapped.abs().neg());
-  const probitInverse = g.where(mapped.greaterEqual(0), hi.sub(tailMass.mul(width)), lo.add(tailMass.mul(width)));
+  const upperHalf = mapped.greaterEqual(0);
+  let probitInverse = g.where(upperHalf, hi.sub(tailMass.mul(width)), lo.add(tailMass.mul(width)));
+  const quantile = quantileConstants(g, pre);
+  if (quantile) {
+    // F̂⁻¹ from the nearer edge: below the median u = m fills segments from x_0 up, above it 1 − u = m fills them
+    // from x_K down; segment k is covered by the fraction clamp(K·m − (segments before it), 0, 1).
+    const mK = tailMass.unsqueeze(2).mul(quantile.K);
+    const fromBelow = lo.add(mK.sub(quantile.segment).clamp(0, 1).mul(quantile.width).sumLast());
+    const fromAbove = hi.sub(mK.sub(quantile.segmentFromTop).clamp(0, 1).mul(quantile.width).sumLast());
+    probitInverse = g.where(quantile.isQuantile, g.where(upperHalf, fromAbove, fromBelow), probitInverse);
+  }
   return g.where(isProbit, probitInverse, logitInverse);
 }
 

@@ -30,6 +30,12 @@ export interface VariableDeclaration {
    * trained θ values (the LHCO-like m_JJ); a narrow one suits densities that fall to zero at the data's edges.
    */
   margin?: number;
+  /**
+   * Gauss-rank (quantile) preprocessing: the training sample's piecewise-linear empirical CDF on the support, then
+   * Φ⁻¹ (Gavranovič & Kerševan), so every feature reaches the flow close to N(0, 1) whatever its shape; the support
+   * is the declared window or the training range with its margin.
+   */
+  quantile?: boolean;
 }
 
 /** Builds row-major training arrays from named columns. */
@@ -98,6 +104,52 @@ function declaredSupport(data: TrainingData, D: number, j: number, v: Variable, 
   return { lo, hi, map: 'probit', mean: 0, std: 1 };
 }
 
+/** Segments of the quantile map's empirical CDF: one per ~50 training events, between 2 and QUANTILE_MAX_SEGMENTS. */
+export const QUANTILE_EVENTS_PER_SEGMENT = 50;
+export const QUANTILE_MAX_SEGMENTS = 256;
+/** Smallest knot spacing, relative to the support: ties (a discrete value) become a steep but finite segment. */
+const QUANTILE_MIN_GAP = 1e-5;
+
+/**
+ * Knots x_0 = lo < x_1 < … < x_K = hi of the piecewise-linear empirical CDF with F̂(x_k) = k/K: x_k is the k/K
+ * quantile of the (weighted) training values, interpolated linearly between the mid-points of their cumulative
+ * weights, then spread to at least QUANTILE_MIN_GAP × (hi − lo) apart and rounded to float32 (the graph's constants).
+ */
+export function quantileKnots(values: ArrayLike<number>, weights: ArrayLike<number> | undefined, lo: number, hi: number, segments: number): number[] {
+  const order = Array.from({ length: values.length }, (_, i) => i).sort((a, b) => values[a] - values[b]);
+  const total = order.reduce((s, i) => s + (weights ? weights[i] : 1), 0);
+  const knots = [lo];
+  let cumulative = 0;
+  let previous = { at: 0, value: values[order[0]] };
+  let r = 0;
+  for (let k = 1; k < segments; k++) {
+    const level = k / segments;
+    // Advance to the first event whose mid-point cumulative weight reaches the level.
+    while (r < order.length) {
+      const w = weights ? weights[order[r]] : 1;
+      const at = (cumulative + w / 2) / total;
+      if (at >= level) break;
+      previous = { at, value: values[order[r]] };
+      cumulative += w;
+      r++;
+    }
+    if (r === order.length) knots.push(previous.value);
+    else {
+      const at = (cumulative + (weights ? weights[order[r]] : 1) / 2) / total;
+      const next = values[order[r]];
+      knots.push(at > previous.at ? previous.value + ((level - previous.at) / (at - previous.at)) * (next - previous.value) : next);
+    }
+  }
+  knots.push(hi);
+  const gap = QUANTILE_MIN_GAP * (hi - lo);
+  for (let k = 1; k < segments; k++) knots[k] = Math.min(Math.max(knots[k], knots[k - 1] + gap), hi - (segments - k) * gap);
+  const rounded = knots.map(Math.fround);
+  for (let k = 1; k <= segments; k++) {
+    if (!(rounded[k] > rounded[k - 1])) throw new Error(`quantile knots ${rounded[k - 1]} and ${rounded[k]} do not increase in float32: the support [${lo}, ${hi}] is too narrow for its magnitude`);
+  }
+  return rounded;
+}
+
 /** Derives the model definition: variables with training ranges, support with margin, logit statistics. */
 export function defineModel(
   data: TrainingData,
@@ -121,16 +173,24 @@ export function defineModel(
     }
     return { name: p.name, unit: p.unit ?? '', range, logScale: p.logScale ?? false };
   });
+  const segments = Math.min(QUANTILE_MAX_SEGMENTS, Math.max(2, Math.floor(data.count / QUANTILE_EVENTS_PER_SEGMENT)));
   const preprocessing: FeaturePreprocessing[] = featureVars.map((v, j) => {
-    const { support, margin: ownMargin } = features[j];
+    const { support, margin: ownMargin, quantile } = features[j];
     if (support && ownMargin !== undefined) {
       throw new Error(`feature "${v.name}": a declared support has no margin (its edges are the window's); give one or the other`);
     }
-    if (support) return declaredSupport(data, D, j, v, support);
     const margin = ownMargin ?? supportMargin;
-    if (!(Number.isFinite(margin) && margin > 0)) throw new Error(`feature "${v.name}": the support margin must be a number > 0, got ${margin}`);
+    if (!support && !(Number.isFinite(margin) && margin > 0)) throw new Error(`feature "${v.name}": the support margin must be a number > 0, got ${margin}`);
     const [min, max] = v.range;
     const span = max > min ? max - min : Math.max(Math.abs(min), 1);
+    if (quantile) {
+      const window = support ? declaredSupport(data, D, j, v, support) : { lo: min - margin * span, hi: max + margin * span };
+      const values = Float64Array.from({ length: data.count }, (_, i) => data.features[i * D + j]);
+      const knots = quantileKnots(values, data.weights, window.lo, window.hi, segments);
+      // The support's ends as the float32 knots hold them, so the graph's clamp and its first and last knots agree.
+      return { lo: knots[0], hi: knots[segments], map: 'quantile', mean: 0, std: 1, knots };
+    }
+    if (support) return declaredSupport(data, D, j, v, support);
     const lo = min - margin * span;
     const hi = max + margin * span;
     let sum = 0;
