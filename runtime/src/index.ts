@@ -15,6 +15,7 @@ export * from './likelihood/mixture.ts';
 export * from './likelihood/fit.ts';
 export * from './likelihood/map.ts';
 export * from './likelihood/sandwich.ts';
+export * from './likelihood/yields.ts';
 export * as plots from './plots/index.ts';
 export * from './scan/scan.ts';
 export * as histfactory from './histfactory/index.ts';

@@ -5,7 +5,7 @@
  * drops out of the next batch; its completion callback may start new machines, which join the next step.
  */
 import type { ScaledEmbedding } from './embedding.ts';
-import type { PointMachine, PointReply, PointRequest } from './machine.ts';
+import { type PointMachine, type PointReply, type PointRequest, projectedGradientNorm } from './machine.ts';
 import { evaluateBatch, type BatchObjective, type EvaluationCounts } from './objective.ts';
 
 interface Running {
@@ -19,6 +19,8 @@ export class Lockstep {
   readonly counts: EvaluationCounts = { calls: 0, points: 0 };
   /** Lowest finite objective value seen in any reply (for progress reports). */
   lowestValue = Infinity;
+  /** ‖P(u − ∇_u f) − u‖_∞ in scaled units (what minimisers compare with gtol) at the lowest value (progress reports). */
+  gradientNormAtLowest = NaN;
   private running: Running[] = [];
 
   constructor(private readonly objective: BatchObjective) {}
@@ -63,7 +65,11 @@ export class Lockstep {
       const gradients = new Float64Array(count * n);
       for (let k = 0; k < count; k++) {
         run.embedding.writeScaledGradient(reply.gradients, (row + k) * p, gradients, k * n);
-        if (Number.isFinite(values[k])) this.lowestValue = Math.min(this.lowestValue, values[k]);
+        if (Number.isFinite(values[k]) && values[k] < this.lowestValue) {
+          this.lowestValue = values[k];
+          const u = run.request.points.subarray(k * n, (k + 1) * n);
+          this.gradientNormAtLowest = projectedGradientNorm(u, gradients.subarray(k * n, (k + 1) * n), run.embedding.lowerU, run.embedding.upperU);
+        }
       }
       row += count;
       const answer: PointReply = { values, gradients };

@@ -86,6 +86,8 @@ export interface MinimizeProgress {
   points: number;
   /** Lowest finite value seen so far in any start. */
   lowestValue: number;
+  /** Projected-gradient norm in scaled units at that lowest point (converged below gtol; NaN before any value). */
+  gradientNorm: number;
   wallMs: number;
 }
 
@@ -214,6 +216,7 @@ export async function minimize(objective: BatchObjective, options: MinimizeOptio
       calls: engine.counts.calls,
       points: engine.counts.points,
       lowestValue: engine.lowestValue,
+      gradientNorm: engine.gradientNormAtLowest,
       wallMs: performance.now() - t0,
     });
   });

@@ -74,6 +74,11 @@ export interface FittedParameter {
   deltaNllAtErrors?: [number | null, number | null];
   /** Profile-likelihood intervals (value ranges where ΔNLL ≤ level). */
   intervals?: { level: number; lower: number; upper: number; lowerOpen: boolean; upperOpen: boolean }[];
+  /**
+   * Every profile point the interval searches computed (the others re-minimised at each value), sorted by value,
+   * the best fit included at ΔNLL 0: the profile curve of the report.
+   */
+  profile?: { values: number[]; deltaNll: number[] };
 }
 
 /** A local minimum other than the best that some start ended in. */
@@ -182,10 +187,12 @@ const ERROR_UNCERTAINTY_WARNING = 0.1;
  * 0.8 or 1.2 errors, the quoted ±1σ covers about 79% or 60% of outcomes on that side's account instead of 68%.
  */
 const PARABOLA_TOLERANCE = 0.2;
+/** Default of FitOptions.gtol (see there). */
+export const DEFAULT_GTOL = 2e-2;
 /** Estimated distance to the minimum below which a fit that stopped on its budget counts as converged. */
 const EDM_TOLERANCE = 1e-3;
 /** Evaluations per start that stage 1 may spend to reach the basin of a minimum (the default of FitOptions.maxEvaluations). */
-const STAGE1_EVALUATIONS = 30;
+export const STAGE1_EVALUATIONS = 30;
 /** The polish from the best minimum may spend this times a start's budget (40 evaluations at the default 30). */
 const POLISH_BUDGET_FACTOR = 4 / 3;
 
@@ -407,7 +414,7 @@ function fitSettings(options: FitOptions): { requestedStarts: number; maxEvaluat
   }
   const maxEvaluations = options.maxEvaluations ?? STAGE1_EVALUATIONS;
   if (!(Number.isInteger(maxEvaluations) && maxEvaluations >= 1)) throw new Error(`maxEvaluations must be a positive integer, got ${maxEvaluations}`);
-  const gtol = options.gtol ?? 2e-2;
+  const gtol = options.gtol ?? DEFAULT_GTOL;
   const ftolAbs = options.ftolAbs ?? 2e-4;
   for (const [name, value] of [['gtol', gtol], ['ftolAbs', ftolAbs]] as const) {
     if (!(Number.isFinite(value) && value > 0)) throw new Error(`${name} must be a finite number > 0, got ${value}`);
@@ -766,6 +773,7 @@ export async function fitLikelihood(likelihood: MixtureLikelihood, options: FitO
         lowerOpen: iv.lower.open,
         upperOpen: iv.upper.open,
       }));
+      fitted.profile = { values: Array.from(profile.scan.values), deltaNll: Array.from(profile.scan.deltaNll) };
     }
     if (j >= 0 && p.trainingRange && (full[i] < p.trainingRange[0] || full[i] > p.trainingRange[1])) {
       warnings.push(`${p.name} = ${full[i]} lies outside the training range [${p.trainingRange.join(', ')}]: the flow extrapolates there`);

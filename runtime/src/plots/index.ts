@@ -15,6 +15,7 @@ export {
   type ThetaGroup,
 } from './histograms.ts';
 export { brazilBand, type BrazilBandOptions } from './brazil.ts';
+export { fittedComponents, type FittedComponent, type FittedComponentsOptions } from './fitted.ts';
 export { deltaNllMap, profileCurve, type DeltaNllMapOptions, type Point2D, type ProfileCurveOptions } from './scans.ts';
 export { ratioComparison, type RatioComparisonOptions, type RatioSeries } from './ratio.ts';
 export { pValueCurves, type PValueCurvesOptions, type PValueSeries } from './significance.ts';

@@ -283,6 +283,10 @@ function checkPoint(figure: string, name: string, point: Point2D): { x: number; 
   return { x: checkFinite(figure, `${name}.x`, point.x), y: checkFinite(figure, `${name}.y`, point.y) };
 }
 
+const PARABOLA_LABEL = 'parabola (±σ)';
+const PARABOLA_COLOR = '#009E73';
+const PARABOLA_POINTS = 100;
+
 export interface ProfileCurveOptions {
   title?: string;
   xTitle: string;
@@ -294,6 +298,13 @@ export interface ProfileCurveOptions {
   levels?: number[];
   truth?: number;
   bestFit?: number;
+  /** Mark each computed point (default true): a profile computed at a few points is drawn as straight segments between them. */
+  showPoints?: boolean;
+  /**
+   * The Hessian's parabola ΔNLL = ½((x − center)/sigma)², dashed, for comparison: where the profile leaves it, the
+   * ± error misstates the interval.
+   */
+  parabola?: { center: number; sigma: number };
   /** Top of the y axis; default 2.5 × the highest level, or the curve's maximum if lower. */
   yMax?: number;
   width?: number;
@@ -302,8 +313,9 @@ export interface ProfileCurveOptions {
 
 /**
  * ΔNLL profile along one parameter, with dashed levels labelled by their Gaussian significance
- * (√(2ΔNLL) σ), dotted drops at the interval edges, the truth and the best fit. Figure data:
- * `datasets.curve` (x, deltaNll), `datasets.levels` (level, label), `datasets.edges` (level, x) —
+ * (√(2ΔNLL) σ), dotted drops at the interval edges, the truth, the best fit and optionally the Hessian's parabola.
+ * Figure data: `datasets.curve` (x, deltaNll), `datasets.parabola` (x, deltaNll; empty without it),
+ * `datasets.levels` (level, label), `datasets.edges` (level, x) —
  * the interval edges found by linear interpolation — and `datasets.markers` (marker, x).
  */
 export function profileCurve(options: ProfileCurveOptions): VegaLiteSpec {
@@ -324,22 +336,32 @@ export function profileCurve(options: ProfileCurveOptions): VegaLiteSpec {
   if (!(Number.isFinite(yMax) && yMax > yMin)) fail(figure, `yMax must be above the smallest ΔNLL (${yMin}), got ${yMax}`);
 
   const curve: DataRow[] = x.map((xi, i) => ({ x: xi, deltaNll: Number.isFinite(deltaNll[i]) ? deltaNll[i] : null }));
+  const parabola: DataRow[] = [];
+  if (options.parabola) {
+    const center = checkFinite(figure, 'parabola.center', options.parabola.center);
+    const sigma = checkFinite(figure, 'parabola.sigma', options.parabola.sigma);
+    if (!(sigma > 0)) fail(figure, `parabola.sigma must be positive, got ${sigma}`);
+    for (let k = 0; k <= PARABOLA_POINTS; k += 1) {
+      const xk = x[0] + ((x[x.length - 1] - x[0]) * k) / PARABOLA_POINTS;
+      parabola.push({ x: xk, deltaNll: 0.5 * ((xk - center) / sigma) ** 2 });
+    }
+  }
   const levelRows: DataRow[] = levels.map((level) => ({ level, label: `ΔNLL = ${compactNumber(level)} (${compactNumber(Math.sqrt(2 * level))}σ)` }));
   const edges: DataRow[] = levels.flatMap((level) => levelCrossings(x, deltaNll, level).map((xe) => ({ level, x: xe })));
   const markers: DataRow[] = [];
   if (options.truth !== undefined) markers.push({ marker: 'truth', x: checkFinite(figure, 'truth', options.truth) });
   if (options.bestFit !== undefined) markers.push({ marker: 'best fit', x: checkFinite(figure, 'bestFit', options.bestFit) });
 
-  const spec = baseSpec({ title: options.title, datasets: { curve, levels: levelRows, edges, markers } });
+  const spec = baseSpec({ title: options.title, datasets: { curve, parabola, levels: levelRows, edges, markers } });
   spec.width = options.width ?? 560;
   spec.height = options.height ?? PLOT_HEIGHT;
   const xEnc = { field: 'x', type: 'quantitative', title: options.xTitle, scale: { domain: [x[0], x[x.length - 1]], nice: false, zero: false } };
   const yScale = { domain: [yMin, yMax], nice: false, zero: false };
   const yTitle = options.yTitle ?? 'ΔNLL';
   const markerNames = markers.map((m) => m.marker as string);
-  const legendEntries = ['profile', ...markerNames];
-  const legendColors: Record<string, string> = { profile: 'black', truth: TRUTH_COLOR, 'best fit': '#0072B2' };
-  const legendShapes: Record<string, string> = { profile: 'stroke', truth: 'stroke', 'best fit': X_STROKE_PATH };
+  const legendEntries = ['profile', ...(parabola.length > 0 ? [PARABOLA_LABEL] : []), ...markerNames];
+  const legendColors: Record<string, string> = { profile: 'black', [PARABOLA_LABEL]: PARABOLA_COLOR, truth: TRUTH_COLOR, 'best fit': '#0072B2' };
+  const legendShapes: Record<string, string> = { profile: 'stroke', [PARABOLA_LABEL]: 'stroke', truth: 'stroke', 'best fit': X_STROKE_PATH };
   const legendChannel = {
     field: 'entry',
     type: 'nominal',
@@ -369,8 +391,13 @@ export function profileCurve(options: ProfileCurveOptions): VegaLiteSpec {
       encoding: { x: xEnc },
     },
     {
+      data: { name: 'parabola' },
+      mark: { type: 'line', color: PARABOLA_COLOR, strokeWidth: 1.5, strokeDash: [6, 3], clip: true },
+      encoding: { x: xEnc, y: { field: 'deltaNll', type: 'quantitative', scale: yScale, title: yTitle } },
+    },
+    {
       data: { name: 'curve' },
-      mark: { type: 'line', color: 'black', strokeWidth: 2, clip: true },
+      mark: { type: 'line', color: 'black', strokeWidth: 2, clip: true, ...((options.showPoints ?? true) ? { point: { filled: true, size: 30, color: 'black' } } : {}) },
       encoding: { x: xEnc, y: { field: 'deltaNll', type: 'quantitative', scale: yScale, title: yTitle } },
     },
     {

@@ -79,6 +79,8 @@ export function physicsConfig(): Record<string, unknown> {
       titleFontWeight: 'normal',
       titlePadding: 8,
       labelFlush: true,
+      // Labels closer than this are thinned out (every other one), instead of running into each other.
+      labelSeparation: 4,
     },
     legend: {
       labelFontSize: 13,

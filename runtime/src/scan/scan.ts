@@ -11,11 +11,13 @@ import { likelihoodMap2d } from '../likelihood/map.ts';
 import { DEFAULT_MEMORY_BUDGET, type GaussianConstraint, MixtureLikelihood, type OutsideSupportPolicy, type YieldMode } from '../likelihood/mixture.ts';
 import { type SandwichErrors, sandwichErrors } from '../likelihood/sandwich.ts';
 import type { EventSourceOptions } from '../data/event-table.ts';
+import { applyEventCounts } from '../likelihood/yields.ts';
 
 export interface ScanRequest {
   /** The event file and, for formats that need them, where its table is (see EventSourceOptions). */
   events: { file: string; weights?: string; skipBadRows?: boolean } & EventSourceOptions;
-  components: { name: string; model: string; fraction?: number; rename?: Record<string, string> }[];
+  /** `events`: the component's expected count instead of a fraction (see applyEventCounts). */
+  components: { name: string; model: string; fraction?: number; events?: number; rename?: Record<string, string> }[];
   yields?: YieldMode;
   fixed?: Record<string, number>;
   bounds?: Record<string, [number, number]>;
@@ -110,6 +112,7 @@ export interface ScanInputs {
   /** Bytes of graph intermediates per call (MixtureLikelihood's default when absent). */
   memoryBudget?: number;
   onProgress?: FitOptions['onProgress'];
+  onStage?: FitOptions['onStage'];
   onMapRow?: (map: number, done: number, total: number) => void;
 }
 
@@ -195,8 +198,16 @@ export function checkRequestBudget(r: ScanRequest, likelihood: MixtureLikelihood
   }
 }
 
+/** Σ of the event weights, or the number of events when unweighted (the sample that counts refer to). */
+function sumOfWeights(events: Record<string, ArrayLike<number>>, weights: ArrayLike<number> | undefined): number {
+  if (!weights) return Object.values(events)[0]?.length ?? 0;
+  let sum = 0;
+  for (let i = 0; i < weights.length; i++) sum += weights[i];
+  return sum;
+}
+
 export async function runScan(inputs: ScanInputs): Promise<ScanResultFile> {
-  const r = inputs.request;
+  const r = applyEventCounts(inputs.request, sumOfWeights(inputs.events, inputs.weights));
   const likelihood = requestLikelihood(r, inputs.models, inputs.events, {
     ...(inputs.weights ? { weights: inputs.weights } : {}),
     ...(inputs.memoryBudget !== undefined ? { memoryBudget: inputs.memoryBudget } : {}),
@@ -219,6 +230,7 @@ export async function runScan(inputs: ScanInputs): Promise<ScanResultFile> {
     ...(r.gtol !== undefined ? { gtol: r.gtol } : {}),
     ...(r.ftolAbs !== undefined ? { ftolAbs: r.ftolAbs } : {}),
     ...(inputs.onProgress ? { onProgress: inputs.onProgress } : {}),
+    ...(inputs.onStage ? { onStage: inputs.onStage } : {}),
   };
   checkRequestBudget(r, likelihood, fitOptions);
   const fit = await fitLikelihood(likelihood, fitOptions);

@@ -1,13 +1,14 @@
 // `flowscan scan`: fit observed events with exported flows; writes the result JSON and prints a summary.
 import { readFile } from 'node:fs/promises';
-import { dirname, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import type { Command } from 'commander';
-import { type FitResult, type FlowModel, type ScanRequest, type ScanResultFile, runScan, validateScanRequest } from '@flowscan/runtime';
+import { DEFAULT_GTOL, type FitResult, type YieldMode, type FlowModel, STAGE1_EVALUATIONS, type ScanRequest, type ScanResultFile, runScan, validateScanRequest } from '@flowscan/runtime';
 import { EXECUTION_PROVIDERS, type ExecutionProviderChoice, loadModel, writeFileAtomic } from '@flowscan/runtime/node';
 import { PRECISION_CHOICES, type PrecisionChoice } from '@flowscan/runtime';
 import { readColumns } from './train.ts';
 import { choiceOption, integerOption, numberOption, numberPairsOption } from './options.ts';
-import { progressBar } from './progress.ts';
+import { fitProgress } from './progress.ts';
+import { fitDescription, fitTable, writeScanReport } from '../report/scan.ts';
 import { TRAINER_VERSION } from '../train/saved-model.ts';
 
 export interface ScanRunOptions {
@@ -21,6 +22,8 @@ export interface ScanRunOptions {
   /** Folder that relative model and event paths in the request are resolved against. */
   baseDir?: string;
   quiet?: boolean;
+  /** Write the figures and report.html of the fit into this folder (writeScanReport). */
+  report?: { dir: string; truth?: Record<string, number>; subtitle?: string };
 }
 
 /** Reads and validates a scan request file; relative paths in it are relative to `baseDir`, its folder. */
@@ -60,10 +63,12 @@ export async function scanWithFiles(request: ScanRequest, o: ScanRunOptions = {}
     if (request.events.weights) weights = events[request.events.weights];
   }
   const provider = Object.values(models)[0].executionProvider;
-  const bar = o.quiet ? null : progressBar('fit', 1);
-  let calls = 0;
+  const eventCount = Object.values(events)[0]?.length ?? 0;
+  const progress = o.quiet
+    ? null
+    : fitProgress('scan', { events: eventCount, maxEvaluations: request.maxEvaluations ?? STAGE1_EVALUATIONS, gtol: request.gtol ?? DEFAULT_GTOL });
   try {
-    return await runScan({
+    const result = await runScan({
       request,
       models,
       events,
@@ -71,82 +76,90 @@ export async function scanWithFiles(request: ScanRequest, o: ScanRunOptions = {}
       executionProvider: provider,
       flowscanVersion: TRAINER_VERSION,
       ...(o.memoryBudget ? { memoryBudget: o.memoryBudget } : {}),
-      onProgress: (stage, p) => {
-        calls = p.calls;
-        bar?.update(0, { stage, calls, 'NLL': p.lowestValue.toFixed(3), 'starts left': p.activeStarts });
-      },
-      onMapRow: (map, done, total) => bar?.update(done / total, { stage: `map ${map + 1}/${request.maps?.length ?? 0}, row ${done}/${total}` }),
+      ...(progress
+        ? {
+            onProgress: (stage, p) => progress.iteration(stage, p),
+            onStage: (stage, calls, seconds) => progress.stage(stage, calls, seconds),
+            onMapRow: (map, done, total) => progress.rows(`map ${map + 1}/${request.maps?.length ?? 0} (${request.maps![map].x} × ${request.maps![map].y})`, done, total),
+          }
+        : {}),
     });
+    if (o.report) {
+      const written = await writeScanReport(o.report.dir, {
+        result,
+        models,
+        events,
+        ...(weights ? { weights } : {}),
+        ...(o.report.truth ? { truth: o.report.truth } : {}),
+        ...(o.report.subtitle ? { subtitle: o.report.subtitle } : {}),
+      });
+      if (!o.quiet) process.stderr.write(`scan: wrote ${written.reportPath} and ${written.figures.length} figures (SVG and PNG) in ${join(o.report.dir, 'figures')}\n`);
+    }
+    return result;
   } finally {
-    bar?.update(1, { calls });
-    bar?.stop();
+    progress?.stop();
     for (const m of Object.values(models)) await m.release();
   }
 }
 
-function format(v: number | undefined, digits = 4): string {
-  if (v === undefined || !Number.isFinite(v)) return '—';
-  return Math.abs(v) >= 1e4 || (Math.abs(v) < 1e-3 && v !== 0) ? v.toExponential(digits - 1) : v.toPrecision(digits);
-}
-
-/**
- * What is wrong with a fitted parameter, for the table's status column; empty when nothing is: a free parameter
- * inside its bounds and training range, with an error.
- */
-function parameterStatus(p: FitResult['parameters'][number]): string {
-  if (p.fixed) return 'fixed';
-  const problems: string[] = [];
-  if (p.atBound !== 'free') problems.push(`on ${p.atBound} bound`);
-  else if (p.error === undefined) problems.push('no error');
-  if (p.trainingRange && (p.value < p.trainingRange[0] || p.value > p.trainingRange[1])) problems.push('outside training range');
-  return problems.join(', ');
-}
-
-/**
- * One line on the starts: how many reached the best minimum, and the other minima found (all, warned or not);
- * none for a single start without the global search.
- */
-function startsLine(fit: FitResult): string[] {
-  const m = fit.multistart;
-  if (m.starts === 1 && m.searchPoints === 0) return [];
-  const search = m.searchPoints > 0 ? ` after a ${m.searchPoints}-point Sobol' scan` : '';
-  const ended = [
-    `${m.reachedBest} reached the best minimum`,
-    ...(m.abandoned > 0 ? [`${m.abandoned} abandoned far above it`] : []),
-    ...(m.stoppedShort > 0 ? [`${m.stoppedShort} stopped short of a minimum`] : []),
-    ...(m.otherMinima.length > 0 ? [`other minima at ΔNLL ${m.otherMinima.map((o) => o.deltaNll.toFixed(2)).join(', ')}`] : []),
-  ];
-  return [`${m.starts} start${m.starts === 1 ? '' : 's'}${search}: ${ended.join('; ')}`];
-}
-
 /** A plain-text table of the fit, for the terminal: a status column names what is wrong with a parameter. */
 export function summaryTable(fit: FitResult, truth: Record<string, number> = {}): string {
-  const header = ['parameter', 'best fit', '± error', '68% profile interval', 'truth', 'training range', 'status'];
-  const rows = fit.parameters.map((p) => {
-    const interval = p.intervals?.find((i) => i.level === 0.5);
-    return [
-      `${p.name}${p.unit ? ` [${p.unit}]` : ''}`,
-      format(p.value),
-      p.fixed ? '' : format(p.error, 2),
-      interval ? `[${format(interval.lower)}, ${format(interval.upper)}]` : '',
-      p.name in truth ? format(truth[p.name]) : '',
-      p.trainingRange ? `[${format(p.trainingRange[0], 3)}, ${format(p.trainingRange[1], 3)}]` : '',
-      parameterStatus(p),
-    ];
-  });
+  const { header, rows } = fitTable(fit, truth);
   const widths = header.map((h, c) => Math.max(h.length, ...rows.map((r) => r[c].length)));
   const line = (cells: string[]): string => cells.map((cell, c) => cell.padEnd(widths[c])).join('  ').trimEnd();
-  const lines = [line(header), widths.map((w) => '─'.repeat(w)).join('  '), ...rows.map(line)];
-  lines.push(
-    '',
-    `NLL ${fit.nll.toFixed(4)} at ${fit.data.events} events (${fit.data.droppedOutsideSupport} dropped outside support); ` +
-      `${fit.converged ? 'converged' : 'NOT converged'} (${fit.reason}); ${fit.evaluations.calls} evaluations ` +
-      `(${fit.evaluations.points} points, ${fit.evaluations.graphRuns} graph runs) in ${(fit.wallMs / 1000).toFixed(2)} s`,
-    ...startsLine(fit),
-  );
-  if (fit.significance) lines.push(`local significance of "${fit.significance.signal}": Z = ${fit.significance.z.toFixed(2)} (q0 = ${fit.significance.q0.toFixed(2)})`);
+  const lines = [line(header), widths.map((w) => '─'.repeat(w)).join('  '), ...rows.map(line), '', ...fitDescription(fit)];
   for (const w of fit.warnings) lines.push(`warning: ${w}`);
   return lines.join('\n');
+}
+
+interface ScanCliOptions {
+  request?: string;
+  demo?: boolean;
+  out: string;
+  ep: ExecutionProviderChoice;
+  threads?: number;
+  precision: PrecisionChoice;
+  memory: number;
+  start?: Record<string, number>;
+  profile?: boolean;
+  globalSearch: boolean;
+  maxEvaluations?: number;
+  gtol?: number;
+  ftolAbs?: number;
+  maxEventEvaluations?: number;
+  signalEvents?: number;
+  componentEvents?: Record<string, number>;
+  yields?: YieldMode;
+  report?: string;
+}
+
+const YIELD_MODES: readonly YieldMode[] = ['fixed-fractions', 'extended'];
+
+/**
+ * The request with the command line's expected counts on its components (--signal-events, --component-events).
+ * They replace the request's fractions, of the other components too: those share the rest of the sample (see
+ * applyEventCounts), which a fraction typed for the old split would no longer match.
+ */
+export function withEventCounts(request: ScanRequest, signalEvents: number | undefined, componentEvents: Record<string, number> = {}): ScanRequest {
+  const names = request.components.map((c) => c.name);
+  const counts = { ...componentEvents };
+  if (signalEvents !== undefined) {
+    const signal = request.signal ?? (names.includes('signal') ? 'signal' : undefined);
+    if (!signal) throw new Error(`--signal-events needs the signal component: set "signal" in the request or name a component "signal" (components: ${names.join(', ')})`);
+    counts[signal] = signalEvents;
+  }
+  for (const [name, n] of Object.entries(counts)) {
+    if (!names.includes(name)) throw new Error(`--component-events names "${name}", which is not a component (${names.join(', ')})`);
+    if (!(n >= 0)) throw new Error(`--component-events ${name}=${n}: a count must be ≥ 0`);
+  }
+  if (Object.keys(counts).length === 0) return request;
+  return {
+    ...request,
+    components: request.components.map(({ fraction: _replaced, events, ...c }) => {
+      const n = counts[c.name] ?? events;
+      return n === undefined ? c : { ...c, events: n };
+    }),
+  };
 }
 
 export function register(program: Command): void {
@@ -175,9 +188,21 @@ export function register(program: Command): void {
       'refuse requests that plan more event × point evaluations (request: maxEventEvaluations; default 1e9, ~15 min on one core)',
       numberOption('--max-event-evaluations', (n) => n > 0, 'a number > 0'),
     )
+    .option('--signal-events <n>', 'expected events of the signal component (request.signal, else the one named "signal") instead of fractions; the other component takes the rest of the sample', numberOption('--signal-events', (n) => n >= 0, 'a number ≥ 0'))
+    .option('--component-events <pairs>', 'expected events per component, e.g. "signal=1000,background=100000" (request: components[].events)', numberPairsOption)
+    .option('--yields <mode>', 'fixed-fractions (fractions or counts fixed) | extended (fit the yields n_<component>; counts become their starts)', choiceOption('--yields', YIELD_MODES))
+    .option('--report <dir>', 'also write figures (SVG and PNG: data with the fitted components, ΔNLL maps, profile curves) and report.html into DIR')
     .addHelpText(
       'after',
       `
+Yields. With fixed fractions (the default) each component has a fraction of the events, or an expected count:
+  every component counted: f_c = n_c / Σ n; all but one: f_c = n_c / (events in the fit), the last takes the rest
+  (Σ of the event weights when weighted). Counts on the command line replace the request's fractions.
+With "yields": "extended" the fit has one more free parameter per component, its expected yield n_<component>
+(unit: events; bounds [0, 10·Σw + 100]; start: the component's count if given, else Σw / components; a Gaussian
+constraint, e.g. "constraints": { "n_background": { "mean": 1e5, "width": 300 } }, adds an auxiliary measurement).
+The NLL is then Σ_c n_c − Σ_i w_i log Σ_c n_c p_c(x_i|θ_c) and the significance fits n_<signal> = 0.
+
 A request names the events and the components of the likelihood, e.g.
   { "events": { "file": "pseudo-data.csv" },
     "components": [ { "name": "signal", "model": "models/toy-signal", "fraction": 0.0099 },
@@ -189,7 +214,7 @@ Examples:
   flowscan scan --demo
   flowscan scan --request request.json --out result.json --ep cpu --profile`,
     )
-    .action(async (o: { request?: string; demo?: boolean; out: string; ep: ExecutionProviderChoice; threads?: number; precision: PrecisionChoice; memory: number; start?: Record<string, number>; profile?: boolean; globalSearch: boolean; maxEvaluations?: number; gtol?: number; ftolAbs?: number; maxEventEvaluations?: number }) => {
+    .action(async (o: ScanCliOptions) => {
       if (!o.request === !o.demo) throw new Error('give either --request FILE or --demo');
       let request: ScanRequest;
       let events: Record<string, Float64Array> | undefined;
@@ -209,6 +234,8 @@ Examples:
       if (o.profile) request.profile = true;
       if (!o.globalSearch) request.globalSearch = false;
       for (const key of ['maxEvaluations', 'gtol', 'ftolAbs', 'maxEventEvaluations'] as const) if (o[key] !== undefined) request[key] = o[key];
+      if (o.yields) request.yields = o.yields;
+      request = withEventCounts(request, o.signalEvents, o.componentEvents);
       const result = await scanWithFiles(request, {
         ep: o.ep,
         ...(o.threads ? { threads: o.threads } : {}),
@@ -216,6 +243,7 @@ Examples:
         memoryBudget: o.memory * 2 ** 20,
         ...(events ? { events } : {}),
         baseDir,
+        ...(o.report ? { report: { dir: o.report, truth, subtitle: o.demo ? 'the toy demo: 1k signal + 100k background pseudo-events' : `request ${o.request}` } } : {}),
       });
       await writeFileAtomic(o.out, `${JSON.stringify(result, null, 2)}\n`);
       process.stdout.write(`${summaryTable(result.fit, truth)}\nexecution provider: ${result.environment.executionProvider}\nwrote ${o.out}\n`);
