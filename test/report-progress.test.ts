@@ -1,0 +1,70 @@
+// Progress that a log can show: when stderr is not a terminal, a line per finished unit (a training's epoch with
+// its validation loss), a heartbeat when the work goes quiet, and a fit's iteration lines with NLL, gradient norm
+// and ETA.
+import test from 'ava';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fitProgress, formatDuration, progressBar } from '../trainer/src/cli/progress.ts';
+
+function logStream(): { write(text: string): void; isTTY: false; lines(): string[] } {
+  let text = '';
+  return { write: (chunk: string) => void (text += chunk), isTTY: false, lines: () => text.split('\n').filter((l) => l !== '') };
+}
+
+test('a training in a log: one line per epoch, with the validation loss that arrives after its last batch', (t) => {
+  const stream = logStream();
+  const bar = progressBar('train', 3, '{fieldsText}', { stream });
+  for (let epoch = 1; epoch <= 3; epoch++) {
+    for (let b = 1; b <= 4; b++) bar.update(epoch - 1 + b / 4, { epoch, loss: (1 / epoch + b / 100).toFixed(4) });
+    bar.update(epoch, { epoch, loss: (1 / epoch).toFixed(4), 'val loss': (1.1 / epoch).toFixed(4) });
+  }
+  bar.stop();
+  const lines = stream.lines();
+  t.is(lines.length, 3, lines.join('\n'));
+  lines.forEach((line, k) => {
+    t.regex(line, new RegExp(`^train: ${k + 1}/3 \\(${Math.round((100 * (k + 1)) / 3)}%\\), `));
+    t.true(line.includes(`epoch ${k + 1}`) && line.includes(`val loss ${(1.1 / (k + 1)).toFixed(4)}`), line);
+  });
+  t.regex(lines[0], /ETA /);
+  t.notRegex(lines[2], /ETA /, 'no ETA once done');
+});
+
+test('fine-grained totals print per decile; a quiet log gets a heartbeat', async (t) => {
+  const stream = logStream();
+  const bar = progressBar('generate', 1_000_000, '{fieldsText}', { stream, heartbeatMs: 40 });
+  for (let done = 50_000; done <= 1_000_000; done += 50_000) bar.update(done);
+  t.is(stream.lines().length, 10);
+  await sleep(200);
+  bar.stop();
+  const beats = stream.lines().slice(10);
+  t.true(beats.length >= 2, `${beats.length} heartbeat lines in 200 ms at 40 ms`);
+  for (const line of beats) t.regex(line, /^generate: 1000000\/1000000 \(100%\)/);
+  const after = stream.lines().length;
+  await sleep(100);
+  t.is(stream.lines().length, after, 'no heartbeat after stop');
+});
+
+test('a fit in a log: iteration lines with NLL, gradient norm, rate and ETA; stage lines; heartbeat while an evaluation runs', async (t) => {
+  const stream = logStream();
+  const fit = fitProgress('scan', { events: 1000, maxEvaluations: 30, gtol: 0.02 }, { stream, iterationMs: 0, heartbeatMs: 40 });
+  fit.iteration('fit', { step: 10, activeStarts: 4, calls: 10, points: 40, lowestValue: 1234.5678, gradientNorm: 0.5, wallMs: 2000 });
+  fit.stage('fit', 25, 5);
+  await sleep(150);
+  fit.rows('map 1/1 (m_pole × gamma)', 1, 5);
+  fit.rows('map 1/1 (m_pole × gamma)', 5, 5);
+  fit.stop();
+  const lines = stream.lines();
+  // 40 points × 1000 events in 2 s = 2e4 evaluations/s; 20 of 30 evaluations left at 0.2 s each: 4 s.
+  t.is(lines[0], 'scan: fit, step 10: NLL 1234.568, |proj. grad| 0.50 (converged < 0.02), 4 starts running, 2.0e+4 event evaluations/s, 2.0 s in stage, ETA ≤ 4.0 s');
+  t.regex(lines[1], /^scan: fit done: 25 evaluation calls in 5\.0 s \(total [\d.]+ s\)$/);
+  t.true(lines.slice(2, -2).length >= 2, lines.join('\n'));
+  for (const line of lines.slice(2, -2)) t.regex(line, /^scan: still working, [\d.]+ s in; last: fit done: 25 evaluation calls/);
+  t.regex(lines.at(-1)!, /^scan: map 1\/1 \(m_pole × gamma\): row 5\/5 \(total/);
+});
+
+test('durations read as seconds, minutes or hours', (t) => {
+  t.is(formatDuration(4.25), '4.3 s');
+  t.is(formatDuration(42), '42 s');
+  t.is(formatDuration(200), '3 min 20 s');
+  t.is(formatDuration(7500), '2 h 05 min');
+  t.is(formatDuration(Infinity), '?');
+});
