@@ -21,6 +21,7 @@ const REPO = fileURLToPath(new URL('../', import.meta.url));
 /** The shipped toy models; FLOWSCAN_TEST_MODELS points elsewhere (a folder with toy-signal/ and toy-background/). */
 const MODELS = process.env.FLOWSCAN_TEST_MODELS ?? join(REPO, 'models');
 const SCREENSHOT = join(REPO, 'out', 'browser', 'fit.png');
+const SCREENSHOT_NARROW = join(REPO, 'out', 'browser', 'fit-390px.png');
 
 function chromiumPath(): string | null {
   try {
@@ -92,6 +93,7 @@ test.before(async () => {
   await writeFile(eventsCsv, formatEventsCsv({ x: data.x }, ['x']));
   await writeFile(join(work, 'wrong-columns.csv'), 'mass,weight\n91.0,1\n92.5,1\n');
   await writeFile(join(work, 'not-numbers.csv'), 'x\n91.0\nabc\n95.5\n');
+  await writeFile(join(work, 'outside.csv'), 'x\n91.0\n200.0\n95.5\n');
 
   server = await startWebServer({ port: 0, host: '127.0.0.1', modelsDir: join(work, 'models') });
   if (!SKIP_BROWSER) {
@@ -267,6 +269,12 @@ browserTest('a fit in Chromium (WASM threads, cross-origin isolated) equals the 
 
   await page.setInputFiles('#events-file', eventsCsv);
   await page.waitForFunction(() => /events from events\.csv/.test(document.getElementById('data-info')!.textContent ?? ''));
+  // The loaded file stays shown in its input, and the paper's signal fraction does not stay for the user's events.
+  t.is(await page.$eval('#events-file', (input) => (input as HTMLInputElement).files?.[0]?.name), 'events.csv');
+  t.is(await page.inputValue('#signal-fraction'), '');
+  await page.click('#run-fit');
+  t.is(await waitForState(page, ['error', 'fitted']), 'error');
+  t.regex((await errorText(page)) ?? '', /“Signal fraction” \(3\. Fit\) must be entered for these events/);
   await page.fill('#signal-fraction', String(SIGNAL_FRACTION));
   for (const [name, value] of Object.entries(START)) await page.fill(`#start-${name}`, String(value));
   await page.fill('#starts', '1');
@@ -275,8 +283,13 @@ browserTest('a fit in Chromium (WASM threads, cross-origin isolated) equals the 
   await page.selectOption('#map-x', 'm_pole');
   await page.selectOption('#map-y', 'gamma');
   await page.click('#run-fit');
+  // The expected duration is announced before the minimiser's first evaluation is reported.
+  await page.waitForFunction(() => /Expected time: about \d+ s/.test(document.getElementById('fit-expected')!.textContent ?? ''), null, { timeout: 30_000 });
+  t.notRegex((await page.textContent('#fit-status')) ?? '', /evaluations/);
   t.is(await waitForState(page, ['fitted', 'error'], 80_000), 'fitted', (await errorText(page)) ?? '');
   const result = (await page.evaluate(() => window.__flowscanResult)) as PageResult;
+  t.log(`expected ${result.expectedSeconds.toFixed(1)} s, took ${result.elapsedSeconds.toFixed(1)} s`);
+  t.true(result.expectedSeconds > result.elapsedSeconds / 5 && result.expectedSeconds < result.elapsedSeconds * 5, `expected ${result.expectedSeconds} s, took ${result.elapsedSeconds} s`);
 
   // Threads: onnxruntime lowers env.wasm.numThreads to 1 when SharedArrayBuffer is missing; it did not, and
   // its thread pool shows up as workers of the page.
@@ -333,6 +346,13 @@ browserTest('a fit in Chromium (WASM threads, cross-origin isolated) equals the 
   t.regex((await page.textContent('#fit-summary')) ?? '', /WASM, \d+ threads/);
   await mkdir(join(REPO, 'out', 'browser'), { recursive: true });
   await page.screenshot({ path: SCREENSHOT, fullPage: true });
+
+  // A phone-sized viewport: the results (table, map, histogram) fit without scrolling sideways.
+  await page.setViewportSize({ width: 390, height: 844 });
+  const widths = await page.evaluate(() => ({ page: document.documentElement.scrollWidth, body: document.body.scrollWidth, viewport: window.innerWidth }));
+  t.log(`390 px viewport: document ${widths.page} px wide, body ${widths.body} px`);
+  t.true(widths.page <= widths.viewport && widths.body <= widths.viewport, JSON.stringify(widths));
+  await page.screenshot({ path: SCREENSHOT_NARROW, fullPage: true });
   await page.close();
   for (const m of Object.values(models)) await m.release();
 });
@@ -342,6 +362,7 @@ browserTest('bad models and bad CSV files give specific errors; Cancel stops a f
   t.is(await loadModels(page, 'tampered'), 'error');
   t.regex((await errorText(page)) ?? '', /tampered\/log_prob\.onnx fails its sha256 check .*modified after export/);
   t.regex((await page.textContent('#models-info')) ?? '', /Still using the models loaded before/);
+  t.is(await page.inputValue('#signal-model'), 'served:toy-signal', 'the list shows the model still loaded, not the one that failed');
 
   // Model folders picked from disk: picking the parent folder offers every model inside; the toy models
   // go into the lists by name, and a tampered one fails the same way as when served.
@@ -371,11 +392,23 @@ browserTest('bad models and bad CSV files give specific errors; Cancel stops a f
   await page.setInputFiles('#events-file', join(work, 'not-numbers.csv'));
   await page.waitForFunction(() => /not-numbers/.test(document.getElementById('error-message')!.textContent ?? ''));
   t.regex((await errorText(page)) ?? '', /not-numbers\.csv, line 3: column "x": "abc" is not a finite decimal number/);
+  t.regex((await errorText(page)) ?? '', /tick “Skip rows that cannot be read”/, 'the message names the page\'s control, not the request key');
+  t.notRegex((await errorText(page)) ?? '', /skipBadRows/);
   // The message offers skipping bad rows; the page has that switch and reports what it skipped.
   await page.check('#skip-bad-rows');
   await page.setInputFiles('#events-file', join(work, 'not-numbers.csv'));
   await page.waitForFunction(() => /Skipped 1 row/.test(document.getElementById('data-info')!.textContent ?? ''));
   t.regex((await page.textContent('#data-info')) ?? '', /^2 events from not-numbers\.csv\.\nSkipped 1 row that could not be read:\nline 3: column "x": "abc"/);
+
+  // An error inside the fit (an event outside the flows' support): the status does not stay on the stage that
+  // failed, and the message names the page's control for the policy.
+  await page.setInputFiles('#events-file', join(work, 'outside.csv'));
+  await page.waitForFunction(() => /events from outside\.csv/.test(document.getElementById('data-info')!.textContent ?? ''));
+  await page.fill('#signal-fraction', '0.1');
+  await page.click('#run-fit');
+  t.is(await waitForState(page, ['fitted', 'error']), 'error');
+  t.regex((await errorText(page)) ?? '', /1 of 3 events lie outside .*choose “drop them and report how many” for “Events outside the models' support” \(3\. Fit\)/);
+  t.is(await page.textContent('#fit-status'), 'The fit failed: see the message at the top.');
 
   // Still working: the good models load again and pseudo-data are sampled in the page.
   t.is(await loadModels(page, 'toy-signal'), 'ready', (await errorText(page)) ?? '');
@@ -389,17 +422,42 @@ browserTest('bad models and bad CSV files give specific errors; Cancel stops a f
   t.true(worst < 1e-4);
   for (const m of Object.values(models)) await m.release();
 
-  // Cancel: a long fit (many starts, big map) stops at the next graph run, and the page accepts the next action.
+  // Cancel on a long fit (3·10^4 events, 16 starts, a big map; each graph run takes longer than the grace
+  // period): the page answers within a second, its main thread stays free while the worker fits (no gap of more
+  // than 0.5 s between timer ticks), and the next fit runs in the worker that replaced the cancelled one.
+  await generateInPage(page, 8, 1000, 30_000);
   await page.fill('#starts', '16');
   await page.fill('#map-points', '41');
+  await page.evaluate(() => {
+    const w = window as unknown as { longestGap: number };
+    w.longestGap = 0;
+    let last = performance.now();
+    setInterval(() => {
+      const now = performance.now();
+      w.longestGap = Math.max(w.longestGap, now - last);
+      last = now;
+    }, 20);
+  });
   await page.click('#run-fit');
-  await page.waitForFunction(() => /evaluations|Hessian|ΔNLL map/.test(document.getElementById('fit-status')!.textContent ?? ''), null, { timeout: 30_000 });
-  const clicked = Date.now();
-  await page.click('#cancel-fit');
-  t.is(await waitForState(page, ['cancelled', 'fitted', 'error'], 10_000), 'cancelled');
-  t.log(`cancelled ${Date.now() - clicked} ms after the click`);
+  await page.waitForFunction(() => /Timing|evaluations|Hessian|ΔNLL map/.test(document.getElementById('fit-status')!.textContent ?? ''), null, { timeout: 60_000 });
+  const cancelled = await page.evaluate(async () => {
+    const clicked = performance.now();
+    document.getElementById('cancel-fit')!.click();
+    while (document.body.dataset.state === 'fitting') await new Promise((resolve) => setTimeout(resolve, 5));
+    return { state: document.body.dataset.state, ms: performance.now() - clicked, gap: (window as unknown as { longestGap: number }).longestGap };
+  });
+  t.log(`cancelled ${cancelled.ms.toFixed(0)} ms after the click; longest main-thread gap during the fit ${cancelled.gap.toFixed(0)} ms`);
+  t.is(cancelled.state, 'cancelled');
+  t.true(cancelled.ms < 1000, `Cancel took ${cancelled.ms} ms`);
+  t.true(cancelled.gap < 500, `the page's main thread was blocked for ${cancelled.gap} ms during the fit`);
   t.is(await page.textContent('#fit-status'), 'Cancelled.');
   t.false(await page.isDisabled('#run-fit'));
+  // The worker (replaced when it did not stop by itself) fits again: small pseudo-data, one start, no map.
+  await generateInPage(page, 9, 100, 1000);
+  await page.fill('#starts', '1');
+  await page.uncheck('#map-enabled');
+  await page.click('#run-fit');
+  t.is(await waitForState(page, ['fitted', 'error'], 60_000), 'fitted', (await errorText(page)) ?? '');
   await page.close();
 });
 

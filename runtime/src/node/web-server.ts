@@ -12,10 +12,15 @@ import { createRequire } from 'node:module';
 import { isIP } from 'node:net';
 import { basename, dirname, extname, join, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { build } from 'esbuild';
 
 const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+/** The page's sources (runtime/src/web/), or, when this module runs from the build, the prebuilt page (runtime/dist/web/). */
 const WEB_SOURCE = fileURLToPath(new URL('../web/', import.meta.url));
+/** Whether this module runs from the JavaScript build (npm run build), where the page is prebuilt. */
+const FROM_BUILD = import.meta.url.endsWith('.js');
+/** The prebuilt page's files, and the list of modules bundled into it (scripts/build.ts writes them). */
+const PREBUILT_FILES = ['index.html', 'style.css', 'app.js', 'app.js.map', 'worker.js', 'worker.js.map'];
+const PREBUILT_INPUTS = 'bundle-inputs.json';
 /** The shipped models (`flowscan study toy --ship` puts toy-signal/ and toy-background/ there). */
 export const DEFAULT_MODELS_DIR = join(REPO_ROOT, 'models');
 
@@ -70,17 +75,21 @@ const CONTENT_TYPES: Record<string, string> = {
 const NODE_ONLY = [/(^|\/)runtime\/src\/node\//, /(^|\/)onnxruntime-node\//, /^node:/, /(^|\/)trainer\//];
 
 export interface WebBundle {
-  /** Page files by URL path: index.html, style.css, app.js, app.js.map. */
+  /** Page files by URL path: index.html, style.css, app.js, worker.js and their .map files. */
   files: Map<string, Uint8Array>;
   /** Every module esbuild put into app.js (paths relative to the repository). */
   inputs: string[];
 }
 
-/** Bundles the page (runtime/src/web/main.ts and everything it imports) for browsers, in memory. */
+/** Bundles the page (runtime/src/web/main.ts, worker.ts and everything they import) for browsers, in memory. */
 export async function bundleWebApp(): Promise<WebBundle> {
+  // esbuild is a development dependency: the build (scripts/build.ts) bundles the page once, and an install from
+  // the build serves that (webApp), so neither esbuild nor its native binary is needed at run time.
+  const { build } = await import('esbuild');
   const result = await build({
     absWorkingDir: REPO_ROOT,
-    entryPoints: { app: join(WEB_SOURCE, 'main.ts') },
+    // The page and its fit worker (which holds onnxruntime-web, the flows and the fits).
+    entryPoints: { app: join(WEB_SOURCE, 'main.ts'), worker: join(WEB_SOURCE, 'worker.ts') },
     bundle: true,
     format: 'esm',
     platform: 'browser',
@@ -103,9 +112,21 @@ export async function bundleWebApp(): Promise<WebBundle> {
   return { files, inputs };
 }
 
+/** The page to serve: prebuilt when running from the build, bundled from the sources otherwise. */
+export async function webApp(): Promise<WebBundle> {
+  if (!FROM_BUILD) return bundleWebApp();
+  const read = (name: string) =>
+    readFile(join(WEB_SOURCE, name)).catch((error: NodeJS.ErrnoException) => {
+      throw new Error(`the prebuilt page is incomplete: ${join(WEB_SOURCE, name)} cannot be read (${error.code ?? error.message}); run \`npm run build\` again`);
+    });
+  const files = new Map<string, Uint8Array>();
+  for (const name of PREBUILT_FILES) files.set(name, new Uint8Array(await read(name)));
+  return { files, inputs: JSON.parse(new TextDecoder().decode(await read(PREBUILT_INPUTS))) as string[] };
+}
+
 /** Absolute paths of onnxruntime-web's run-time files, from the same installed package that was bundled. */
 function ortRuntimeFiles(): Map<string, string> {
-  const require = createRequire(join(REPO_ROOT, 'package.json'));
+  const require = createRequire(import.meta.url);
   return new Map(ORT_RUNTIME_FILES.map((name) => [name, require.resolve(`onnxruntime-web/${name}`)]));
 }
 
@@ -222,7 +243,7 @@ export async function startWebServer(options: WebServerOptions = {}): Promise<We
   const modelsDir = resolve(options.modelsDir ?? DEFAULT_MODELS_DIR);
   await listModelFolders(modelsDir);
   const modelsRoot = await realpath(modelsDir);
-  const bundle = await bundleWebApp();
+  const bundle = await webApp();
   const bundleTags = new Map([...bundle.files].map(([name, data]) => [name, `"${createHash('sha256').update(data).digest('hex').slice(0, 32)}"`]));
   const ort = ortRuntimeFiles();
 
@@ -354,7 +375,7 @@ export async function buildWebApp(outDir: string, options: { modelsDir?: string 
   const out = resolve(outDir);
   const modelsDir = resolve(options.modelsDir ?? DEFAULT_MODELS_DIR);
   const models = await listModelFolders(modelsDir);
-  const bundle = await bundleWebApp();
+  const bundle = await webApp();
   const written: string[] = [];
   const write = async (path: string, data: string | Uint8Array): Promise<void> => {
     await mkdir(dirname(join(out, path)), { recursive: true });

@@ -6,6 +6,7 @@ import type { FitOptions, FitResult } from '../likelihood/fit.ts';
 import { MixtureLikelihood, type OutsideSupportPolicy, type YieldMode, yieldName } from '../likelihood/mixture.ts';
 import type { FlowModel } from '../model/flow-model.ts';
 import type { ManifestVariable } from '../model/manifest.ts';
+import { sampleFlow } from '../model/sample.ts';
 import { Rng } from '../random.ts';
 import type { NllMapResult } from '../scan/scan.ts';
 
@@ -37,15 +38,6 @@ export const PAPER_TOY = {
 export function middleOfRange(p: ManifestVariable): number {
   const [lo, hi] = p.range;
   return p.logScale && lo > 0 ? Math.sqrt(lo * hi) : 0.5 * (lo + hi);
-}
-
-/** Base-distribution draws [n × D] for a model's sampler graph, from the manifest's base distribution. */
-export function baseDraws(model: FlowModel, rng: Rng, n: number): Float32Array {
-  const z = new Float32Array(n * model.dimension);
-  const base = model.manifest.flow.base;
-  if (base.kind === 'student-t') rng.fillStudentT(z, base.nu);
-  else rng.fillNormal(z);
-  return z;
 }
 
 function sameFeatures(models: ModelPair): string[] {
@@ -99,7 +91,7 @@ export async function generatePseudoData(models: ModelPair, request: PseudoDataR
     const n = request.counts[c];
     if (n === 0) continue;
     const model = models[c];
-    const x = await model.sample(baseDraws(model, rng.fork(stream + 1), n), checkTheta(model, request.theta[c]));
+    const x = await sampleFlow(model, checkTheta(model, request.theta[c]), n, rng.fork(stream + 1));
     for (let i = 0; i < n; i++, row++) features.forEach((f, d) => (columns[f][row] = x[i * D + d]));
   }
   // The truth under the likelihood's parameter names (see backgroundRenames); the generated numbers of events
@@ -129,6 +121,8 @@ export interface FitSettings {
   /** Starts run together (the first at `start`, the others uniform in the bounds). */
   starts: number;
   seed: number;
+  /** Evaluations each start may spend in the gradient stage (FitOptions.maxEvaluations). */
+  maxEvaluations: number;
   /** Also fit the background-only hypothesis and report the local significance of the signal. */
   significance: boolean;
   outsideSupport: OutsideSupportPolicy;
@@ -138,7 +132,7 @@ export interface FitSettings {
  * Parameter names of the likelihood: each model's own names, with the background's renamed `<name>_background`
  * where they collide with the signal's (two models of the same family).
  */
-export function backgroundRenames(models: ModelPair): Record<string, string> {
+export function backgroundRenames(models: Record<ComponentName, { readonly parameterNames: readonly string[] }>): Record<string, string> {
   const taken = new Set(models.signal.parameterNames);
   return Object.fromEntries(models.background.parameterNames.filter((n) => taken.has(n)).map((n) => [n, `${n}_background`]));
 }
@@ -166,6 +160,7 @@ export function fitOptions(settings: FitSettings, onProgress?: FitOptions['onPro
     start: settings.start,
     starts: settings.starts,
     seed: settings.seed,
+    maxEvaluations: settings.maxEvaluations,
     ...(settings.significance ? { signal: 'signal' } : {}),
     ...(onProgress ? { onProgress } : {}),
   };
@@ -243,7 +238,7 @@ export async function fittedPrediction(models: ModelPair, likelihood: MixtureLik
     const expected = likelihood.yields === 'extended' ? value(yieldName(c)) : fractions[c] * fit.data.sumWeights;
     if (!(expected > 0)) continue;
     const theta = Float32Array.from(model.parameterNames, (n) => value(c === 'background' ? (rename[n] ?? n) : n));
-    const events = await model.sample(baseDraws(model, rng.fork(stream + 1), samples), theta);
+    const events = await sampleFlow(model, theta, samples, rng.fork(stream + 1));
     out.push({ component: c, events, weight: expected / samples });
   }
   return out;

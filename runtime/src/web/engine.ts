@@ -1,13 +1,14 @@
 // onnxruntime-web for the page: the native WebGPU provider (`onnxruntime-web/webgpu`, the same C++ code as
 // onnxruntime-node's) when the browser has a WebGPU adapter, WASM otherwise. onnxruntime does not fall back
 // by itself when a provider cannot start (ONNX-NOTES.md), so providers are tried in order here and the one
-// that ran is reported. Graph runs are made cooperative: the page stays responsive and a fit can be cancelled.
+// that ran is reported. This runs in the page's fit worker (worker.ts); graph runs are made cooperative so that
+// the worker hears Cancel between them.
 import * as ort from 'onnxruntime-web/webgpu';
 import type * as Ort from 'onnxruntime-common';
 import { FlowModel, type ModelSource, type OrtModule } from '../model/flow-model.ts';
+import { FitCancelled } from './protocol.ts';
 
 export type ProviderChoice = 'auto' | 'webgpu' | 'wasm';
-export const PROVIDER_CHOICES: readonly ProviderChoice[] = ['auto', 'webgpu', 'wasm'];
 
 export interface WebGpuStatus {
   available: boolean;
@@ -36,7 +37,7 @@ const MAX_WASM_THREADS = 8;
 export async function configureOrt(wasmBase: string): Promise<EnvironmentInfo> {
   const isolated = globalThis.crossOriginIsolated === true;
   const cores = navigator.hardwareConcurrency || 1;
-  ort.env.wasm.wasmPaths = new URL(wasmBase, document.baseURI).href;
+  ort.env.wasm.wasmPaths = new URL(wasmBase, globalThis.location.href).href;
   ort.env.wasm.numThreads = isolated ? Math.max(1, Math.min(cores, MAX_WASM_THREADS)) : 1;
   ort.env.logLevel = 'error';
   return { crossOriginIsolated: isolated, hardwareConcurrency: cores, requestedThreads: ort.env.wasm.numThreads, webgpu: await probeWebGpu() };
@@ -63,21 +64,13 @@ export function wasmThreads(): number {
   return ort.env.wasm.numThreads ?? 1;
 }
 
-/** Thrown by graph runs after Cancel: ends the fit (or sampling) that was running. */
-export class FitCancelled extends Error {
-  constructor() {
-    super('cancelled by the user');
-    this.name = 'FitCancelled';
-  }
-}
-
-/** How long graph runs may go on back to back before the page gets a turn (ms): one frame at 60 Hz. */
+/** How long graph runs may go on back to back before the worker reads its messages (ms). */
 const SLICE_MS = 16;
 
 /**
- * Gives the browser a turn between graph runs (repaint the progress, handle the Cancel button) and stops
- * the work with FitCancelled once `cancel()` was called. The fit itself never sees this: it only awaits
- * graph runs, which now sometimes take one extra task.
+ * Lets the worker's message queue in between graph runs (where a Cancel waits) and stops the work with
+ * FitCancelled once `cancel()` was called. The fit itself never sees this: it only awaits graph runs, which
+ * now sometimes take one extra task.
  */
 export class RunControl {
   private cancelled = false;

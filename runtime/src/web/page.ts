@@ -1,32 +1,18 @@
-// The page's behaviour: pick models (served or from disk), get events (CSV or pseudo-data sampled here),
-// fit, and show the fit table, the ΔNLL map with gradient arrows and the data with the fitted model.
+// The page's behaviour: pick models (served or from disk), get events (CSV or pseudo-data sampled by the flows),
+// fit, and show the fit table, the ΔNLL map with gradient arrows and the data with the fitted model. The flows,
+// the likelihood and the fits live in the fit worker (worker.ts), so the page answers the user while they run.
 // Every user action reports failures in the error box and leaves the page usable.
 import { formatEventsCsv, parseEventsCsv } from '../data/csv.ts';
-import { type FitResult, fitLikelihood } from '../likelihood/fit.ts';
-import { type MixtureLikelihood, yieldName } from '../likelihood/mixture.ts';
-import type { ModelSource } from '../model/flow-model.ts';
+import type { FitResult } from '../likelihood/fit.ts';
+import { yieldName } from '../likelihood/mixture.ts';
 import type { ManifestVariable } from '../model/manifest.ts';
-import { deltaNllMap } from '../plots/scans.ts';
-import { histogramComparison, type HistogramSeries } from '../plots/histograms.ts';
-import {
-  COMPONENTS,
-  type ComponentName,
-  type DeltaNllMapData,
-  type EventTable,
-  type FitSettings,
-  type ModelPair,
-  PAPER_TOY,
-  backgroundRenames,
-  buildLikelihood,
-  deltaNllMapAround,
-  fitOptions,
-  fittedPrediction,
-  generatePseudoData,
-  middleOfRange,
-} from './analysis.ts';
-import { type EnvironmentInfo, FitCancelled, type LoadedModel, type ProviderChoice, RunControl, loadFlowModel, wasmThreads } from './engine.ts';
-import { clearFigure, renderFigure } from './render.ts';
-import { pickedModelSources, urlSource } from './sources.ts';
+import { COMPONENTS, type ComponentName, type DeltaNllMapData, type EventTable, type FitSettings, PAPER_TOY, backgroundRenames, middleOfRange } from './analysis.ts';
+import { element, formatValue, inPageTerms, label, numberField, option, radioValue, readNumber } from './dom.ts';
+import type { EnvironmentInfo, ProviderChoice } from './engine.ts';
+import { FitCancelled, type LoadedModels, type ModelSpec, type Progress } from './protocol.ts';
+import { PREDICTION_SAMPLES, drawFigures, showFit } from './results.ts';
+import { type PickedFolder, pickedModelFolders } from './sources.ts';
+import { FitWorker } from './worker-client.ts';
 
 /** What the page exposes after a fit, for scripts and tests (window.__flowscanResult). */
 export interface PageResult {
@@ -38,6 +24,9 @@ export interface PageResult {
   hardwareConcurrency: number;
   events: { count: number; source: string };
   map: DeltaNllMapData | null;
+  /** The duration announced before the fit started (s), and the time the fit, map and prediction took. */
+  expectedSeconds: number;
+  elapsedSeconds: number;
 }
 
 declare global {
@@ -48,79 +37,41 @@ declare global {
 
 /** Shipped models the page loads at start when the server has them (the toy study of the paper, §3.1). */
 const DEFAULT_MODELS: Record<ComponentName, string> = { signal: 'toy-signal', background: 'toy-background' };
-/** Flow samples per component for the fitted-model histogram: smooth next to 10^5 observed events. */
-const PREDICTION_SAMPLES = 200_000;
 
 /** body[data-state]: what the page is doing, for the user's scripts and the tests. */
 type PageState = 'starting' | 'ready' | 'loading-models' | 'reading-folders' | 'reading-events' | 'generating' | 'writing-events' | 'fitting' | 'fitted' | 'cancelled' | 'error';
 
-function element<T extends HTMLElement>(id: string): T {
-  const found = document.getElementById(id);
-  if (!found) throw new Error(`the page has no element #${id}: index.html and page.ts disagree`);
-  return found as T;
-}
-
-function radioValue(name: string): string {
-  return (document.querySelector(`input[name="${name}"]:checked`) as HTMLInputElement).value;
-}
-
-/** A number typed by the user, read strictly: the field's label appears in the message. */
-function readNumber(input: HTMLInputElement, label: string, check?: (v: number) => boolean, expected = 'a finite number'): number {
-  const text = input.value.trim();
-  const value = Number(text);
-  if (text === '' || !Number.isFinite(value) || (check && !check(value))) {
-    input.focus();
-    throw new Error(`${label} must be ${expected}, got "${input.value}".`);
-  }
-  return value;
-}
-
-function formatValue(v: number | undefined, digits = 5): string {
-  if (v === undefined || !Number.isFinite(v)) return '—';
-  const a = Math.abs(v);
-  return a !== 0 && (a >= 1e5 || a < 1e-3) ? v.toExponential(digits - 1) : Number(v.toPrecision(digits)).toString();
-}
-
-function label(p: { name: string; unit: string }): string {
-  return p.unit ? `${p.name} [${p.unit}]` : p.name;
-}
-
-function option(value: string, text: string): HTMLOptionElement {
-  const o = document.createElement('option');
-  o.value = value;
-  o.textContent = text;
-  return o;
-}
-
-function numberField(id: string, text: string, value: number, title: string): HTMLLabelElement {
-  const wrapper = document.createElement('label');
-  wrapper.append(`${text} `);
-  const input = document.createElement('input');
-  input.type = 'text';
-  input.inputMode = 'decimal';
-  input.id = id;
-  input.value = String(value);
-  input.title = title;
-  wrapper.append(input);
-  return wrapper;
+/** The models in the worker, how they were chosen, and which list entries name them. */
+interface CurrentModels extends LoadedModels {
+  choice: ProviderChoice;
+  sources: Record<ComponentName, ModelSpec>;
+  selected: Record<ComponentName, string>;
 }
 
 export class Page {
-  private readonly control = new RunControl();
+  private readonly worker: FitWorker;
+  private env: EnvironmentInfo | null = null;
   private served: string[] = [];
-  private picked: ModelSource[] = [];
-  private models: ModelPair | null = null;
-  private loaded: Record<ComponentName, LoadedModel> | null = null;
+  private picked: PickedFolder[] = [];
+  private current: CurrentModels | null = null;
   private events: EventTable | null = null;
   private busy = false;
 
   constructor(
-    private readonly env: EnvironmentInfo,
-    private readonly modelsBase: string,
-  ) {}
+    workerUrl: URL,
+    private readonly wasmBase: URL,
+    private readonly modelsBase: URL,
+  ) {
+    // A worker replaced after Cancel comes back with onnxruntime started and the current models loaded.
+    this.worker = new FitWorker(workerUrl, async (send) => {
+      await send('start', { wasmBase: this.wasmBase.href });
+      if (this.current) await send('load-models', { choice: this.current.choice, sources: this.current.sources });
+    });
+  }
 
   async start(): Promise<void> {
-    this.showRuntime();
+    this.env = await this.worker.call('start', { wasmBase: this.wasmBase.href });
+    this.showRuntime(this.env);
     this.bind();
     this.setSignalFraction(PAPER_TOY.counts.signal / (PAPER_TOY.counts.signal + PAPER_TOY.counts.background));
     try {
@@ -139,8 +90,7 @@ export class Page {
     document.body.dataset.state = state;
   }
 
-  private showRuntime(): void {
-    const e = this.env;
+  private showRuntime(e: EnvironmentInfo): void {
     const lines = [
       e.crossOriginIsolated
         ? `Cross-origin isolated: WASM may use ${e.requestedThreads} threads (${e.hardwareConcurrency} logical cores).`
@@ -150,6 +100,7 @@ export class Page {
         : e.webgpu.fallback
           ? `WebGPU adapter: ${e.webgpu.detail}; “auto” runs on WASM, which is faster than a software GPU (choose WebGPU to use it anyway).`
           : `WebGPU adapter: ${e.webgpu.detail}.`,
+      'Fits run in a background worker: the page stays responsive and Cancel stops them at once.',
     ];
     element('runtime-info').textContent = lines.join('\n');
   }
@@ -158,14 +109,17 @@ export class Page {
     element('error-dismiss').addEventListener('click', () => this.clearError());
     element('load-models').addEventListener('click', () => void this.action('Loading the models failed', 'loading-models', () => this.loadModels()));
     element<HTMLInputElement>('model-folder').addEventListener('change', (event) => void this.action('Reading the picked folders failed', 'reading-folders', async () => this.addPicked((event.target as HTMLInputElement).files)));
-    element<HTMLInputElement>('events-file').addEventListener('change', (event) => {
-      const input = event.target as HTMLInputElement;
-      void this.action('Reading the event file failed', 'reading-events', () => this.readCsv(input));
-    });
+    const eventsFile = element<HTMLInputElement>('events-file');
+    // Picking the same file again (after fixing it) must fire another change event.
+    eventsFile.addEventListener('click', () => (eventsFile.value = ''));
+    eventsFile.addEventListener('change', () => void this.action('Reading the event file failed', 'reading-events', () => this.readCsv(eventsFile)));
     element('generate').addEventListener('click', () => void this.action('Generating pseudo-data failed', 'generating', () => this.generate()));
     element('download-events').addEventListener('click', () => void this.action('Writing the events failed', 'writing-events', async () => this.downloadEvents()));
     element('run-fit').addEventListener('click', () => void this.action('The fit failed', 'fitting', () => this.runFit()));
-    element('cancel-fit').addEventListener('click', () => this.control.cancel());
+    element('cancel-fit').addEventListener('click', () => {
+      element('fit-status').textContent = 'Cancelling…';
+      this.worker.cancel();
+    });
     for (const radio of Array.from(document.querySelectorAll<HTMLInputElement>('input[name="data-kind"]'))) {
       radio.addEventListener('change', () => {
         const generate = radioValue('data-kind') === 'generate';
@@ -181,11 +135,10 @@ export class Page {
   /** Runs a user action: one at a time, failures in the error box, the page usable afterwards. */
   private async action(title: string, state: PageState, work: () => Promise<void>): Promise<void> {
     if (this.busy) {
-      this.showError(title, 'another action is still running; wait for it or cancel it.');
+      this.showError(title, 'another action is still running; wait for it or press Cancel.');
       return;
     }
     this.busy = true;
-    this.control.reset();
     this.clearError();
     this.setState(state);
     this.setButtons(false);
@@ -197,7 +150,7 @@ export class Page {
         this.setState('cancelled');
         element('fit-status').textContent = 'Cancelled.';
       } else {
-        this.showError(title, (error as Error).message);
+        this.showError(title, inPageTerms((error as Error).message));
         this.setState('error');
       }
     } finally {
@@ -227,7 +180,7 @@ export class Page {
   // ---- models ----
 
   private async servedModels(): Promise<string[]> {
-    const url = new URL('index.json', new URL(this.modelsBase, document.baseURI));
+    const url = new URL('index.json', this.modelsBase);
     let response: Response;
     try {
       response = await fetch(url, { cache: 'no-cache' });
@@ -248,7 +201,7 @@ export class Page {
       const previous = select.value;
       select.replaceChildren(
         ...this.served.map((name) => option(`served:${name}`, name)),
-        ...this.picked.map((source, i) => option(`picked:${i}`, `${source.location} (from disk)`)),
+        ...this.picked.map((folder, i) => option(`picked:${i}`, `${folder.location} (from disk)`)),
       );
       const wanted = [previous, `served:${DEFAULT_MODELS[c]}`].find((v) => Array.from(select.options).some((o) => o.value === v));
       if (wanted) select.value = wanted;
@@ -257,87 +210,85 @@ export class Page {
 
   private addPicked(files: FileList | null): void {
     if (!files || files.length === 0) return;
-    const sources = pickedModelSources(files);
+    const folders = pickedModelFolders(files);
     const first = this.picked.length;
-    this.picked.push(...sources);
+    this.picked.push(...folders);
     this.fillModelSelects();
     // A picked folder whose name says which component it is goes straight into that list.
-    sources.forEach((source, k) => {
-      const name = source.location.toLowerCase();
+    folders.forEach((folder, k) => {
+      const name = folder.location.toLowerCase();
       for (const c of COMPONENTS) if (name.includes(c)) element<HTMLSelectElement>(`${c}-model`).value = `picked:${first + k}`;
     });
-    element('models-info').textContent = `Added ${sources.map((s) => s.location).join(', ')} from disk: choose them above and press “Load models”.`;
+    element('models-info').textContent = `Added ${folders.map((f) => f.location).join(', ')} from disk: choose them above and press “Load models”.`;
   }
 
-  private sourceFor(c: ComponentName): ModelSource {
+  private specFor(c: ComponentName): ModelSpec {
     const value = element<HTMLSelectElement>(`${c}-model`).value;
-    if (!value) throw new Error(`no ${c} model is chosen: the server offers none, so add an exported model folder from your disk.`);
+    if (!value) throw new Error(`no ${c} model is chosen: the server offers none, so add an exported model folder from your disk (“Add exported model folders”).`);
     const [kind, id] = [value.slice(0, value.indexOf(':')), value.slice(value.indexOf(':') + 1)];
-    return kind === 'served' ? urlSource(new URL(`${encodeURIComponent(id)}/`, new URL(this.modelsBase, document.baseURI)).href) : this.picked[Number(id)];
+    if (kind === 'served') return { kind: 'url', url: new URL(`${encodeURIComponent(id)}/`, this.modelsBase).href };
+    const folder = this.picked[Number(id)];
+    return { kind: 'files', location: folder.location, files: folder.files };
   }
 
   private async loadModels(): Promise<void> {
     const choice = element<HTMLSelectElement>('provider').value as ProviderChoice;
+    const selected = Object.fromEntries(COMPONENTS.map((c) => [c, element<HTMLSelectElement>(`${c}-model`).value])) as Record<ComponentName, string>;
     element('models-info').textContent = 'Loading…';
-    const fresh: Partial<Record<ComponentName, LoadedModel>> = {};
     try {
-      for (const c of COMPONENTS) fresh[c] = await loadFlowModel(this.sourceFor(c), choice, this.env, this.control);
+      const sources = Object.fromEntries(COMPONENTS.map((c) => [c, this.specFor(c)])) as Record<ComponentName, ModelSpec>;
+      this.current = { ...(await this.worker.call('load-models', { choice, sources })), choice, sources, selected };
     } catch (error) {
-      for (const m of Object.values(fresh)) await m.model.release();
-      element('models-info').textContent = this.models ? `Still using the models loaded before:\n${this.describeModels()}` : 'No models loaded.';
+      // The lists go back to the models still loaded, so that what they show is what a fit uses.
+      if (this.current) for (const c of COMPONENTS) element<HTMLSelectElement>(`${c}-model`).value = this.current.selected[c];
+      element('models-info').textContent = this.current ? `Still using the models loaded before:\n${this.describeModels(this.current)}` : 'No models loaded.';
       throw error;
     }
-    if (this.models) for (const c of COMPONENTS) await this.models[c].release();
-    this.loaded = fresh as Record<ComponentName, LoadedModel>;
-    this.models = { signal: this.loaded.signal.model, background: this.loaded.background.model };
-    element('models-info').textContent = this.describeModels();
-    this.fillParameterInputs();
+    element('models-info').textContent = this.describeModels(this.current);
+    this.fillParameterInputs(this.current);
   }
 
   private providerText(provider: string): string {
-    return provider === 'webgpu' ? `WebGPU (${this.env.webgpu.detail})` : `WASM, ${wasmThreads()} thread${wasmThreads() === 1 ? '' : 's'}`;
+    const threads = this.current?.wasmThreads ?? 1;
+    return provider === 'webgpu' ? `WebGPU (${this.env?.webgpu.detail})` : `WASM, ${threads} thread${threads === 1 ? '' : 's'}`;
   }
 
-  private describeModels(): string {
+  private describeModels(current: CurrentModels): string {
     const lines = COMPONENTS.map((c) => {
-      const { model, location, provider, skipped } = this.loaded![c];
-      const theta = model.manifest.parameters.map((p) => `${p.name} ∈ [${formatValue(p.range[0], 4)}, ${formatValue(p.range[1], 4)}]${p.unit ? ` ${p.unit}` : ''}`).join(', ');
-      const features = model.manifest.features.map(label).join(', ');
+      const { manifest, name, location, provider, skipped } = current.models[c];
+      const theta = manifest.parameters.map((p) => `${p.name} ∈ [${formatValue(p.range[0], 4)}, ${formatValue(p.range[1], 4)}]${p.unit ? ` ${p.unit}` : ''}`).join(', ');
+      const features = manifest.features.map(label).join(', ');
       const fallback = skipped.length ? ` (${skipped.map((s) => s.split(':')[0]).join(', ')} could not run it)` : '';
-      return `${c}: ${model.name} from ${location} — features ${features}; θ: ${theta || 'none'}; ${model.manifest.flow.kind}, trained ${model.manifest.provenance.epochs} epochs. Provider: ${this.providerText(provider)}${fallback}.`;
+      return `${c}: ${name} from ${location} — features ${features}; θ: ${theta || 'none'}; ${manifest.flow.kind}, trained ${manifest.provenance.epochs} epochs. Provider: ${this.providerText(provider)}${fallback}.`;
     });
     return lines.join('\n');
   }
 
   /** Inputs that depend on the models: θ for pseudo-data, start values, map axes, histogram feature. */
-  private fillParameterInputs(): void {
-    const models = this.models!;
-    const rename = backgroundRenames(models);
+  private fillParameterInputs(current: CurrentModels): void {
+    const rename = backgroundRenames(current.models);
     const thetaBox = element('theta-inputs');
     const startBox = element('start-inputs');
     thetaBox.replaceChildren();
     startBox.replaceChildren();
     for (const c of COMPONENTS) {
-      for (const p of models[c].manifest.parameters) {
+      for (const p of current.models[c].manifest.parameters) {
         const name = c === 'background' ? (rename[p.name] ?? p.name) : p.name;
         const range = `training range [${p.range.join(', ')}]`;
-        const truth = PAPER_TOY.values[p.name] !== undefined && models[c].name === DEFAULT_MODELS[c] ? PAPER_TOY.values[p.name] : middleOfRange(p);
+        const truth = PAPER_TOY.values[p.name] !== undefined && current.models[c].name === DEFAULT_MODELS[c] ? PAPER_TOY.values[p.name] : middleOfRange(p);
         thetaBox.append(numberField(`theta-${name}`, `${label({ name, unit: p.unit })} =`, truth, range));
         startBox.append(numberField(`start-${name}`, `${label({ name, unit: p.unit })}`, Number(middleOfRange(p).toPrecision(3)), range));
       }
     }
-    const features = element<HTMLSelectElement>('hist-feature');
-    features.replaceChildren(...models.signal.manifest.features.map((f) => option(f.name, label(f))));
+    element<HTMLSelectElement>('hist-feature').replaceChildren(...current.models.signal.manifest.features.map((f) => option(f.name, label(f))));
     this.fillMapSelects();
   }
 
   private likelihoodParameters(): ManifestVariable[] {
-    if (!this.models) return [];
-    const rename = backgroundRenames(this.models);
-    return [
-      ...this.models.signal.manifest.parameters,
-      ...this.models.background.manifest.parameters.map((p) => ({ ...p, name: rename[p.name] ?? p.name })),
-    ];
+    if (!this.current) return [];
+    const { models } = this.current;
+    const rename = backgroundRenames(models);
+    return [...models.signal.manifest.parameters, ...models.background.manifest.parameters.map((p) => ({ ...p, name: rename[p.name] ?? p.name }))];
   }
 
   private fillMapSelects(): void {
@@ -353,33 +304,38 @@ export class Page {
 
   // ---- events ----
 
-  private requireModels(what: string): ModelPair {
-    if (!this.models) throw new Error(`load the models first: ${what}`);
-    return this.models;
+  private requireModels(what: string): CurrentModels {
+    if (!this.current) throw new Error(`load the models first (“Load models” in 1. Models): ${what}`);
+    return this.current;
   }
 
   private async readCsv(input: HTMLInputElement): Promise<void> {
     const file = input.files?.[0];
     if (!file) return;
     try {
-      const models = this.requireModels('the event file must have one column per model feature.');
+      const { models } = this.requireModels('the event file must have one column per model feature.');
       const columns = [...new Set(COMPONENTS.flatMap((c) => models[c].featureNames))];
       const skipBadRows = element<HTMLInputElement>('skip-bad-rows').checked;
       const parsed = parseEventsCsv(await file.text(), { source: file.name, columns, skipBadRows });
       this.setEvents({ columns: parsed.columns, count: parsed.rows, source: file.name });
+      // The composition of the user's events is unknown: the fraction of the last pseudo-data (or the paper's) must not stay.
+      this.setSignalFraction(null);
+      const info = element('data-info');
       if (parsed.skippedCount > 0) {
         const listed = parsed.skipped.map((s) => `line ${s.line}: ${s.reason}`).join('\n');
         const more = parsed.skippedCount > parsed.skipped.length ? `\n… and ${parsed.skippedCount - parsed.skipped.length} more` : '';
-        element('data-info').textContent += `\nSkipped ${parsed.skippedCount} row${parsed.skippedCount === 1 ? '' : 's'} that could not be read:\n${listed}${more}`;
+        info.textContent += `\nSkipped ${parsed.skippedCount} row${parsed.skippedCount === 1 ? '' : 's'} that could not be read:\n${listed}${more}`;
       }
-    } finally {
-      // Picking the same file again (after fixing it) must fire another change event.
+      info.textContent += '\nThe signal fraction of these events is unknown: enter it under 3. Fit, or choose “Extended” to fit the yields.';
+    } catch (error) {
+      // The file input shows only a file that was read; the events (if any) are still the earlier ones.
       input.value = '';
+      throw error;
     }
   }
 
   private async generate(): Promise<void> {
-    const models = this.requireModels('the pseudo-data are sampled from them.');
+    const { models } = this.requireModels('the pseudo-data are sampled from them.');
     // Inputs carry the likelihood's names; each sampler graph takes its model's own names.
     const rename = backgroundRenames(models);
     const theta = Object.fromEntries(
@@ -388,21 +344,21 @@ export class Page {
         Object.fromEntries(
           models[c].manifest.parameters.map((p) => {
             const name = c === 'background' ? (rename[p.name] ?? p.name) : p.name;
-            return [p.name, readNumber(element(`theta-${name}`), `${name} of the pseudo-data`)];
+            return [p.name, readNumber(element(`theta-${name}`), `“${name} =” of the pseudo-data (2. Observed events)`)];
           }),
         ),
       ]),
     ) as Record<ComponentName, Record<string, number>>;
     const counts = {
-      signal: readNumber(element('n-signal'), 'The number of signal events', (v) => Number.isInteger(v) && v >= 0, 'an integer ≥ 0'),
-      background: readNumber(element('n-background'), 'The number of background events', (v) => Number.isInteger(v) && v >= 0, 'an integer ≥ 0'),
+      signal: readNumber(element('n-signal'), '“Signal events” (2. Observed events)', (v) => Number.isInteger(v) && v >= 0, 'an integer ≥ 0'),
+      background: readNumber(element('n-background'), '“Background events” (2. Observed events)', (v) => Number.isInteger(v) && v >= 0, 'an integer ≥ 0'),
     };
-    const seed = readNumber(element('data-seed'), 'The seed', Number.isSafeInteger, 'an integer');
+    const seed = readNumber(element('data-seed'), '“Seed” (2. Observed events)', Number.isSafeInteger, 'an integer');
     const info = element('data-info');
     const before = info.textContent;
     info.textContent = 'Sampling…';
     try {
-      this.setEvents(await generatePseudoData(models, { theta, counts, seed }));
+      this.setEvents(await this.worker.call('generate', { theta, counts, seed }));
     } catch (error) {
       info.textContent = before;
       throw error;
@@ -410,8 +366,11 @@ export class Page {
     if (counts.signal + counts.background > 0) this.setSignalFraction(counts.signal / (counts.signal + counts.background));
   }
 
-  private setSignalFraction(f: number): void {
-    element<HTMLInputElement>('signal-fraction').value = String(f);
+  /** The fixed signal fraction of the fit: known for pseudo-data, to be entered for the user's events (null). */
+  private setSignalFraction(f: number | null): void {
+    const input = element<HTMLInputElement>('signal-fraction');
+    input.value = f === null ? '' : String(f);
+    input.placeholder = f === null ? 'enter for your events' : '';
   }
 
   private setEvents(events: EventTable): void {
@@ -425,7 +384,7 @@ export class Page {
   }
 
   private downloadEvents(): void {
-    if (!this.events) throw new Error('there are no events to write yet.');
+    if (!this.events) throw new Error('there are no events to write yet: generate pseudo-data first.');
     const order = Object.keys(this.events.columns);
     const blob = new Blob([formatEventsCsv(this.events.columns, order)], { type: 'text/csv' });
     const link = document.createElement('a');
@@ -440,181 +399,87 @@ export class Page {
   private readSettings(): FitSettings {
     const yields = radioValue('yields') as FitSettings['yields'];
     const start: Record<string, number> = {};
-    for (const p of this.likelihoodParameters()) start[p.name] = readNumber(element(`start-${p.name}`), `The start value of ${p.name}`);
+    for (const p of this.likelihoodParameters()) start[p.name] = readNumber(element(`start-${p.name}`), `The start value of ${p.name} (“Start”, 3. Fit)`);
+    const fraction = element<HTMLInputElement>('signal-fraction');
     return {
       yields,
-      signalFraction: yields === 'fixed-fractions' ? readNumber(element('signal-fraction'), 'The signal fraction', (v) => v >= 0 && v <= 1, 'a number in [0, 1]') : 0,
+      signalFraction:
+        yields === 'fixed-fractions'
+          ? readNumber(fraction, '“Signal fraction” (3. Fit)', (v) => v >= 0 && v <= 1, fraction.value.trim() === '' ? 'entered for these events (a number in [0, 1]), or choose “Extended”' : 'a number in [0, 1]')
+          : 0,
       start,
-      starts: readNumber(element('starts'), 'The number of starts', (v) => Number.isInteger(v) && v >= 1 && v <= 64, 'an integer in [1, 64]'),
-      seed: readNumber(element('fit-seed'), 'The fit seed', Number.isSafeInteger, 'an integer'),
+      starts: readNumber(element('starts'), '“Starts” (3. Fit)', (v) => Number.isInteger(v) && v >= 1 && v <= 64, 'an integer in [1, 64]'),
+      seed: readNumber(element('fit-seed'), '“Fit seed” (3. Fit)', Number.isSafeInteger, 'an integer'),
+      maxEvaluations: readNumber(element('max-evaluations'), '“Evaluations per start” (3. Fit)', (v) => Number.isInteger(v) && v >= 1 && v <= 1000, 'an integer in [1, 1000]'),
       significance: element<HTMLInputElement>('significance').checked,
       outsideSupport: element<HTMLSelectElement>('outside-support').value as FitSettings['outsideSupport'],
     };
   }
 
-  private progress(text: string, done?: number, total?: number): void {
+  private progress(p: Progress): void {
     const bar = element<HTMLProgressElement>('fit-progress');
     bar.hidden = false;
-    if (done === undefined) bar.removeAttribute('value');
+    if (p.done === undefined) bar.removeAttribute('value');
     else {
-      bar.max = total ?? 1;
-      bar.value = done;
+      bar.max = p.total ?? 1;
+      bar.value = p.done;
     }
-    element('fit-status').textContent = text;
+    if (p.expectedSeconds !== undefined) element('fit-expected').textContent = p.text;
+    else element('fit-status').textContent = p.text;
   }
 
   private async runFit(): Promise<void> {
-    const models = this.requireModels('the likelihood is built from them.');
-    if (!this.events) throw new Error('there are no observed events: pick a CSV file or generate pseudo-data first.');
+    const current = this.requireModels('the likelihood is built from them.');
+    if (!this.events) throw new Error('there are no observed events: pick a CSV file or generate pseudo-data first (2. Observed events).');
     const settings = this.readSettings();
     const mapWanted = element<HTMLInputElement>('map-enabled').checked;
     const mapX = element<HTMLSelectElement>('map-x').value;
     const mapY = element<HTMLSelectElement>('map-y').value;
-    const mapPoints = readNumber(element('map-points'), 'The points per axis of the map', (v) => Number.isInteger(v) && v >= 2 && v <= 101, 'an integer in [2, 101]');
-    const bins = readNumber(element('hist-bins'), 'The number of histogram bins', (v) => Number.isInteger(v) && v >= 2 && v <= 500, 'an integer in [2, 500]');
+    const mapPoints = readNumber(element('map-points'), '“points per axis” of the ΔNLL map (3. Fit)', (v) => Number.isInteger(v) && v >= 2 && v <= 101, 'an integer in [2, 101]');
+    const bins = readNumber(element('hist-bins'), '“bins” of the histogram (3. Fit)', (v) => Number.isInteger(v) && v >= 2 && v <= 500, 'an integer in [2, 500]');
     const feature = element<HTMLSelectElement>('hist-feature').value;
-    if (mapWanted && mapX === mapY) throw new Error(`the ΔNLL map needs two different parameters, both are ${mapX}: choose another one, or untick the map.`);
+    if (mapWanted && mapX === mapY) throw new Error(`the ΔNLL map needs two different parameters, both are ${mapX}: choose another one, or untick “ΔNLL map of”.`);
+    const parameters = this.likelihoodParameters();
+    const map = mapWanted && parameters.length + (settings.yields === 'extended' ? COMPONENTS.length : 0) >= 2 ? { x: mapX, y: mapY, points: mapPoints } : null;
     const events = this.events;
     window.__flowscanResult = undefined;
     element('results-section').hidden = true;
+    element('fit-expected').textContent = '';
     const t0 = performance.now();
-    const elapsed = () => `${((performance.now() - t0) / 1000).toFixed(1)} s`;
     try {
-      this.progress('Building the likelihood…');
-      const likelihood = buildLikelihood(models, events, settings);
-      const fit = await fitLikelihood(likelihood, {
-        ...fitOptions(settings, (stage, p) => {
-          this.progress(`${stage}: ${p.calls} evaluations, lowest NLL ${p.lowestValue.toFixed(3)}, ${p.activeStarts} start${p.activeStarts === 1 ? '' : 's'} running — ${elapsed()}`);
-        }),
-        onStage: (stage) => {
-          if (stage === 'fit') this.progress(`errors (Hessian)… — ${elapsed()}`);
-        },
+      const outcome = await this.worker.call(
+        'fit',
+        { events: { columns: events.columns, count: events.count, source: events.source }, settings, map, prediction: { samples: PREDICTION_SAMPLES, seed: settings.seed } },
+        (p) => this.progress(p),
+      );
+      const providers = Object.fromEntries(COMPONENTS.map((c) => [c, current.models[c].provider])) as Record<ComponentName, string>;
+      showFit(outcome.fit, settings, events, Object.fromEntries(COMPONENTS.map((c) => [c, this.providerText(providers[c])])) as Record<ComponentName, string>);
+      this.progress({ text: 'Drawing the figures…' });
+      await drawFigures(events, outcome.map, outcome.prediction, { feature, bins }, {
+        parameters: outcome.fit.parameters,
+        features: { signal: current.models.signal.manifest.features, background: current.models.background.manifest.features },
       });
-      this.showFit(fit, settings, events);
-      let map: DeltaNllMapData | null = null;
-      if (mapWanted && likelihood.dimension >= 2) {
-        map = await deltaNllMapAround(likelihood, fit, mapX, mapY, mapPoints, (done, total) => this.progress(`ΔNLL map: row ${done} of ${total} — ${elapsed()}`, done, total));
-      }
-      this.progress(`Sampling the fitted model… — ${elapsed()}`);
-      const prediction = await fittedPrediction(models, likelihood, fit, PREDICTION_SAMPLES, settings.seed);
+      const elapsedSeconds = (performance.now() - t0) / 1000;
       window.__flowscanResult = {
-        fit,
+        fit: outcome.fit,
         settings,
-        providers: { signal: this.loaded!.signal.provider, background: this.loaded!.background.provider },
-        wasmThreads: wasmThreads(),
-        crossOriginIsolated: this.env.crossOriginIsolated,
-        hardwareConcurrency: this.env.hardwareConcurrency,
+        providers,
+        wasmThreads: current.wasmThreads,
+        crossOriginIsolated: this.env?.crossOriginIsolated ?? false,
+        hardwareConcurrency: this.env?.hardwareConcurrency ?? 1,
         events: { count: events.count, source: events.source },
-        map,
+        map: outcome.map,
+        expectedSeconds: outcome.expectedSeconds,
+        elapsedSeconds,
       };
-      await this.drawFigures(likelihood, events, map, prediction, feature, bins);
-      this.progress(`Done in ${elapsed()}.`, 1, 1);
+      this.progress({ text: `Done in ${elapsedSeconds.toFixed(1)} s (expected about ${Math.ceil(outcome.expectedSeconds)} s).`, done: 1, total: 1 });
     } catch (error) {
-      if (!(error instanceof FitCancelled)) element<HTMLProgressElement>('fit-progress').hidden = true;
+      // The status must not keep describing a stage that is over.
+      if (!(error instanceof FitCancelled)) {
+        element<HTMLProgressElement>('fit-progress').hidden = true;
+        element('fit-status').textContent = 'The fit failed: see the message at the top.';
+      }
       throw error;
     }
-  }
-
-  private showFit(fit: FitResult, settings: FitSettings, events: EventTable): void {
-    const body = element('fit-table').querySelector('tbody')!;
-    body.replaceChildren(
-      ...fit.parameters.map((p) => {
-        const row = document.createElement('tr');
-        const note = p.fixed ? 'fixed' : p.atBound !== 'free' ? `at ${p.atBound} bound` : '';
-        const truth = events.truth?.[p.name];
-        const cells = [
-          label(p),
-          formatValue(p.value, 6),
-          p.fixed ? '' : formatValue(p.error, 3),
-          truth === undefined ? '' : formatValue(truth, 6),
-          p.trainingRange ? `[${formatValue(p.trainingRange[0], 4)}, ${formatValue(p.trainingRange[1], 4)}]` : '',
-          note,
-        ];
-        for (const text of cells) {
-          const cell = document.createElement('td');
-          cell.textContent = text;
-          row.append(cell);
-        }
-        row.dataset.parameter = p.name;
-        return row;
-      }),
-    );
-    const providers = COMPONENTS.map((c) => `${c}: ${this.providerText(this.loaded![c].provider)}`).join('; ');
-    const mode = settings.yields === 'extended' ? 'extended likelihood' : `fixed fractions (signal ${formatValue(settings.signalFraction, 6)})`;
-    const lines = [
-      `NLL ${fit.nll.toFixed(4)} at ${fit.data.events} events${fit.data.droppedOutsideSupport ? ` (${fit.data.droppedOutsideSupport} outside the support dropped)` : ''}, ${mode}.`,
-      `${fit.converged ? 'Converged' : 'NOT converged'} (${fit.reason}); ${fit.evaluations.calls} evaluations (${fit.evaluations.points} points, ${fit.evaluations.graphRuns} graph runs) in ${(fit.wallMs / 1000).toFixed(2)} s.`,
-      fit.significance ? `Local significance of the signal: Z = ${fit.significance.z.toFixed(2)} (q0 = ${fit.significance.q0.toFixed(2)}).` : '',
-      fit.hessianMessage ? `No errors: ${fit.hessianMessage}` : '',
-      `Ran on ${providers}.`,
-    ];
-    element('fit-summary').textContent = lines.filter((l) => l).join('\n');
-    element('fit-warnings').replaceChildren(
-      ...fit.warnings.map((w) => {
-        const item = document.createElement('li');
-        item.textContent = `warning: ${w}`;
-        return item;
-      }),
-    );
-    clearFigure(element('map-figure'));
-    clearFigure(element('hist-figure'));
-    element('map-caption').textContent = '';
-    element('hist-caption').textContent = '';
-    element('results-section').hidden = false;
-  }
-
-  private async drawFigures(
-    likelihood: MixtureLikelihood,
-    events: EventTable,
-    map: DeltaNllMapData | null,
-    prediction: Awaited<ReturnType<typeof fittedPrediction>>,
-    feature: string,
-    bins: number,
-  ): Promise<void> {
-    const unitOf = (name: string) => likelihood.parameters.find((p) => p.name === name)?.unit ?? '';
-    if (map) {
-      const truth = events.truth && events.truth[map.x] !== undefined && events.truth[map.y] !== undefined ? { x: events.truth[map.x], y: events.truth[map.y] } : undefined;
-      const spec = deltaNllMap({
-        xTitle: label({ name: map.x, unit: unitOf(map.x) }),
-        yTitle: label({ name: map.y, unit: unitOf(map.y) }),
-        x: map.xs,
-        y: map.ys,
-        deltaNll: map.deltaNll,
-        gradient: { gx: map.gradX, gy: map.gradY },
-        bestFit: map.best,
-        ...(truth ? { truth } : {}),
-      });
-      await renderFigure(spec, element('map-figure'));
-      element('map-caption').textContent =
-        `ΔNLL = NLL − NLL(best fit) over ${map.x} × ${map.y}, the other parameters at the best fit; arrows point along −∇NLL (downhill) from the θ-gradient graph; contours at ΔNLL = 0.5 and 2.`;
-    }
-    const models = this.models!;
-    const d = models.signal.featureNames.indexOf(feature);
-    const meta = models.signal.manifest.features[d];
-    const lo = Math.min(...COMPONENTS.map((c) => models[c].manifest.features[d].range[0]));
-    const hi = Math.max(...COMPONENTS.map((c) => models[c].manifest.features[d].range[1]));
-    const D = models.signal.dimension;
-    const column = (p: { events: Float32Array }) => Float32Array.from({ length: p.events.length / D }, (_, i) => p.events[i * D + d]);
-    const series: HistogramSeries[] = [{ label: `data (${events.count} events)`, values: events.columns[feature], style: 'points' }];
-    const background = prediction.find((p) => p.component === 'background');
-    const values = prediction.map(column);
-    const total = values.reduce((n, v) => n + v.length, 0);
-    const all = new Float32Array(total);
-    const weights = new Float32Array(total);
-    let at = 0;
-    prediction.forEach((p, k) => {
-      all.set(values[k], at);
-      weights.fill(p.weight, at, at + values[k].length);
-      at += values[k].length;
-    });
-    if (background) {
-      const v = values[prediction.indexOf(background)];
-      series.push({ label: 'fit: background', values: v, weights: new Float32Array(v.length).fill(background.weight), style: 'filled', color: '#9ecae1' });
-    }
-    series.push({ label: 'fit: signal + background', values: all, weights, style: 'line', color: '#D55E00' });
-    const spec = histogramComparison({ xTitle: label(meta), range: [lo, hi], bins, series });
-    await renderFigure(spec, element('hist-figure'));
-    element('hist-caption').textContent =
-      `Observed events (points, Poisson errors) and the fitted model: each flow sampled ${PREDICTION_SAMPLES} times at its best-fit parameters, weighted to its fitted share of the events.`;
   }
 }
