@@ -3,7 +3,8 @@
 // evaluated by onnxruntime from the same IR graph that `flowscan export` writes.
 import * as ort from 'onnxruntime-node';
 import type { FlowConfig } from '../flows/config.ts';
-import { logProbGraph } from '../flows/graphs.ts';
+import { type Rng } from '@flowscan/runtime';
+import { logProbGraph, sampleGraph } from '../flows/graphs.ts';
 import { emitOnnx } from '../ir/onnx.ts';
 import type { TrainingData } from '../train/dataset.ts';
 import { runTraining } from '../train/run.ts';
@@ -83,6 +84,33 @@ export async function logDensity(model: DensityModel, events: AnomalyEvents, thr
       if (conditioningOf(model) === 'm') feeds.theta = new ort.Tensor('float32', Float32Array.from(events.m.subarray(s, e)), [e - s, 1]);
       const result = await session.run(feeds);
       out.set(result.log_prob.data as Float32Array, s);
+    }
+  } finally {
+    await session.release();
+  }
+  return out;
+}
+
+/**
+ * One event from p(x | m_i) for each condition value m_i (CATHODE's background samples at signal-region m):
+ * base draws (normal or Student-t, as the flow's) through the sampler graph, onnxruntime on the CPU.
+ */
+export async function sampleDensity(model: DensityModel, m: Float64Array, rng: Rng, threads = 1): Promise<Float64Array> {
+  if (conditioningOf(model) !== 'm') throw new Error('sampling at condition values needs a conditional density p(x | m)');
+  const D = model.definition.features.length;
+  const built = sampleGraph(model.definition);
+  const bytes = emitOnnx(built.graph, { name: 'sample', outputs: { x: built.outputs.x.id }, weights: model.weights });
+  const session = await ort.InferenceSession.create(bytes, { executionProviders: ['cpu'], intraOpNumThreads: threads, graphOptimizationLevel: 'all' });
+  const base = model.definition.flow.base;
+  const out = new Float64Array(m.length * D);
+  try {
+    for (let s = 0; s < m.length; s += SCORE_CHUNK) {
+      const e = Math.min(s + SCORE_CHUNK, m.length);
+      const z = new Float32Array((e - s) * D);
+      if (base.kind === 'normal') rng.fillNormal(z);
+      else rng.fillStudentT(z, base.nu);
+      const result = await session.run({ z: new ort.Tensor('float32', z, [e - s, D]), theta: new ort.Tensor('float32', Float32Array.from(m.subarray(s, e)), [e - s, 1]) });
+      out.set(result.x.data as Float32Array, s * D);
     }
   } finally {
     await session.release();

@@ -9,6 +9,7 @@ import { bitsPerDimension, logDensity } from '../anomaly/density.ts';
 import { type LhcoSrSplit, countSignal, splitLhcoSr } from '../anomaly/events.ts';
 import { densityPlaneFigure, logPVersusInverseLambdaFigure, rocFigure, sicFigure } from '../anomaly/figures.ts';
 import { METHODS, METHOD_TITLES, type Method, type MethodSettings, type RepeatResult, runMethods } from '../anomaly/methods.ts';
+import { SIMULATOR_SIGNAL_REGION, type SimulatedSearchSizes, runLocalisation, simulateSearch } from '../anomaly/localisation.ts';
 import { exportAnomalyScore } from '../anomaly/score-model.ts';
 import { MIN_BACKGROUND_COUNT, type ScoreMetrics, meanAndSpread, scoreMetrics } from '../anomaly/metrics.ts';
 import { type FlowKind, flowConfig } from '../flows/config.ts';
@@ -26,12 +27,14 @@ export interface AnomalyScale {
   repeats: number;
   bootstrapIterations: number;
   classifierEpochs: number;
+  /** The simulated search for ANODE and CATHODE, and how many times they are trained. */
+  simulator: SimulatedSearchSizes & { repeats: number };
 }
 
 export const ANOMALY_SCALES: Record<'quick' | 'default' | 'full', AnomalyScale> = {
-  quick: { flow: { kind: 'maf', blocks: 4, hidden: 48 }, epochs: 8, ensemble: 1, repeats: 1, bootstrapIterations: 2, classifierEpochs: 12 },
-  default: { flow: { kind: 'maf', blocks: 5, hidden: 64 }, epochs: 15, ensemble: 3, repeats: 3, bootstrapIterations: 4, classifierEpochs: 30 },
-  full: { flow: { kind: 'maf', blocks: 5, hidden: 64 }, epochs: 15, ensemble: 5, repeats: 5, bootstrapIterations: 6, classifierEpochs: 60 },
+  quick: { flow: { kind: 'maf', blocks: 4, hidden: 48 }, epochs: 8, ensemble: 1, repeats: 1, bootstrapIterations: 2, classifierEpochs: 12, simulator: { background: 100_000, signal: 250, testBackground: 10_000, testSignal: 3000, repeats: 1 } },
+  default: { flow: { kind: 'maf', blocks: 5, hidden: 64 }, epochs: 15, ensemble: 3, repeats: 3, bootstrapIterations: 4, classifierEpochs: 30, simulator: { background: 200_000, signal: 400, testBackground: 20_000, testSignal: 6000, repeats: 2 } },
+  full: { flow: { kind: 'maf', blocks: 5, hidden: 64 }, epochs: 15, ensemble: 5, repeats: 5, bootstrapIterations: 6, classifierEpochs: 60, simulator: { background: 1_000_000, signal: 1500, testBackground: 40_000, testSignal: 10_000, repeats: 3 } },
 };
 
 /**
@@ -56,8 +59,8 @@ export interface AnomalyStudyOptions {
 
 export interface MethodSummary {
   method: Method;
-  auc: { mean: number; spread: number; count: number };
-  maxSic: { mean: number; spread: number; count: number };
+  auc: MeanSpread;
+  maxSic: MeanSpread;
   perRepeat: { seed: number; auc: number; aucError: number; maxSic: number | null }[];
 }
 
@@ -66,8 +69,12 @@ export interface AnomalyStudyResult {
   summaryPath: string;
   methods: MethodSummary[];
   bitsPerDimension: { density: string; overall: number; signal: number; background: number }[];
+  /** ANODE and CATHODE on the simulator, AUC and max SIC against its truth labels. */
+  simulator: { method: 'anode' | 'cathode'; auc: MeanSpread; maxSic: MeanSpread }[];
   seconds: number;
 }
+
+type MeanSpread = { mean: number; spread: number; count: number };
 
 function methodSettings(scale: AnomalyScale, threads: number): MethodSettings {
   return {
@@ -114,6 +121,27 @@ export async function runAnomalyStudy(o: AnomalyStudyOptions): Promise<AnomalySt
   }));
   for (const s of methods) say(`${METHOD_TITLES[s.method].padEnd(40)} AUC ${s.auc.mean.toFixed(3)} ± ${s.auc.spread.toFixed(3)}   max SIC ${s.maxSic.mean.toFixed(2)} ± ${s.maxSic.spread.toFixed(2)}`);
 
+  // Mass localisation needs sidebands, which only the simulator has.
+  const search = simulateSearch(o.seed + 77, scale.simulator);
+  const srSignal = countSignal(search.signalRegion);
+  const searchText =
+    `simulated data: ${search.signalRegion.count} events in the signal region ${SIMULATOR_SIGNAL_REGION.join('–')} GeV (${srSignal} signal, S/B = ${((100 * srSignal) / (search.signalRegion.count - srSignal)).toFixed(2)} %) ` +
+    `and ${search.sidebands.count} in the sidebands; an independent test of ${search.test.count} signal-region events (${countSignal(search.test)} signal)`;
+  say(`LHCO-like simulator: ${searchText}`);
+  const localisationSettings = { flow: settings.flow, train: settings.train, classifier: settings.classifier, oversampling: 2, threads: settings.threads };
+  const localisation: { anode: ScoreMetrics; cathode: ScoreMetrics }[] = [];
+  for (let r = 0; r < scale.simulator.repeats; r++) {
+    const result = await runLocalisation(search, localisationSettings, o.seed + 1000 * r);
+    say(`  ANODE and CATHODE, seed ${o.seed + 1000 * r}: ${Object.entries(result.seconds).map(([k, v]) => `${k} ${v.toFixed(0)} s`).join(', ')}`);
+    localisation.push({ anode: scoreMetrics(result.anode, search.test.label), cathode: scoreMetrics(result.cathode, search.test.label) });
+  }
+  const simulator = (['anode', 'cathode'] as const).map((method) => ({
+    method,
+    auc: meanAndSpread(localisation.map((l) => l[method].auc)),
+    maxSic: meanAndSpread(localisation.map((l) => l[method].maxSic?.sic ?? Number.NaN)),
+  }));
+  for (const s of simulator) say(`simulator ${s.method.padEnd(8)} AUC ${s.auc.mean.toFixed(3)} ± ${s.auc.spread.toFixed(3)}   max SIC ${s.maxSic.mean.toFixed(2)} ± ${s.maxSic.spread.toFixed(2)}`);
+
   const first = repeats[0];
   const D = split.test.features.length;
   const isSignal = (i: number): boolean => label[i] === 1;
@@ -144,6 +172,7 @@ export async function runAnomalyStudy(o: AnomalyStudyOptions): Promise<AnomalySt
   await figure('sic', sicFigure(curves, 'Significance improvement'), `SIC = ε_S/√ε_B where at least ${MIN_BACKGROUND_COUNT} test background events pass.`);
   await figure('plane-idealised', densityPlaneFigure(first.logP.idealisedBackground, first.logP.data, label, 'Test events: idealised background density'), 'Tan Fig. 2: log p(x|bkg) against log p(x|data), the background density trained on labelled background.');
   await figure('plane-bootstrap', densityPlaneFigure(first.logP.bootstrapBackground, first.logP.data, label, 'Test events: bootstrapped background density'), 'The same with the bootstrapped background density.');
+  await figure('simulator-roc', rocFigure([{ label: 'ANODE', metrics: localisation[0].anode }, { label: 'CATHODE', metrics: localisation[0].cathode }], 'Simulator: mass localisation'), 'ROC of ANODE and CATHODE on the simulated signal-region test events (first repeat).');
   await figure('logp-lambda', logPVersusInverseLambdaFigure(first.logP.bootstrapBackground, first.logP.data, label, 'log p(x|data) against λ⁻¹ (bootstrap)'), 'Tan Figs. 3–4: a cut on log p and a cut on λ select different events.');
 
   const fmt = (x: { mean: number; spread: number; count: number }, digits: number): string => (x.count > 1 ? `${x.mean.toFixed(digits)} ± ${x.spread.toFixed(digits)}` : x.mean.toFixed(digits));
@@ -180,6 +209,20 @@ export async function runAnomalyStudy(o: AnomalyStudyOptions): Promise<AnomalySt
     { heading: 'Densities', tables: [bpdTable], figures: [figures['plane-idealised'], figures['plane-bootstrap'], figures['logp-lambda']] },
     { heading: 'Bootstrap', tables: [bootstrapTable] },
     {
+      heading: 'Mass localisation on the LHCO-like simulator',
+      text:
+        `The real files hold the signal region only, so ANODE (p(x | m_jj) trained on the sidebands, interpolated into the signal region, against p(x | m_jj) of the signal-region data) ` +
+        `and CATHODE (the sideband flow sampled at m_jj drawn from a kernel density of the signal-region m_jj, 2 samples per data event, and a classifier of data against samples) run on the simulator (docs/lhco-simulator.md): ${searchText}.`,
+      tables: [
+        {
+          caption: `Simulator, against its truth labels: mean ± standard deviation over ${scale.simulator.repeats} training(s)`,
+          columns: ['method', 'AUC', 'max SIC'],
+          rows: simulator.map((s) => [s.method === 'anode' ? 'ANODE' : 'CATHODE', fmt(s.auc, 3), fmt(s.maxSic, 2)]),
+        },
+      ],
+      figures: [figures['simulator-roc']],
+    },
+    {
       heading: 'Training',
       text: `Flows: ${scale.flow.kind.toUpperCase()} ${scale.flow.blocks} × ${scale.flow.hidden}, ${scale.epochs} epochs at most (onnxruntime engine), ${scale.ensemble} per density of the ratios (mean log p; the bootstrap refits one per iteration); classifiers 3 × 64 ReLU, ${scale.classifierEpochs} epochs, ensemble of the 5 best epochs. Study wall time ${seconds.toFixed(0)} s.`,
       tables: [timeTable],
@@ -189,7 +232,7 @@ export async function runAnomalyStudy(o: AnomalyStudyOptions): Promise<AnomalySt
   await writeFileAtomic(reportPath, buildReport({ title: 'flowscan — anomaly detection on the LHCO R&D signal region (issue 13)', subtitle: `scale: ${o.scale}`, sections }));
   const summaryPath = join(o.out, 'summary.json');
   const bootstrap = repeats.map((r) => ({ seed: r.seed, ...r.bootstrap }));
-  await writeFileAtomic(summaryPath, JSON.stringify({ scale: o.scale, seed: o.seed, split: describeSplit(split), methods, bitsPerDimension: bpd, bootstrap, seconds }, null, 2));
+  await writeFileAtomic(summaryPath, JSON.stringify({ scale: o.scale, seed: o.seed, split: describeSplit(split), methods, bitsPerDimension: bpd, bootstrap, simulator: { data: searchText, methods: simulator }, seconds }, null, 2));
   say(`anomaly study done in ${seconds.toFixed(0)} s`);
-  return { reportPath, summaryPath, methods, bitsPerDimension: bpd, seconds };
+  return { reportPath, summaryPath, methods, bitsPerDimension: bpd, simulator, seconds };
 }
