@@ -2,6 +2,7 @@
 // Browser-safe; render in Node with trainer/src/report/render.ts or in a page with vega-embed.
 
 export { histogram1d, histogramTotal, type Histogram1D, type HistogramOptions } from './binning.ts';
+export { coverageFigure, type CoverageOptions, type CoveragePoint } from './coverage.ts';
 export { contourLines, levelCrossings, type ContourPoint } from './contours.ts';
 export { lossCurve, rocCurve, type LossCurveOptions, type RocCurveInput, type RocCurveOptions } from './curves.ts';
 export {

@@ -3,14 +3,15 @@
 import { createHash } from 'node:crypto';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import { type FlowModel, PRECISION_CHOICES, type PrecisionChoice, type ScanRequest, fitLikelihood, requestLikelihood } from '@flowscan/runtime';
+import { type FlowModel, PRECISION_CHOICES, type PrecisionChoice, type ScanRequest, applyEventCounts, fitLikelihood, requestLikelihood } from '@flowscan/runtime';
 import { EXECUTION_PROVIDERS, type ExecutionProviderChoice, loadModel } from '@flowscan/runtime/node';
 import { WHOLE_RUN, parseShard } from '../shards/shards.ts';
 import { scanGrid } from '../toys/lee.ts';
 import { runToysShard, writeToysSummary } from '../toys/run.ts';
 import type { ToysConfig, ToysContext } from '../toys/toys.ts';
 import { choiceOption, integerOption, intervalsOption, numberOption, numberPairsOption } from './options.ts';
-import { progressBar } from './progress.ts';
+import { type Progress, progressBar } from './progress.ts';
+import { writeToysReport } from '../report/toys.ts';
 import { readScanRequest } from './scan.ts';
 import { readColumns } from './train.ts';
 
@@ -34,6 +35,7 @@ interface ToysCliOptions {
   threads?: number;
   precision: PrecisionChoice;
   memory: number;
+  report?: string;
 }
 
 /** "lo:hi" of the event weights' uniform distribution. */
@@ -71,6 +73,7 @@ export function register(program: Command): void {
     .option('--lee-reference <u0>', 'reference level of the upcrossings for Gross–Vitells', numberOption('--lee-reference', (v) => v > 0, 'a positive number'), 1)
     .option('--observed', 'with --lee: also scan the observed events and give their global significance')
     .option('--seed <n>', 'random seed (toy k draws from its own stream of this seed)', integerOption('--seed', 0), 1)
+    .option('--report <dir>', 'also write the summary, pull and coverage figures (SVG and PNG) and report.html into DIR')
     .option('--shard <i/n>', 'run only shard i of n (zero-based; Slurm: $SLURM_ARRAY_TASK_ID/n); merge with `flowscan merge DIR`')
     .option('--ep <provider>', `execution provider: ${EXECUTION_PROVIDERS.join(' | ')}`, choiceOption('--ep', EXECUTION_PROVIDERS), 'auto')
     .option('--threads <n>', 'onnxruntime intra-op threads (shards side by side: give each a share of the cores)', integerOption('--threads', 1, 1024))
@@ -94,6 +97,7 @@ Examples:
       if (o.bootstrap && o.lee) throw new Error('--lee draws background-only toys from the flows; it does not combine with --bootstrap');
       if (o.observed && !o.lee) throw new Error('--observed goes with --lee (the observed events\' global significance)');
       const shard = o.shard ? parseShard(o.shard) : WHOLE_RUN;
+      if (o.report && shard.count > 1) throw new Error(`--report goes with a whole run, not --shard ${o.shard}: \`flowscan merge ${o.out}\` writes the summary and figures of the merged shards`);
       let request: ScanRequest;
       let baseDir: string;
       let observedColumns: Record<string, Float64Array> | null = null;
@@ -127,6 +131,7 @@ Examples:
         observedColumns = Object.fromEntries(features.map((f) => [f, columns[f]]));
       }
       const observedCount = observedColumns ? observedColumns[features[0]].length : 0;
+      request = applyEventCounts(request, o.events ?? observedCount);
       const memoryBudget = o.memory * 2 ** 20;
       if (!truth) {
         process.stderr.write(`toys: no --truth given: fitting the ${observedCount} observed events for the generation point\n`);
@@ -161,18 +166,24 @@ Examples:
         observed: observedColumns ? { columns: observedColumns, weights: observedWeights, count: observedCount } : null,
         memoryBudget,
       };
-      const bar = progressBar(shard.count > 1 ? `toys (shard ${shard.index}/${shard.count})` : 'toys', 1);
+      // One line per toy in a log, with the rate and an ETA (the bar is made at the first toy, which knows the total).
+      const progress: { bar: Progress | null } = { bar: null };
       try {
-        const run = await runToysShard(context, shard, o.out, (done, total, last) => bar.update(done / total, { toys: `${done}/${total}`, 's/toy': last.seconds.toFixed(1) }));
-        bar.stop();
+        const run = await runToysShard(context, shard, o.out, (done, total, last) => {
+          progress.bar ??= progressBar(shard.count > 1 ? `toys (shard ${shard.index}/${shard.count})` : 'toys', total);
+          progress.bar.update(done, { 's/toy': last.seconds.toFixed(1), ...(last.fit ? { NLL: last.fit.nll.toFixed(2), converged: last.fit.converged ? 'yes' : 'no' } : {}) });
+        });
+        progress.bar?.stop();
         if (run.reused) process.stderr.write(`toys: ${run.path} was already finished by this configuration: kept\n`);
         if (shard.count > 1) {
           process.stdout.write(`wrote ${run.path} (${run.items.length} items); when all ${shard.count} shards are done: flowscan merge ${o.out}\n`);
         } else {
-          process.stdout.write(`${await writeToysSummary(config, run.items.map((i) => i.result), o.out)}\n`);
+          const results = run.items.map((i) => i.result);
+          process.stdout.write(`${await writeToysSummary(config, results, o.out)}\n`);
+          if (o.report) process.stdout.write(`wrote ${await writeToysReport(o.report, config, results)}\n`);
         }
       } finally {
-        bar.stop();
+        progress.bar?.stop();
         for (const m of Object.values(models)) await m.release();
       }
     });

@@ -30,6 +30,7 @@ interface ValidateCliOptions {
   ep: ExecutionProviderChoice;
   request?: string;
   asimov?: boolean;
+  report?: string;
 }
 
 /** What a run needs besides its configuration: how to run item j, and a few words on its result. */
@@ -126,6 +127,7 @@ export function register(program: Command): void {
     .option('--seed <n>', 'toy: seed of the pseudo-experiments (item j draws from stream j of it)', integerOption('--seed', 0), 1)
     .option('--request <file>', 'your own flows: a scan request (schemas/scan-request.schema.json) whose components, yields and fractions define the fit; each design file replaces its events file')
     .option('--asimov', 'toy: expected pulls and error ratios from one large exact sample per point (no pseudo-experiment noise; seconds per point)')
+    .option('--report <dir>', 'also write the summary, calibration figures (SVG and PNG) and report.html into DIR (they are always written into --out too)')
     .option('--shard <i/n>', 'run shard i of n (zero-based, e.g. $SLURM_ARRAY_TASK_ID/n) and write only its shard file; `flowscan merge DIR` summarises')
     .option('--threads <n>', 'onnxruntime intra-op threads (default: one per core); 1 for shards running side by side on one machine', integerOption('--threads', 1, 1024))
     .option('--precision <p>', 'graph precision: auto (float64 on the CPU) | float32 | float64', choiceOption('--precision', PRECISION_CHOICES), 'auto')
@@ -147,6 +149,9 @@ where design.json is { "points": [ { "truth": { "m_pole": 91.2, "gamma": 2.5 }, 
     .action(async (reference: 'toy' | undefined, o: ValidateCliOptions) => {
       if ((reference === 'toy') === (o.request !== undefined)) throw new Error('give either the reference "toy" or --request FILE --design design.json');
       const shard = o.shard !== undefined ? parseShard(o.shard) : WHOLE_RUN;
+      if (o.report && (o.shard !== undefined || o.asimov)) {
+        throw new Error(`--report goes with a whole run${o.asimov ? ', not --asimov (it prints its table)' : `, not --shard ${o.shard}: \`flowscan merge ${o.out}\` writes report.html into ${o.out}`}`);
+      }
       const load = (dir: string) => loadModel(dir, { ep: o.ep, precision: o.precision, ...(o.threads ? { threads: o.threads } : {}) });
       if (o.asimov) {
         if (reference !== 'toy' || o.shard !== undefined || o.experiments !== undefined) {
@@ -170,6 +175,8 @@ where design.json is { "points": [ { "truth": { "m_pole": 91.2, "gamma": 2.5 }, 
         if (o.shard === undefined) {
           const merged = await mergeShards(o.out, VALIDATE_KIND);
           process.stdout.write(`${(await writeValidationSummary(prepared.config, merged.items, o.out)).text}\n`);
+          // The same summary, figures and report.html in the folder a user keeps reports in.
+          if (o.report) process.stdout.write(`report: ${(await writeValidationSummary(prepared.config, merged.items, o.report)).text.split('\n').at(-1)}\n`);
         } else {
           process.stdout.write(`shard ${shard.index}/${shard.count}: ${outcome.items.length} of ${prepared.total} items in ${shardPath}; when all ${shard.count} shards are done: flowscan merge ${o.out}\n`);
         }
