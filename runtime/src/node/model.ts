@@ -1,5 +1,5 @@
 // Node adapter: load exported models from a folder with onnxruntime-node, choosing the execution provider.
-// onnxruntime does not fall back by itself when a provider cannot start (ONNX-NOTES.md), so providers are
+// onnxruntime does not fall back by itself when a provider cannot start (docs/onnx.md, Execution providers), so providers are
 // tried in order here and the one that ran is reported.
 import { type Stats, constants, existsSync } from 'node:fs';
 import { type FileHandle, open } from 'node:fs/promises';

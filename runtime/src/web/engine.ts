@@ -1,6 +1,6 @@
 // onnxruntime-web for the page: the native WebGPU provider (`onnxruntime-web/webgpu`, the same C++ code as
 // onnxruntime-node's) when the browser has a WebGPU adapter, WASM otherwise. onnxruntime does not fall back
-// by itself when a provider cannot start (ONNX-NOTES.md), so providers are tried in order here and the one
+// by itself when a provider cannot start (docs/onnx.md, Execution providers), so providers are tried in order here and the one
 // that ran is reported. This runs in the page's fit worker (worker.ts); graph runs are made cooperative so that
 // the worker hears Cancel between them.
 import * as ort from 'onnxruntime-web/webgpu';

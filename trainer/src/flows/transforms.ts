@@ -45,7 +45,7 @@ export interface SplineOptions {
  * derivatives at ±B (Durkan, Bekasov, Murray, Papamakarios 2019, "Neural Spline Flows", eqs. 4–6).
  * Bin search without searchsorted: compare x with the left knots and pick the bin's values with a masked
  * telescoping sum (see `locate`); inputs are clamped into [−B, B] before the arithmetic and the tails selected with Where, so no
- * NaN reaches the gradient (ONNX-NOTES.md).
+ * NaN reaches the gradient (docs/onnx.md, spline bin search).
  */
 export function rationalQuadraticSpline(g: GraphBuilder, options: SplineOptions): ElementwiseTransform {
   const K = options.bins;

@@ -1,5 +1,5 @@
 // ONNX emitter for the IR: standard ops of the default domain only, opset 18, IR version 8, so the same file
-// runs in onnxruntime-node (CPU, WebGPU, CUDA) and onnxruntime-web (WASM, WebGPU). See ONNX-NOTES.md for
+// runs in onnxruntime-node (CPU, WebGPU, CUDA) and onnxruntime-web (WASM, WebGPU). See docs/onnx.md for
 // the numerics traps avoided here (softplus written out, no LogSoftmax/Sum/Sign/IsNaN).
 import onnxProto from 'onnx-proto';
 import type { onnx as OnnxTypes } from 'onnx-proto';

@@ -44,9 +44,11 @@ export async function jobOptions(job: TrainingJob): Promise<TrainRunOptions> {
 }
 
 function trainInWorker(job: TrainingJob, threads: number, bars: ReturnType<typeof multiProgress>, running: Set<Worker>): Promise<TrainedModel> {
-  // A JavaScript entry that registers the TypeScript loader, then runs the worker (train-worker.ts).
+  // From the sources, a JavaScript entry that registers the TypeScript loader, then runs train-worker.ts; from
+  // the build (scripts/build.ts), the built worker itself.
   const workerData: WorkerJob = { job, threads };
-  const worker = new Worker(new URL('./train-worker.mjs', import.meta.url), { workerData });
+  const entry = import.meta.url.endsWith('.ts') ? './train-worker.mjs' : './train-worker.js';
+  const worker = new Worker(new URL(entry, import.meta.url), { workerData });
   running.add(worker);
   let bar: Progress | null = null;
   return new Promise<TrainedModel>((resolve, reject) => {
