@@ -12,6 +12,7 @@ interface StudyCliOptions {
   ship?: boolean;
   models?: string;
   data?: string;
+  maps: boolean;
 }
 
 export function register(program: Command): void {
@@ -26,6 +27,7 @@ export function register(program: Command): void {
     .option('--backend <name>', `TensorFlow.js backend: ${BACKEND_CHOICES.join(' | ')}`, choiceOption('--backend', BACKEND_CHOICES), 'auto')
     .option('--ship', 'copy the exported toy models into the repository\'s models/ folder')
     .option('--data <dir>', 'anomaly: folder of the LHCO R&D signal-region .npy files (default ../shared/data/lhco-sr beside the repository)')
+    .option('--no-maps', 'lhco: skip the ΔNLL maps (paper Fig. 7; more than half of the default scale\'s time), e.g. for a study over many seeds')
     .option('--models <dir>', 'toy: fit and report with models exported earlier (folder with toy-signal/ and toy-background/), no training')
     .addHelpText('after', '\nExamples:\n  flowscan study toy            # what `npm start` runs\n  flowscan study lhco --quick')
     .action(async (study: 'toy' | 'lhco' | 'anomaly' | 'amplify', o: StudyCliOptions) => {
@@ -56,7 +58,7 @@ export function register(program: Command): void {
         process.stdout.write(`\nreport: ${result.reportPath}\nsummary: ${result.summaryPath}\n`);
       } else {
         const { runLhcoStudy } = await import('../study/lhco.ts');
-        const result = await runLhcoStudy({ scale, out, seed: o.seed, backend: o.backend });
+        const result = await runLhcoStudy({ scale, out, seed: o.seed, backend: o.backend, maps: o.maps });
         process.stdout.write(`\nreport: ${result.reportPath}\n`);
       }
     });
