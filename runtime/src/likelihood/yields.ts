@@ -2,7 +2,8 @@
 // A request component may give `events` (its expected count in the fitted sample) instead of a fraction:
 //   fixed fractions, every component counted:  f_c = n_c / Σ_c' n_c'   (the counts' proportions);
 //   fixed fractions, all but one counted:      f_c = n_c / N, the remaining component takes 1 − Σ f_c
-//                                               (N: the events of the fit, Σ of their weights when weighted);
+//                                               (N: the events read, Σ of their weights when weighted, before
+//                                               any outside-support drop);
 //   extended yields:                            n_c is the start of the yield parameter n_<component>.
 import type { ScanRequest } from '../scan/scan.ts';
 import { yieldName } from './mixture.ts';

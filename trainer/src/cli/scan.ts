@@ -196,8 +196,9 @@ export function register(program: Command): void {
       'after',
       `
 Yields. With fixed fractions (the default) each component has a fraction of the events, or an expected count:
-  every component counted: f_c = n_c / Σ n; all but one: f_c = n_c / (events in the fit), the last takes the rest
-  (Σ of the event weights when weighted). Counts on the command line replace the request's fractions.
+  every component counted: f_c = n_c / Σ n; all but one: f_c = n_c / N, the last takes the rest (N: the events read,
+  Σ of their weights when weighted, before any outside-support drop). Counts on the command line replace the
+  request's fractions.
 With "yields": "extended" the fit has one more free parameter per component, its expected yield n_<component>
 (unit: events; bounds [0, 10·Σw + 100]; start: the component's count if given, else Σw / components; a Gaussian
 constraint, e.g. "constraints": { "n_background": { "mean": 1e5, "width": 300 } }, adds an auxiliary measurement).
@@ -212,7 +213,8 @@ Model and event paths are relative to the request file.
 
 Examples:
   flowscan scan --demo
-  flowscan scan --request request.json --out result.json --ep cpu --profile`,
+  flowscan scan --request request.json --out result.json --ep cpu --profile
+  flowscan scan --request request.json --signal-events 1000 --profile --report out/report   # figures + report.html`,
     )
     .action(async (o: ScanCliOptions) => {
       if (!o.request === !o.demo) throw new Error('give either --request FILE or --demo');
