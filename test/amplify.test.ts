@@ -9,7 +9,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Rng } from '@flowscan/runtime';
-import { amplifyWorkspace, asimovCounts, fitSignalStrength, templateDeviation, upperLimitOnMu } from '../trainer/src/study/amplify-analysis.ts';
+import { amplifyWorkspace, asimovCounts, fitSignalStrength, replicaVariance, templateDeviation, upperLimitOnMu } from '../trainer/src/study/amplify-analysis.ts';
 import { seriesFigure } from '../trainer/src/study/amplify-figures.ts';
 import { runAmplifyStudy } from '../trainer/src/study/amplify.ts';
 
@@ -121,6 +121,20 @@ test('templateDeviation: χ² ≈ ndf and yield ratio within its error for sampl
   t.true(Math.abs(distorted.pulls[0]) > 5, `first-bin pull ${distorted.pulls[0]}`);
 });
 
+test('replicaVariance: ≈ 0 for replicas of one law, the injected spread of the bin fractions otherwise', (t) => {
+  const rng = new Rng(21);
+  const p = [0.02, 0.03, 0.01];
+  const same = Array.from({ length: 400 }, () => ({ counts: drawHistogram(rng, p, 20_000, 1).sumw, events: 20_000 }));
+  replicaVariance(same).forEach((v, b) => t.true(v < 0.15 * (p[b] / 20_000), `bin ${b}: ${v} vs Poisson ${p[b] / 20_000}`));
+  // Each replica's law moves: bin fractions scaled by (1 ± 0.2) at random, variance (0.2 p)².
+  const moving = Array.from({ length: 400 }, () => {
+    const scale = 1 + 0.2 * (rng.uniform() < 0.5 ? -1 : 1);
+    return { counts: drawHistogram(rng, p.map((q) => q * scale), 20_000, 1).sumw, events: 20_000 };
+  });
+  replicaVariance(moving).forEach((v, b) => t.true(Math.abs(v / (0.2 * p[b]) ** 2 - 1) < 0.25, `bin ${b}: ${v} vs ${(0.2 * p[b]) ** 2}`));
+  t.throws(() => replicaVariance(same.slice(0, 1)), { message: /at least 2 replicas, got 1/ });
+});
+
 test('seriesFigure refuses x ≤ 0 on its log axis', (t) => {
   t.throws(() => seriesFigure({ title: 'f', xTitle: 'x', yTitle: 'y', series: [{ label: 'a', points: [{ x: 0, y: 1 }] }] }), { message: /x = 0; the log axis needs x > 0/ });
 });
@@ -131,10 +145,14 @@ test('flowscan study amplify end to end at a tiny scale', async (t) => {
     const result = await runAmplifyStudy({
       out,
       seed: 3,
-      scale: { mcEvents: 5000, amplification: [2, 4], referenceEvents: 100_000, signalEvents: 5000, classifierEvents: 3000, classifierEpochs: 4, epochs: 3, blocks: 2, hidden: 16, batchSize: 512, luminosities: [1e4, 1e5] },
+      scale: { mcEvents: 5000, amplification: [2, 4], referenceEvents: 100_000, signalEvents: 5000, classifierEvents: 3000, classifierEpochs: 4, epochs: 3, blocks: 2, hidden: 16, batchSize: 512, luminosities: [1e4, 1e5], replicas: 2, replicaAmplification: 2 },
     });
-    t.deepEqual(result.sources.map((s) => s.label), ['MC', 'generated ×2', 'generated ×4', 'reference']);
-    t.deepEqual(result.sources.map((s) => s.events), [5000, 10_000, 20_000, 100_000]);
+    t.deepEqual(result.sources.map((s) => s.label), ['MC', 'generated ×2', 'generated ×4', 'generated ×2 ± flow', 'generated ×4 ± flow', 'reference']);
+    t.deepEqual(result.sources.map((s) => s.events), [5000, 10_000, 20_000, 10_000, 20_000, 100_000]);
+    // The flow's bootstrap variance only widens the errors: σ_μ with it is at least σ_μ without.
+    for (const k of [1, 2]) {
+      result.sources[k].fits.forEach((f, j) => t.true(result.sources[k + 2].fits[j].strength.sigma >= f.strength.sigma * (1 - 1e-6), `${result.sources[k].label} at ${f.luminosity}`));
+    }
     const reference = result.sources.at(-1)!;
     // The reference IS the truth of the Asimov data: its fit must return μ = 1 exactly.
     for (const f of reference.fits) t.true(Math.abs(f.strength.muHat - 1) < 1e-4, `reference μ̂ = ${f.strength.muHat}`);

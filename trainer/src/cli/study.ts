@@ -51,7 +51,11 @@ export function register(program: Command): void {
       } else if (study === 'amplify') {
         const { runAmplifyStudy } = await import('../study/amplify.ts');
         const result = await runAmplifyStudy({ scale, out, seed: o.seed });
-        process.stdout.write(`\ngenerated backgrounds give μ̂ = 1 within σ at every luminosity: ${result.generatedWithinError ? 'yes' : 'no'}\nreport: ${result.reportPath}\nsummary: ${result.summaryPath}\n`);
+        const yesNo = (v: boolean): string => (v ? 'yes' : 'no');
+        process.stdout.write(
+          `\nμ̂ = 1 within σ at every luminosity — generated backgrounds with their own staterror: ${yesNo(result.withinError.generated)}, ` +
+            `with the flow's bootstrap uncertainty: ${yesNo(result.withinError.generatedWithFlowUncertainty)}\nreport: ${result.reportPath}\nsummary: ${result.summaryPath}\n`,
+        );
       } else if (study === 'anomaly') {
         const { runAnomalyStudy } = await import('../study/anomaly.ts');
         const result = await runAnomalyStudy({ scale, out, seed: o.seed, ...(o.data ? { dataDir: o.data } : {}) });

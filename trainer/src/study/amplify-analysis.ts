@@ -71,10 +71,15 @@ export interface SignalStrength {
   converged: boolean;
 }
 
-/** μ̂ ± σ from the free maximum-likelihood fit to the workspace's observations. */
+/** Bounds of μ in the fit of μ̂: a deficit of events at the signal may pull it below 0, and its error is then not cut. */
+const MU_FIT_BOUNDS: [number, number] = [-10, 10];
+
+/** μ̂ ± σ from the free maximum-likelihood fit to the workspace's observations (μ free in [−10, 10]). */
 export async function fitSignalStrength(ws: hf.Workspace): Promise<SignalStrength> {
   const model = new hf.HistFactoryModel(ws);
-  const result = await hf.fit(model, model.observedData(), { errors: true });
+  const bounds = model.suggestedBounds();
+  bounds[model.poiIndex] = MU_FIT_BOUNDS;
+  const result = await hf.fit(model, model.observedData(), { errors: true, bounds });
   const norm = model.parameterNames.indexOf(BACKGROUND_NORM);
   return {
     muHat: result.parameters[model.poiIndex],
@@ -145,4 +150,30 @@ export function templateDeviation(source: BinnedSample, reference: BinnedSample)
   });
   const { chi2, ndf, pValue } = binnedChi2(reference, source);
   return { yieldRatio, yieldRatioError, chi2, ndf, pValue, pulls };
+}
+
+/** One bootstrap replica's template: events passing the cut per bin, out of `events` generated. */
+export interface ReplicaTemplate {
+  counts: ArrayLike<number>;
+  events: number;
+}
+
+/**
+ * The variance per bin of a flow's template (as a fraction of the events generated) that comes from the finite MC
+ * it was trained on, from flows trained on bootstrap replicas of the MC (Efron 1979): the spread of their
+ * fractions f_b = c_b/N over the replicas (unbiased sample variance) minus what their own generated samples add
+ * (mean of c_b/N², the Poisson variance of f_b), floored at 0. A generated template's √Σw² shrinks with the
+ * number of generated events; this does not, so it bounds what amplification can gain.
+ */
+export function replicaVariance(replicas: ReplicaTemplate[]): Float64Array {
+  if (replicas.length < 2) throw new Error(`the bootstrap needs at least 2 replicas, got ${replicas.length}`);
+  const bins = replicas[0].counts.length;
+  const R = replicas.length;
+  return Float64Array.from({ length: bins }, (_, b) => {
+    const f = replicas.map((r) => r.counts[b] / r.events);
+    const mean = f.reduce((s, v) => s + v, 0) / R;
+    const spread = f.reduce((s, v) => s + (v - mean) ** 2, 0) / (R - 1);
+    const ownNoise = replicas.reduce((s, r) => s + r.counts[b] / (r.events * r.events), 0) / R;
+    return Math.max(0, spread - ownNoise);
+  });
 }

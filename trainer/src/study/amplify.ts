@@ -22,21 +22,24 @@ import { type ReportFigure, type ReportTable, buildReport } from '../report/html
 import { type FigurePaths, writeFigure } from '../report/render.ts';
 import { trainingDataFromColumns } from '../train/dataset.ts';
 import { runTraining } from '../train/run.ts';
+import type { TrainedModel } from '../train/saved-model.ts';
 import {
   type SignalStrength,
   type TemplateDeviation,
   amplifyWorkspace,
   asimovCounts,
   fitSignalStrength,
+  replicaVariance,
   scaleSample,
   templateDeviation,
   upperLimitOnMu,
 } from './amplify-analysis.ts';
-import { seriesFigure } from './amplify-figures.ts';
+import { type SeriesPoint, seriesFigure } from './amplify-figures.ts';
 
 /** The analysis window in m_JJ (GeV) around the benchmark signal's peak (3.5 TeV, resolution ≈ 120 GeV), and its bins. */
 export const AMPLIFY_MJJ_WINDOW: readonly [number, number] = [3000, 4200];
 export const AMPLIFY_MJJ_BINS = 8;
+const WINDOW_TEXT = `m_JJ ∈ [${AMPLIFY_MJJ_WINDOW.join(', ')}] GeV`;
 /** Expected signal over background events in the window before the classifier cut (sets the signal yield per luminosity). */
 export const AMPLIFY_SIGNAL_TO_BACKGROUND = 0.001;
 /** The classifier cut keeps this fraction of the signal (threshold from the signal template sample). */
@@ -67,12 +70,16 @@ export interface AmplifyScale {
   batchSize: number;
   /** Expected background events in the window before the cut, one analysis each. */
   luminosities: number[];
+  /** Flows trained on bootstrap replicas of the MC (Poisson(1) event weights), for the flow's own uncertainty. */
+  replicas: number;
+  /** Generated events per MC event from each replica flow. */
+  replicaAmplification: number;
 }
 
 export const AMPLIFY_SCALES: Record<'quick' | 'default' | 'full', AmplifyScale> = {
-  quick: { mcEvents: 10_000, amplification: [10, 30, 100], referenceEvents: 2_000_000, signalEvents: 40_000, classifierEvents: 20_000, classifierEpochs: 30, epochs: 40, blocks: 4, hidden: 32, batchSize: 256, luminosities: [1e4, 3e4, 1e5, 3e5, 1e6] },
-  default: { mcEvents: 20_000, amplification: [10, 30, 100, 300], referenceEvents: 10_000_000, signalEvents: 100_000, classifierEvents: 50_000, classifierEpochs: 50, epochs: 60, blocks: 4, hidden: 48, batchSize: 256, luminosities: [1e4, 3e4, 1e5, 3e5, 1e6] },
-  full: { mcEvents: 20_000, amplification: [10, 30, 100, 300, 1000], referenceEvents: 30_000_000, signalEvents: 200_000, classifierEvents: 100_000, classifierEpochs: 80, epochs: 100, blocks: 5, hidden: 64, batchSize: 256, luminosities: [1e4, 3e4, 1e5, 3e5, 1e6] },
+  quick: { mcEvents: 10_000, amplification: [10, 30, 100], referenceEvents: 2_000_000, signalEvents: 40_000, classifierEvents: 20_000, classifierEpochs: 30, epochs: 40, blocks: 4, hidden: 32, batchSize: 256, luminosities: [1e4, 3e4, 1e5, 3e5, 1e6], replicas: 6, replicaAmplification: 20 },
+  default: { mcEvents: 20_000, amplification: [10, 30, 100, 300], referenceEvents: 10_000_000, signalEvents: 100_000, classifierEvents: 50_000, classifierEpochs: 50, epochs: 60, blocks: 4, hidden: 48, batchSize: 256, luminosities: [1e4, 3e4, 1e5, 3e5, 1e6], replicas: 6, replicaAmplification: 30 },
+  full: { mcEvents: 20_000, amplification: [10, 30, 100, 300, 1000], referenceEvents: 30_000_000, signalEvents: 200_000, classifierEvents: 100_000, classifierEpochs: 80, epochs: 100, blocks: 5, hidden: 64, batchSize: 256, luminosities: [1e4, 3e4, 1e5, 3e5, 1e6], replicas: 10, replicaAmplification: 50 },
 };
 
 export interface AmplifyStudyOptions {
@@ -116,8 +123,29 @@ class SourceTally {
   }
 }
 
+export type SourceKind = 'mc' | 'generated' | 'generated+flow' | 'reference';
+
+/** A background source of the analysis: a tally, and for generated ones optionally the flow's bootstrap variance. */
+class BackgroundSource {
+  constructor(
+    readonly label: string,
+    readonly kind: SourceKind,
+    readonly tally: SourceTally,
+    /** Per bin, variance of the fraction of events in the bin from the flow's finite training sample (replicaVariance). */
+    readonly flowVariance: Float64Array | null = null,
+  ) {}
+
+  /** The tally's template, its Σw² widened by the flow's variance (scaled to `expected` events) in quadrature. */
+  template(expected: number): BinnedSample {
+    const t = this.tally.template(expected);
+    const extra = this.flowVariance;
+    return extra ? { sumw: t.sumw, sumw2: Float64Array.from(t.sumw2, (v, b) => v + extra[b] * expected * expected) } : t;
+  }
+}
+
 export interface AmplifySourceResult {
   label: string;
+  kind: SourceKind;
   /** Events of the sample (before the cut) and the fraction passing it. */
   events: number;
   efficiency: number;
@@ -134,8 +162,8 @@ export interface AmplifyStudyResult {
   threshold: number;
   backgroundEfficiency: number;
   sources: AmplifySourceResult[];
-  /** |μ̂ − 1| ≤ σ for every generated source at every luminosity. */
-  generatedWithinError: boolean;
+  /** |μ̂ − 1| ≤ σ at every luminosity, for every generated source with its own staterror and with the flow's bootstrap uncertainty added. */
+  withinError: { generated: boolean; generatedWithFlowUncertainty: boolean };
   timings: Record<string, StageTime>;
 }
 
@@ -201,7 +229,6 @@ export async function runAmplifyStudy(o: AmplifyStudyOptions): Promise<AmplifySt
   await mkdir(o.out, { recursive: true });
   const rng = new Rng(seed);
   const window = { mjjRange: AMPLIFY_MJJ_WINDOW };
-  const windowText = `m_JJ ∈ [${AMPLIFY_MJJ_WINDOW.join(', ')}] GeV`;
 
   // 1. The classifier of the analysis, trained once on its own simulated samples; the cut keeps 70 % of the signal.
   say(`classifier: ${scale.classifierEvents} signal and ${scale.classifierEvents} background events, features ${CLASSIFIER_FEATURES.join(', ')}`);
@@ -226,25 +253,8 @@ export async function runAmplifyStudy(o: AmplifyStudyOptions): Promise<AmplifySt
 
   // 2. The limited MC and the flow trained on it.
   const mc = simulateLhcoBackground(rng.fork(1), scale.mcEvents, window);
-  say(`MC: ${scale.mcEvents} QCD events, ${windowText}; training the background flow on them`);
-  const trained = await runTraining({
-    label: 'background flow (trained on the MC)',
-    data: trainingDataFromColumns(mc, [...LHCO_FEATURES], []),
-    dataFiles: [`simulated: LHCO-like QCD background, ${scale.mcEvents} events, ${windowText}, seed ${seed}`],
-    // m_JJ has a hard window with density at its edges: the probit map models it up to them.
-    features: LHCO_FEATURES.map((name) => ({ name, unit: name.startsWith('tau') ? '' : 'GeV', ...(name === 'mjj' ? { support: [...AMPLIFY_MJJ_WINDOW] as [number, number] } : {}) })),
-    params: [],
-    // A coupling flow: its sampler inverts each block in one pass (an autoregressive one needs D passes), and the
-    // study samples up to 1000× the MC.
-    flow: flowConfig('nsf-coupling', { blocks: scale.blocks, hidden: scale.hidden, activation: 'tanh' }),
-    train: { maxEpochs: scale.epochs, batchSize: scale.batchSize, learningRate: 3e-3, schedule: 'cosine', patience: 10, seed },
-    engine: 'onnxruntime',
-    threads,
-    out: join(o.out, 'runs', 'mc-flow'),
-  });
-  const modelDir = join(o.out, 'models', 'mc-flow');
-  await exportModel(trained, modelDir, { name: 'amplify-mc-flow', description: `LHCO-like QCD background flow trained on ${scale.mcEvents} MC events, ${windowText} (MC amplification study)` });
-  const flow = await loadModel(modelDir, { ep: 'cpu', threads });
+  say(`MC: ${scale.mcEvents} QCD events, ${WINDOW_TEXT}; training the background flow on them`);
+  const { trained, flow } = await trainMcFlow(mc, null, 'mc-flow', scale, seed, threads, o.out);
   endStage('MC and flow training');
 
   // 3. Every source through the cut: the MC, the reference (the truth) and the generated samples.
@@ -259,22 +269,42 @@ export async function runAmplifyStudy(o: AmplifyStudyOptions): Promise<AmplifySt
   }
   say(`reference: ${scale.referenceEvents} events, cut efficiency ${fraction(referenceTally.efficiency)}; MC: ${fraction(mcTally.efficiency)} (${mcTally.mjj.reduce((s, v) => s + v, 0)} events pass)`);
   endStage('reference sample');
-  const generatedTallies = await generateAndTally(flow, scale, seed, threshold, scoreLogits);
+  const sizes = [...scale.amplification].sort((a, b) => a - b).map((k) => k * scale.mcEvents);
+  const generatedTallies = await generateAndTally(flow, sizes, scale.mcEvents, seed, threshold, scoreLogits);
   await flow.release();
   endStage('generation');
+
+  // The flow's own uncertainty: flows trained on bootstrap replicas of the MC, each generating its own sample.
+  const replicaRng = rng.fork(6);
+  const replicaTemplates = [];
+  for (let r = 0; r < scale.replicas; r++) {
+    const weights = Float64Array.from({ length: scale.mcEvents }, () => replicaRng.poisson(1));
+    say(`bootstrap replica ${r + 1}/${scale.replicas}: ${weights.reduce((a, w) => a + (w > 0 ? 1 : 0), 0)} distinct MC events`);
+    const replica = await trainMcFlow(mc, weights, `replica-${r + 1}`, scale, seed + 1 + r, threads, o.out);
+    const [tally] = await generateAndTally(replica.flow, [scale.replicaAmplification * scale.mcEvents], scale.mcEvents, seed + 7919 * (r + 1), threshold, scoreLogits);
+    await replica.flow.release();
+    replicaTemplates.push({ counts: tally.mjj, events: tally.events });
+  }
+  const flowVariance = replicaVariance(replicaTemplates);
+  endStage('bootstrap replicas');
 
   // 4. The analyses: per source and luminosity μ̂ ± σ and μ_UL, then μ_UL with injected systematics at the largest luminosity.
   const signalTemplate = (luminosity: number): Float64Array =>
     Float64Array.from(signalTally.mjj, (v) => (v * AMPLIFY_SIGNAL_TO_BACKGROUND * luminosity) / signalTally.events);
-  const sources = [mcTally, ...generatedTallies, referenceTally];
+  const sources = [
+    new BackgroundSource('MC', 'mc', mcTally),
+    ...generatedTallies.map((t) => new BackgroundSource(t.label, 'generated', t)),
+    ...generatedTallies.map((t) => new BackgroundSource(`${t.label} ± flow`, 'generated+flow', t, flowVariance)),
+    new BackgroundSource('reference', 'reference', referenceTally),
+  ];
   const results: AmplifySourceResult[] = [];
   const largest = Math.max(...scale.luminosities);
-  for (const tally of sources) {
-    say(`HistFactory fits with the ${tally.label} background`);
+  for (const source of sources) {
+    say(`HistFactory fits with the ${source.label} background`);
     const fits = [];
     for (const luminosity of scale.luminosities) {
       const signal = signalTemplate(luminosity);
-      const background = tally.template(luminosity);
+      const background = source.template(luminosity);
       const truth = referenceTally.template(luminosity).sumw;
       const strength = await fitSignalStrength(amplifyWorkspace({ signal, background, observed: asimovCounts(signal, truth, 1), shapeSystematic: 0 }));
       const upperLimit = await upperLimitOnMu(amplifyWorkspace({ signal, background, observed: asimovCounts(signal, truth, 0), shapeSystematic: 0 }));
@@ -285,13 +315,14 @@ export async function runAmplifyStudy(o: AmplifyStudyOptions): Promise<AmplifySt
     for (const systematic of AMPLIFY_SHAPE_SYSTEMATICS) {
       const signal = signalTemplate(largest);
       const observed = asimovCounts(signal, referenceTally.template(largest).sumw, 0);
-      limitsWithSystematics.push({ systematic, upperLimit: await upperLimitOnMu(amplifyWorkspace({ signal, background: tally.template(largest), observed, shapeSystematic: systematic })) });
+      limitsWithSystematics.push({ systematic, upperLimit: await upperLimitOnMu(amplifyWorkspace({ signal, background: source.template(largest), observed, shapeSystematic: systematic })) });
     }
     results.push({
-      label: tally.label,
-      events: tally.events,
-      efficiency: tally.efficiency,
-      deviation: tally === referenceTally ? null : templateDeviation(tally.template(1), referenceTally.template(1)),
+      label: source.label,
+      kind: source.kind,
+      events: source.tally.events,
+      efficiency: source.tally.efficiency,
+      deviation: source.kind === 'reference' ? null : templateDeviation(source.template(1), referenceTally.template(1)),
       fits,
       limitsWithSystematics,
     });
@@ -299,43 +330,68 @@ export async function runAmplifyStudy(o: AmplifyStudyOptions): Promise<AmplifySt
   endStage('HistFactory fits and limits');
 
   // 5. Figures, report, summary.
-  const generatedResults = results.filter((r) => r.label.startsWith('generated'));
-  const generatedWithinError = generatedResults.every((r) => r.fits.every((f) => Math.abs(f.strength.muHat - 1) <= f.strength.sigma));
-  const figures = await writeFigures(join(o.out, 'figures'), { scale, results, signalTally, sources, trained, largest, threshold });
+  const allWithinError = (kind: SourceKind) => results.filter((r) => r.kind === kind).every((r) => r.fits.every((f) => Math.abs(f.strength.muHat - 1) <= f.strength.sigma));
+  const withinError = { generated: allWithinError('generated'), generatedWithFlowUncertainty: allWithinError('generated+flow') };
+  const figures = await writeFigures(join(o.out, 'figures'), { scale, results, signalTally, mcTally, referenceTally, generatedTallies, trained, largest, threshold });
   endStage('figures');
   const reportPath = join(o.out, 'report.html');
-  await writeFileAtomic(reportPath, buildReport(reportContents({ scale, seed, results, signalTally, mcTally, referenceTally, threshold, generatedWithinError, figures, timings, trained, largest })));
+  await writeFileAtomic(reportPath, buildReport(reportContents({ scale, seed, results, signalTally, mcTally, referenceTally, threshold, withinError, figures, timings, trained, largest })));
   // One workspace per source at the largest luminosity (Asimov data of the truth, μ = 1), readable by pyhf.
   await mkdir(join(o.out, 'workspaces'), { recursive: true });
-  for (const tally of sources) {
+  for (const source of sources) {
     const signal = signalTemplate(largest);
-    const ws = amplifyWorkspace({ signal, background: tally.template(largest), observed: asimovCounts(signal, referenceTally.template(largest).sumw, 1), shapeSystematic: 0 });
-    await writeFileAtomic(join(o.out, 'workspaces', `${tally.label.replace(/[^A-Za-z0-9]+/g, '-').replace(/-$/, '')}.json`), hf.workspaceToJson(ws));
+    const ws = amplifyWorkspace({ signal, background: source.template(largest), observed: asimovCounts(signal, referenceTally.template(largest).sumw, 1), shapeSystematic: 0 });
+    await writeFileAtomic(join(o.out, 'workspaces', `${source.label.replace(/[^A-Za-z0-9]+/g, '-').replace(/-$/, '')}.json`), hf.workspaceToJson(ws));
   }
   const cpu = process.cpuUsage(startCpu);
   timings.total = { wall: (performance.now() - started) / 1000, cpu: (cpu.user + cpu.system) / 1e6 };
   const summaryPath = join(o.out, 'summary.json');
-  const summary = { scale, seed, threshold, signalEfficiency: signalTally.efficiency, backgroundEfficiency: referenceTally.efficiency, generatedWithinError, sources: results, timings };
+  const summary = { scale, seed, threshold, signalEfficiency: signalTally.efficiency, backgroundEfficiency: referenceTally.efficiency, withinError, flowVariance: Array.from(flowVariance), sources: results, timings };
   await writeFileAtomic(summaryPath, `${JSON.stringify(summary, null, 2)}\n`);
   say(`amplify study done in ${timings.total.wall.toFixed(0)} s wall, ${timings.total.cpu.toFixed(0)} s CPU`);
-  return { reportPath, summaryPath, threshold, backgroundEfficiency: referenceTally.efficiency, sources: results, generatedWithinError, timings };
+  return { reportPath, summaryPath, threshold, backgroundEfficiency: referenceTally.efficiency, sources: results, withinError, timings };
 }
 
 /**
- * Generates amplification_max × MC events from the flow in blocks (generateEvents into an in-memory writer),
- * scores and bins each block; the sample of amplification k is the first k × MC events, so one pass fills all.
+ * Trains the background flow on the MC (with Poisson bootstrap weights for a replica), exports it and loads its
+ * graphs. The m_JJ window is a hard edge with density on it: the probit map models the flow up to it.
+ */
+async function trainMcFlow(mc: LhcoEvents, weights: Float64Array | null, name: string, scale: AmplifyScale, seed: number, threads: number, out: string): Promise<{ trained: TrainedModel; flow: FlowModel }> {
+  const columns: Record<string, ArrayLike<number>> = weights ? { ...mc, weight: weights } : mc;
+  const trained = await runTraining({
+    label: `background flow (${name})`,
+    data: trainingDataFromColumns(columns, [...LHCO_FEATURES], [], weights ? 'weight' : undefined),
+    dataFiles: [`simulated: LHCO-like QCD background, ${scale.mcEvents} events, ${WINDOW_TEXT}${weights ? ', Poisson(1) bootstrap weights' : ''}, seed ${seed}`],
+    features: LHCO_FEATURES.map((f) => ({ name: f, unit: f.startsWith('tau') ? '' : 'GeV', ...(f === 'mjj' ? { support: [...AMPLIFY_MJJ_WINDOW] as [number, number] } : {}) })),
+    params: [],
+    // A coupling flow: its sampler inverts each block in one pass (an autoregressive one needs D passes), and the
+    // study samples up to 1000× the MC.
+    flow: flowConfig('nsf-coupling', { blocks: scale.blocks, hidden: scale.hidden, activation: 'tanh' }),
+    train: { maxEpochs: scale.epochs, batchSize: scale.batchSize, learningRate: 3e-3, schedule: 'cosine', patience: 10, seed },
+    engine: 'onnxruntime',
+    threads,
+    out: join(out, 'runs', name),
+  });
+  const dir = join(out, 'models', name);
+  await exportModel(trained, dir, { name: `amplify-${name}`, description: `LHCO-like QCD background flow trained on ${scale.mcEvents} MC events${weights ? ' (bootstrap replica)' : ''}, ${WINDOW_TEXT} (MC amplification study)` });
+  return { trained, flow: await loadModel(dir, { ep: 'cpu', threads }) };
+}
+
+/**
+ * Generates the largest of `sizes` events from the flow in blocks (generateEvents into an in-memory writer), scores
+ * and bins each block; the sample of each size is the first that many events, so one pass fills all (nested samples).
  */
 async function generateAndTally(
   flow: FlowModel,
-  scale: AmplifyScale,
+  sizes: number[],
+  mcEvents: number,
   seed: number,
   threshold: number,
   scoreLogits: (columns: Record<string, ArrayLike<number>>, from: number, n: number) => Promise<Float32Array>,
 ): Promise<SourceTally[]> {
-  const sizes = [...scale.amplification].sort((a, b) => a - b).map((k) => k * scale.mcEvents);
-  const tallies = sizes.map((n) => new SourceTally(`generated ×${n / scale.mcEvents}`));
+  const tallies = sizes.map((n) => new SourceTally(`generated ×${n / mcEvents}`));
   const total = sizes.at(-1)!;
-  say(`generating ${total} events (${sizes.map((n) => n / scale.mcEvents).join(', ')} × the MC) from the flow`);
+  say(`generating ${total} events (${sizes.map((n) => n / mcEvents).join(', ')} × the MC) from the flow`);
   const t0 = performance.now();
   for (let done = 0, block = 0; done < total; done += BLOCK_EVENTS, block++) {
     const n = Math.min(BLOCK_EVENTS, total - done);
@@ -377,21 +433,35 @@ interface FigureInputs {
   scale: AmplifyScale;
   results: AmplifySourceResult[];
   signalTally: SourceTally;
-  sources: SourceTally[];
-  trained: Awaited<ReturnType<typeof runTraining>>;
+  mcTally: SourceTally;
+  referenceTally: SourceTally;
+  generatedTallies: SourceTally[];
+  trained: TrainedModel;
   largest: number;
   threshold: number;
+}
+
+/** Results of one kind of source, and the MC's. */
+function ofKind(results: AmplifySourceResult[], kind: SourceKind): AmplifySourceResult[] {
+  return results.filter((r) => r.kind === kind);
 }
 
 async function writeFigures(dir: string, f: FigureInputs): Promise<Record<string, FigurePaths>> {
   const figures: Record<string, FigurePaths> = {};
   const luminosityTitle = 'background events before the cut (luminosity)';
-  const bySource = (pick: (r: AmplifySourceResult) => { x: number; y: number; error?: number }[]) => f.results.map((r) => ({ label: r.label, points: pick(r) }));
+  const series = (rows: AmplifySourceResult[], pick: (r: AmplifySourceResult) => SeriesPoint[]) => rows.map((r) => ({ label: r.label, points: pick(r) }));
+  const [mc] = ofKind(f.results, 'mc');
+  const [reference] = ofKind(f.results, 'reference');
+  const generated = ofKind(f.results, 'generated');
+  const withFlow = ofKind(f.results, 'generated+flow');
+  // Seven colours at most: the MC, the smallest and largest generated samples with and without the flow's
+  // uncertainty, and the truth.
+  const shown = [mc, generated[0], generated.at(-1)!, withFlow.at(-1)!, reference].filter((r, i, all) => all.indexOf(r) === i);
   figures['mu-hat'] = await writeFigure(dir, 'mu-hat', seriesFigure({
     title: 'Fitted signal strength on the truth\'s Asimov data (μ = 1)',
     xTitle: luminosityTitle,
     yTitle: 'μ̂ ± σ',
-    series: bySource((r) => r.fits.map((x) => ({ x: x.luminosity, y: x.strength.muHat, error: x.strength.sigma }))),
+    series: series(shown, (r) => r.fits.map((x) => ({ x: x.luminosity, y: x.strength.muHat, error: x.strength.sigma }))),
     rule: 1,
     dodge: 1.06,
   }));
@@ -400,40 +470,46 @@ async function writeFigures(dir: string, f: FigureInputs): Promise<Record<string
     xTitle: luminosityTitle,
     yTitle: 'μ_UL',
     logY: true,
-    series: bySource((r) => r.fits.map((x) => ({ x: x.luminosity, y: x.upperLimit }))),
+    series: series([mc, ...generated, withFlow.at(-1)!, reference].slice(0, plots.PALETTE.length), (r) => r.fits.map((x) => ({ x: x.luminosity, y: x.upperLimit }))),
   }));
-  const mc = f.results[0];
-  const generated = f.results.filter((r) => r.label.startsWith('generated'));
-  figures['delta-upper-limit'] = await writeFigure(dir, 'delta-upper-limit', seriesFigure({
-    title: `Δμ_UL = μ_UL(generated) − μ_UL(MC) at ${f.largest.toExponential(0)} background events`,
-    xTitle: 'generated events',
-    yTitle: 'Δμ_UL',
-    series: AMPLIFY_SHAPE_SYSTEMATICS.map((s, j) => ({
-      label: `shapesys ${(100 * s).toFixed(0)} %`,
-      points: generated.map((r) => ({ x: r.events, y: r.limitsWithSystematics[j].upperLimit - mc.limitsWithSystematics[j].upperLimit })),
-    })),
-    rule: 0,
-  }));
-  const compared = f.results.filter((r) => r.deviation);
+  for (const [name, rows, what] of [['delta-upper-limit', generated, 'generated'], ['delta-upper-limit-flow', withFlow, 'generated ± flow']] as const) {
+    figures[name] = await writeFigure(dir, name, seriesFigure({
+      title: `Δμ_UL = μ_UL(${what}) − μ_UL(MC) at ${f.largest.toExponential(0)} background events`,
+      xTitle: 'generated events',
+      yTitle: 'Δμ_UL',
+      series: AMPLIFY_SHAPE_SYSTEMATICS.map((sys, j) => ({
+        label: `shapesys ${(100 * sys).toFixed(0)} %`,
+        points: rows.map((r) => ({ x: r.events, y: r.limitsWithSystematics[j].upperLimit - mc.limitsWithSystematics[j].upperLimit })),
+      })),
+      rule: 0,
+    }));
+  }
+  const deviationSeries = (pick: (d: TemplateDeviation) => SeriesPoint['y'], error?: (d: TemplateDeviation) => number) =>
+    [{ label: 'MC', rows: [mc] }, { label: 'generated (own staterror)', rows: generated }, { label: 'generated ± flow (bootstrap)', rows: withFlow }].map(({ label, rows }) => ({
+      label,
+      points: rows.map((r) => ({ x: r.events, y: pick(r.deviation!), ...(error ? { error: error(r.deviation!) } : {}) })),
+    }));
   figures['template-deviation'] = await writeFigure(dir, 'template-deviation', seriesFigure({
     title: 'm_JJ template after the cut against the reference: shape χ²/ndf',
     xTitle: 'events in the background sample (before the cut)',
-    yTitle: 'χ²/ndf (both samples\' statistical errors)',
-    series: [{ label: 'MC and generated samples', points: compared.map((r) => ({ x: r.events, y: r.deviation!.chi2 / r.deviation!.ndf })) }],
+    yTitle: 'χ²/ndf (the template\'s and the reference\'s errors)',
+    series: deviationSeries((d) => d.chi2 / d.ndf),
+    logY: true,
     rule: 1,
+    dodge: 1.04,
   }));
   figures['yield-ratio'] = await writeFigure(dir, 'yield-ratio', seriesFigure({
     title: 'Cut efficiency of each background sample over the reference\'s',
     xTitle: 'events in the background sample (before the cut)',
     yTitle: 'ε_B(sample) / ε_B(reference)',
-    series: [{ label: 'MC and generated samples', points: compared.map((r) => ({ x: r.events, y: r.deviation!.yieldRatio, error: r.deviation!.yieldRatioError })) }],
+    series: deviationSeries((d) => d.yieldRatio, (d) => d.yieldRatioError).slice(0, 2),
     rule: 1,
   }));
   // m_JJ after the cut at the largest luminosity: the truth as points, the templates as lines, the signal filled.
   const [lo, hi] = AMPLIFY_MJJ_WINDOW;
   const width = (hi - lo) / AMPLIFY_MJJ_BINS;
   const centres = Array.from({ length: AMPLIFY_MJJ_BINS }, (_, b) => lo + (b + 0.5) * width);
-  const shown = [f.sources[0], f.sources.at(-2)!, f.sources.at(-1)!];
+  const largestGenerated = f.generatedTallies.at(-1)!;
   figures['mjj-after-cut'] = await writeFigure(dir, 'mjj-after-cut', plots.histogramComparison({
     title: `m_JJ after the classifier cut, ${f.largest.toExponential(0)} background events before it`,
     xTitle: 'm_JJ [GeV]',
@@ -441,10 +517,12 @@ async function writeFigures(dir: string, f: FigureInputs): Promise<Record<string
     bins: AMPLIFY_MJJ_BINS,
     normalize: 'counts',
     series: [
-      ...shown.reverse().map((t, k) => {
-        const h = t.template(f.largest);
-        return { label: t.label === 'reference' ? 'reference (truth)' : t.label, values: centres, weights: Array.from(h.sumw), style: (k === 0 ? 'points' : 'line') as plots.HistogramStyle };
-      }),
+      ...[f.referenceTally, f.mcTally, largestGenerated].map((t, k) => ({
+        label: t === f.referenceTally ? 'reference (truth)' : t.label,
+        values: centres,
+        weights: Array.from(t.template(f.largest).sumw),
+        style: (k === 0 ? 'points' : 'line') as plots.HistogramStyle,
+      })),
       { label: 'signal (μ = 1)', values: centres, weights: Array.from(f.signalTally.mjj, (v) => (v * AMPLIFY_SIGNAL_TO_BACKGROUND * f.largest) / f.signalTally.events), style: 'filled' },
     ],
   }));
@@ -456,8 +534,8 @@ async function writeFigures(dir: string, f: FigureInputs): Promise<Record<string
     bins: f.signalTally.logit.length,
     normalize: 'density',
     logY: true,
-    series: [f.sources.at(-1)!, f.sources[0], f.sources.at(-2)!, f.signalTally].map((t, k) => ({
-      label: t.label === 'reference' ? 'reference background' : t.label,
+    series: [f.referenceTally, f.mcTally, largestGenerated, f.signalTally].map((t, k) => ({
+      label: t === f.referenceTally ? 'reference background' : t.label,
       values: logitCentres,
       weights: Array.from(t.logit),
       style: (k === 0 ? 'points' : k === 3 ? 'filled' : 'line') as plots.HistogramStyle,
@@ -480,10 +558,10 @@ interface ReportInputs {
   mcTally: SourceTally;
   referenceTally: SourceTally;
   threshold: number;
-  generatedWithinError: boolean;
+  withinError: AmplifyStudyResult['withinError'];
   figures: Record<string, FigurePaths>;
   timings: Record<string, StageTime>;
-  trained: Awaited<ReturnType<typeof runTraining>>;
+  trained: TrainedModel;
   largest: number;
 }
 
@@ -491,7 +569,9 @@ function reportContents(r: ReportInputs): Parameters<typeof buildReport>[0] {
   const figure = (name: string, caption: string): ReportFigure => ({ name, caption, ...r.figures[name] });
   const passing = (t: SourceTally) => t.mjj.reduce((s, v) => s + v, 0);
   const sourceTable: ReportTable = {
-    caption: 'Background samples: events before the cut, events passing it, cut efficiency against the reference\'s, and the shape χ² of the m_JJ template against the reference (both statistical errors).',
+    caption:
+      'Background templates: events before the cut, events passing it, cut efficiency over the reference\'s, and the shape χ² of the m_JJ template against the reference with ' +
+      'the template\'s errors (± flow: its √Σw² and the bootstrap variance of the flow in quadrature) and the reference\'s.',
     columns: ['source', 'events', 'pass the cut', 'ε_B / ε_B(ref)', '± (stat.)', 'shape χ²/ndf', 'p-value'],
     rows: r.results.map((s) => [s.label, s.events, Math.round(s.efficiency * s.events), s.deviation?.yieldRatio ?? 1, s.deviation?.yieldRatioError ?? Number.NaN, s.deviation ? s.deviation.chi2 / s.deviation.ndf : Number.NaN, s.deviation?.pValue ?? Number.NaN]),
   };
@@ -511,10 +591,12 @@ function reportContents(r: ReportInputs): Parameters<typeof buildReport>[0] {
     rows: Object.entries(r.timings).map(([k, v]) => [k, v.wall, v.cpu]),
   };
   const worstPull = (s: AmplifySourceResult) => Math.max(...s.fits.map((f) => Math.abs(f.strength.muHat - 1) / f.strength.sigma));
-  const generated = r.results.filter((s) => s.label.startsWith('generated'));
-  const mc = r.results[0];
-  const reference = r.results.at(-1)!;
+  const pulls = (kind: SourceKind) => ofKind(r.results, kind).map((s) => `${s.label} ${worstPull(s).toFixed(2)}`).join(', ');
+  const [mc] = ofKind(r.results, 'mc');
+  const [reference] = ofKind(r.results, 'reference');
   const atLargest = (s: AmplifySourceResult) => s.fits.at(-1)!.upperLimit;
+  const limits = (kind: SourceKind) => ofKind(r.results, kind).map((s) => `${atLargest(s).toFixed(3)} (${s.label})`).join(', ');
+  const yesNo = (v: boolean) => (v ? 'yes' : 'NO');
   return {
     title: 'flowscan — MC amplification with a flow (Gavranovič & Kerševan)',
     subtitle: `LHCO-like QCD background, ${r.scale.mcEvents} MC events, generated ×${r.scale.amplification.join(', ×')}`,
@@ -522,11 +604,13 @@ function reportContents(r: ReportInputs): Parameters<typeof buildReport>[0] {
       {
         heading: 'Analysis',
         text:
-          `The MC is ${r.scale.mcEvents} simulated QCD events with m_JJ in [${AMPLIFY_MJJ_WINDOW.join(', ')}] GeV; a rational-quadratic spline coupling flow trained on them generates ` +
+          `The MC is ${r.scale.mcEvents} simulated QCD events with ${WINDOW_TEXT}; a rational-quadratic spline coupling flow trained on them generates ` +
           `${r.scale.amplification.join(', ')} times as many (nested samples), and ${r.scale.referenceEvents} further simulated events are the reference, the truth. ` +
+          `${r.scale.replicas} more flows, trained on bootstrap replicas of the MC (Poisson(1) event weights), generate ${r.scale.replicaAmplification}× the MC each: the spread of their templates, ` +
+          `less their own generation noise, is the flow's uncertainty from its finite training sample ("± flow" sources add it to the staterror in quadrature). ` +
           `An MLP classifier (2 × 32 ReLU) of the benchmark signal (m_Z′, m_X, m_Y) = (3500, 500, 100) GeV against QCD, on ${CLASSIFIER_FEATURES.join(', ')} and trained on its own samples, ` +
           `cuts at logit ≥ ${r.threshold.toFixed(3)}: ${fraction(r.signalTally.efficiency)} of the signal and ${fraction(r.referenceTally.efficiency)} of the background pass (MC: ${passing(r.mcTally)} events). ` +
-          `The signal yield before the cut is ${AMPLIFY_SIGNAL_TO_BACKGROUND} of the background's. One HistFactory channel, m_JJ in ${AMPLIFY_MJJ_BINS} bins: signal × μ (POI), background × a free normalisation with the template's own ` +
+          `The signal yield before the cut is ${AMPLIFY_SIGNAL_TO_BACKGROUND} of the background's. One HistFactory channel, m_JJ in ${AMPLIFY_MJJ_BINS} bins: signal × μ (POI), background × a free normalisation with the template's ` +
           `MC-statistical uncertainty (staterror, √Σw² per bin), and optionally a shapesys of 1–10 % per bin. Asimov data are the reference background (plus μ = 1 signal for μ̂).`,
         tables: [sourceTable],
         figures: [figure('mjj-after-cut', 'm_JJ after the cut: the reference (truth) as points, the MC and the largest generated sample as lines, the signal filled.'), figure('classifier-score', 'Classifier logit of the signal and the background samples (densities).')],
@@ -534,23 +618,26 @@ function reportContents(r: ReportInputs): Parameters<typeof buildReport>[0] {
       {
         heading: 'Signal strength and limits against luminosity',
         text:
-          `Acceptance: with every generated background, μ̂ = 1 within its error at every luminosity: ${r.generatedWithinError ? 'yes' : 'NO'} ` +
-          `(largest |μ̂ − 1|/σ: ${generated.map((s) => `${s.label} ${worstPull(s).toFixed(2)}`).join(', ')}; MC ${worstPull(mc).toFixed(2)}). ` +
-          `At ${r.largest.toExponential(0)} background events μ_UL is ${atLargest(mc).toFixed(3)} with the MC, ${generated.map((s) => `${atLargest(s).toFixed(3)} ${s.label}`).join(', ')}, and ${atLargest(reference).toFixed(3)} with the reference.`,
+          `Acceptance, μ̂ = 1 within its error at every luminosity: generated backgrounds with their own staterror ${yesNo(r.withinError.generated)}, ` +
+          `with the flow's bootstrap uncertainty added ${yesNo(r.withinError.generatedWithFlowUncertainty)}. Largest |μ̂ − 1|/σ: ${pulls('generated')}; ${pulls('generated+flow')}; MC ${worstPull(mc).toFixed(2)}. ` +
+          `\n\nAt ${r.largest.toExponential(0)} background events μ_UL is ${atLargest(mc).toFixed(3)} with the MC, ${limits('generated')}; ${limits('generated+flow')}; and ${atLargest(reference).toFixed(3)} with the reference. ` +
+          'A generated template whose limit lies below the reference\'s claims more than the truth allows: its staterror is smaller than its actual error.',
         tables: [fitTable],
         figures: [figure('mu-hat', 'μ̂ ± σ (Hessian) against luminosity per background source (points dodged sideways).'), figure('mu-upper-limit', 'μ_UL against luminosity per background source.')],
       },
       {
         heading: 'Where amplification helps and where it biases',
         text:
-          'More generated events shrink the template\'s statistical error (the staterror) without limit, but the flow learned from the MC alone: its deviation from the truth ' +
-          'does not shrink. The shape χ²/ndf against the reference grows once the generated sample\'s error falls below the flow\'s mismodelling, and the ratio of cut efficiencies ' +
-          'shows the normalisation error (absorbed here by the free background normalisation). Injected shape systematics cap what the smaller statistical error can gain.',
+          'More generated events shrink the template\'s statistical error (√Σw²) without limit, but the flow learned from the MC alone: its deviation from the truth, the MC\'s ' +
+          'fluctuations it learned and its own mismodelling, does not shrink. The shape χ²/ndf against the reference grows once the generated sample\'s error falls below that deviation; ' +
+          'with the bootstrap variance of the flow added it should stay near 1. The ratio of cut efficiencies is the normalisation error (absorbed here by the free background ' +
+          'normalisation). Injected shape systematics cap what any smaller statistical error can gain.',
         tables: [systematicsTable],
         figures: [
-          figure('template-deviation', 'Shape χ²/ndf of each template against the reference; 1 = compatible within the statistical errors.'),
+          figure('template-deviation', 'Shape χ²/ndf of each template against the reference; 1 = compatible within the errors.'),
           figure('yield-ratio', 'Cut efficiency of each sample over the reference\'s, ± statistical error.'),
-          figure('delta-upper-limit', 'Δμ_UL = μ_UL(generated) − μ_UL(MC) against the number of generated events, per injected shapesys.'),
+          figure('delta-upper-limit', 'Δμ_UL = μ_UL(generated, own staterror) − μ_UL(MC) against the number of generated events, per injected shapesys.'),
+          figure('delta-upper-limit-flow', 'The same with the flow\'s bootstrap uncertainty in the generated templates.'),
         ],
       },
       {
