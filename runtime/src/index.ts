@@ -14,6 +14,7 @@ export * from './fit/index.ts';
 export * from './likelihood/mixture.ts';
 export * from './likelihood/fit.ts';
 export * from './likelihood/map.ts';
+export * from './likelihood/prediction.ts';
 export * from './likelihood/sandwich.ts';
 export * from './likelihood/yields.ts';
 export * as plots from './plots/index.ts';

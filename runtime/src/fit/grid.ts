@@ -1,6 +1,6 @@
 /**
- * Scans: a regular grid over a box, uniform random points in a box, and a 2-D ΔNLL map through the best
- * fit. Points go to the objective in batches of up to `batchSize` per evaluate call (one graph run each).
+ * Objective scans over a box (named grid.ts, apart from scan/scan.ts, the JSON scan request): a regular grid,
+ * uniform random points, and a 2-D ΔNLL map through the best fit. Points go to the objective in batches of up to `batchSize` per evaluate call (one graph run each).
  *
  * Grid and random scans are the baselines that the paper's gradient fits replace: they cost n^P or many
  * evaluations where L-BFGS-B needs tens, but they need no gradient, see the whole box, and make plots.

@@ -48,7 +48,7 @@ export {
   type ScanOptions,
   type ScanProgress,
   type ScanResult,
-} from './scan.ts';
+} from './grid.ts';
 export { localSignificance, type LocalSignificance } from './significance.ts';
 export { SOBOL_MAX_DIMENSION, sobolPoints } from './sobol.ts';
 export {

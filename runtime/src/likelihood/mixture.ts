@@ -8,8 +8,8 @@
 // Gaussian constraints (auxiliary measurements μ_j ± σ_j of free parameters) add Σ_j (θ_j − μ_j)² / (2σ_j²).
 import type * as Ort from 'onnxruntime-common';
 import type { BatchObjective, Bounds } from '../fit/objective.ts';
-import { featureSupport } from '../model/manifest.ts';
 import type { FloatArray, FlowModel, Precision, ResidentEvents } from '../model/flow-model.ts';
+import { type DataSummary, type ObservedEvents, type OutsideSupportPolicy, prepareObservedEvents } from './observed-events.ts';
 import type { ScoreChunk } from './sandwich.ts';
 
 export interface ComponentSpec {
@@ -23,8 +23,7 @@ export interface ComponentSpec {
 }
 
 export type YieldMode = 'fixed-fractions' | 'extended';
-/** What to do with events outside a model's feature support: refuse (default), or drop and report them. */
-export type OutsideSupportPolicy = 'error' | 'drop';
+export type { DataSummary, OutsideSupportPolicy } from './observed-events.ts';
 
 export interface LikelihoodSpec {
   components: ComponentSpec[];
@@ -87,13 +86,6 @@ interface Component {
   cached: { key: string; logProb: FloatArray } | null;
 }
 
-export interface DataSummary {
-  events: number;
-  sumWeights: number;
-  droppedOutsideSupport: number;
-  /** Per feature, how many events lay outside some model's support. */
-  outsideByFeature: Record<string, number>;
-}
 
 /**
  * Default bytes of graph memory for an evaluation, all sessions together. The θ-gradient graph keeps the forward
@@ -118,6 +110,119 @@ export function yieldName(component: string): string {
   return `n_${component}`;
 }
 
+/** A likelihood's checked parts: what its specification becomes, and what a variant changes of them. */
+interface Parts {
+  yields: YieldMode;
+  memoryBudget: number;
+  observed: ObservedEvents;
+  parameters: ParameterInfo[];
+  components: Component[];
+  constraints: Readonly<Record<string, GaussianConstraint>>;
+  warnings: string[];
+}
+
+/** Parts that are already checked: the constructor takes them as they are (variants). */
+class CheckedParts {
+  constructor(readonly parts: Parts) {}
+}
+
+function findParameter(parameters: readonly ParameterInfo[], name: string): ParameterInfo {
+  const p = parameters.find((q) => q.name === name);
+  if (!p) throw new Error(`unknown parameter "${name}": the likelihood has ${parameters.map((q) => q.name).join(', ')}`);
+  return p;
+}
+
+function checkConstraints(parameters: readonly ParameterInfo[], constraints: Record<string, GaussianConstraint>, warnings: string[]): Record<string, GaussianConstraint> {
+  const checked: Record<string, GaussianConstraint> = {};
+  for (const [name, { mean, width }] of Object.entries(constraints)) {
+    const p = findParameter(parameters, name);
+    if (p.fixed !== null) {
+      throw new Error(`constraint on "${name}": the parameter is fixed at ${p.fixed}; constrain it or fix it, not both`);
+    }
+    if (!(Number.isFinite(width) && width > 0)) throw new Error(`constraint on "${name}": width must be a finite number > 0, got ${width}`);
+    if (!Number.isFinite(mean)) throw new Error(`constraint on "${name}": mean must be a finite number, got ${mean}`);
+    if (mean < p.bounds[0] || mean > p.bounds[1]) {
+      warnings.push(
+        `the constraint mean ${name} = ${mean} lies outside its bounds [${p.bounds.join(', ')}]: the fit will sit at the bound ` +
+          '(check the units; widen the bounds if the model is valid there)',
+      );
+    }
+    checked[name] = { mean, width };
+  }
+  return checked;
+}
+
+/** Each component's (renamed) θ as parameters of the likelihood, then the yields in extended mode. */
+function componentParameters(spec: LikelihoodSpec, observed: ObservedEvents): { parameters: ParameterInfo[]; components: Component[] } {
+  const parameters: ParameterInfo[] = [];
+  const components = spec.components.map((c): Component => {
+    for (const from of Object.keys(c.rename ?? {})) {
+      if (!c.model.parameterNames.includes(from)) {
+        throw new Error(`component "${c.name}" renames "${from}", which is not a parameter of model ${c.model.name} (${c.model.parameterNames.join(', ') || 'none'})`);
+      }
+    }
+    const parameterIndex = c.model.manifest.parameters.map((p) => {
+      const name = c.rename?.[p.name] ?? p.name;
+      if (parameters.some((q) => q.name === name)) {
+        throw new Error(
+          `parameter "${name}" of component "${c.name}" collides with a parameter of another component; ` +
+            `rename one, e.g. rename: { ${p.name}: "${p.name}_${c.name}" }`,
+        );
+      }
+      parameters.push({ name, unit: p.unit, component: c.name, bounds: [...p.range], trainingRange: [...p.range], logScale: p.logScale ?? false, fixed: null });
+      return parameters.length - 1;
+    });
+    return { name: c.name, model: c.model, parameterIndex, yieldIndex: -1, fraction: c.fraction ?? 0, events: { values: observed.matrix(c.model), resident: null }, cached: null };
+  });
+  if (spec.yields === 'extended') {
+    for (const c of components) {
+      parameters.push({ name: yieldName(c.name), unit: 'events', component: 'yield', bounds: [0, 10 * observed.data.sumWeights + 100], trainingRange: null, logScale: false, fixed: null });
+      c.yieldIndex = parameters.length - 1;
+    }
+  }
+  return { parameters, components };
+}
+
+/** A specification checked, its events prepared (observed-events.ts) and its parameters laid out. */
+function partsOf(spec: LikelihoodSpec): Parts {
+  if (spec.components.length === 0) throw new Error('the likelihood needs at least one component');
+  if (spec.yields !== 'fixed-fractions' && spec.yields !== 'extended') {
+    throw new Error(`yields must be "fixed-fractions" or "extended", got "${String(spec.yields)}"`);
+  }
+  const memoryBudget = spec.memoryBudget ?? DEFAULT_MEMORY_BUDGET;
+  if (!(Number.isFinite(memoryBudget) && memoryBudget > 0)) {
+    throw new Error(`the memory budget must be a positive number of bytes, got ${spec.memoryBudget}`);
+  }
+  const names = new Set<string>();
+  for (const c of spec.components) {
+    if (names.has(c.name)) throw new Error(`two components are named "${c.name}": component names must be unique`);
+    names.add(c.name);
+  }
+  const observed = prepareObservedEvents({ models: spec.components.map((c) => c.model), events: spec.events, weights: spec.weights, outsideSupport: spec.outsideSupport });
+  if (spec.yields === 'fixed-fractions') {
+    const fractions = spec.components.map((c) => c.fraction);
+    if (fractions.some((f) => f === undefined || !(f >= 0 && f <= 1))) {
+      throw new Error(`fixed-fraction mode needs a fraction in [0, 1] for every component, got [${fractions.join(', ')}]`);
+    }
+    const sum = fractions.reduce((s: number, f) => s + (f as number), 0);
+    if (Math.abs(sum - 1) > 1e-9) throw new Error(`component fractions sum to ${sum}, expected 1`);
+  }
+  const { parameters, components } = componentParameters(spec, observed);
+  for (const [name, b] of Object.entries(spec.bounds ?? {})) {
+    const p = findParameter(parameters, name);
+    if (!(b[0] < b[1])) throw new Error(`bounds of "${name}" must have lower < upper, got [${b.join(', ')}]`);
+    p.bounds = [b[0], b[1]];
+  }
+  for (const [name, value] of Object.entries(spec.fixed ?? {})) {
+    const p = findParameter(parameters, name);
+    if (!Number.isFinite(value)) throw new Error(`fixed value of "${name}" must be a finite number, got ${value}`);
+    p.fixed = value;
+  }
+  const warnings: string[] = [];
+  const constraints = checkConstraints(parameters, spec.constraints ?? {}, warnings);
+  return { yields: spec.yields, memoryBudget, observed, parameters, components, constraints, warnings };
+}
+
 export class MixtureLikelihood implements BatchObjective {
   readonly parameters: ParameterInfo[];
   readonly data: DataSummary;
@@ -135,175 +240,19 @@ export class MixtureLikelihood implements BatchObjective {
    */
   readonly constraints: Readonly<Record<string, GaussianConstraint>>;
   /** Things the user should know about the specification that do not stop the fit. */
-  readonly warnings: string[] = [];
+  readonly warnings: string[];
   /** Evaluate calls and points so far (graph runs are counted by the fit layer). */
   graphRuns = 0;
+  private readonly parts: Parts;
 
-  constructor(spec: LikelihoodSpec) {
-    if (spec.components.length === 0) throw new Error('the likelihood needs at least one component');
-    if (spec.yields !== 'fixed-fractions' && spec.yields !== 'extended') {
-      throw new Error(`yields must be "fixed-fractions" or "extended", got "${String(spec.yields)}"`);
-    }
-    this.yields = spec.yields;
-    this.memoryBudget = spec.memoryBudget ?? DEFAULT_MEMORY_BUDGET;
-    if (!(Number.isFinite(this.memoryBudget) && this.memoryBudget > 0)) {
-      throw new Error(`the memory budget must be a positive number of bytes, got ${spec.memoryBudget}`);
-    }
-    const names = new Set<string>();
-    for (const c of spec.components) {
-      if (names.has(c.name)) throw new Error(`two components are named "${c.name}": component names must be unique`);
-      names.add(c.name);
-    }
-
-    // Events: check columns, values and support; drop (and count) outside-support events if asked.
-    const featureNames = [...new Set(spec.components.flatMap((c) => c.model.featureNames))];
-    const columns = featureNames.map((f) => {
-      const col = spec.events[f];
-      if (!col) {
-        const owner = spec.components.find((c) => c.model.featureNames.includes(f))!;
-        throw new Error(`the events have no column "${f}" needed by model ${owner.model.name} (columns: ${Object.keys(spec.events).join(', ')})`);
-      }
-      return col;
-    });
-    const total = columns[0].length;
-    if (total === 0) throw new Error('there are no observed events');
-    columns.forEach((col, j) => {
-      if (col.length !== total) throw new Error(`column "${featureNames[j]}" has ${col.length} values, "${featureNames[0]}" has ${total}`);
-      for (let i = 0; i < total; i++) {
-        if (!Number.isFinite(col[i])) throw new Error(`event ${i + 1} has ${col[i]} in "${featureNames[j]}": events must be finite numbers`);
-      }
-    });
-    if (spec.weights && spec.weights.length !== total) throw new Error(`${spec.weights.length} event weights for ${total} events`);
-    const keep = new Uint8Array(total).fill(1);
-    const outsideByFeature: Record<string, number> = {};
-    for (const c of spec.components) {
-      featureSupport(c.model.manifest).forEach(([lo, hi], d) => {
-        const name = c.model.featureNames[d];
-        const col = columns[featureNames.indexOf(name)];
-        let outside = 0;
-        for (let i = 0; i < total; i++) {
-          if (col[i] < lo || col[i] > hi) {
-            outside++;
-            keep[i] = 0;
-          }
-        }
-        if (outside > 0) outsideByFeature[name] = Math.max(outsideByFeature[name] ?? 0, outside);
-      });
-    }
-    const dropped = total - keep.reduce((s, v) => s + v, 0);
-    if (dropped > 0 && (spec.outsideSupport ?? 'error') === 'error') {
-      const detail = Object.entries(outsideByFeature).map(([f, n]) => `${n} in ${f}`).join(', ');
-      throw new Error(
-        `${dropped} of ${total} events lie outside the models' feature support (${detail}); the flows are not defined there. ` +
-          'Select events inside the training ranges, or use the outside-support policy "drop" to drop and report them.',
-      );
-    }
-    const kept: number[] = [];
-    for (let i = 0; i < total; i++) if (keep[i]) kept.push(i);
-    if (kept.length === 0) throw new Error('every event lies outside the models\' support');
-    this.count = kept.length;
-    this.weights = Float64Array.from(kept, (i) => (spec.weights ? spec.weights[i] : 1));
-    this.weights.forEach((w, r) => {
-      if (!(Number.isFinite(w) && w >= 0)) throw new Error(`event ${kept[r] + 1} has weight ${w}: event weights must be finite and ≥ 0`);
-    });
-    // Zero weights make the NLL identically 0: every point would be a "converged" best fit.
-    if (this.weights.every((w) => w === 0)) {
-      const after = dropped > 0 ? ` after dropping the ${dropped} outside the support` : '';
-      throw new Error(`every event weight is 0 (${this.count} events${after}): the likelihood is flat and there is nothing to fit; check the weight column`);
-    }
-    this.data = {
-      events: this.count,
-      sumWeights: this.weights.reduce((s, w) => s + w, 0),
-      droppedOutsideSupport: dropped,
-      outsideByFeature,
-    };
-
-    // Parameters: each component's (renamed) θ, then the yields in extended mode.
-    this.parameters = [];
-    const fractions = spec.components.map((c) => c.fraction);
-    if (this.yields === 'fixed-fractions') {
-      if (fractions.some((f) => f === undefined || !(f >= 0 && f <= 1))) {
-        throw new Error(`fixed-fraction mode needs a fraction in [0, 1] for every component, got [${fractions.join(', ')}]`);
-      }
-      const sum = fractions.reduce((s: number, f) => s + (f as number), 0);
-      if (Math.abs(sum - 1) > 1e-9) throw new Error(`component fractions sum to ${sum}, expected 1`);
-    }
-    this.components = spec.components.map((c) => {
-      for (const from of Object.keys(c.rename ?? {})) {
-        if (!c.model.parameterNames.includes(from)) {
-          throw new Error(`component "${c.name}" renames "${from}", which is not a parameter of model ${c.model.name} (${c.model.parameterNames.join(', ') || 'none'})`);
-        }
-      }
-      const parameterIndex = c.model.manifest.parameters.map((p) => {
-        const name = c.rename?.[p.name] ?? p.name;
-        if (this.parameters.some((q) => q.name === name)) {
-          throw new Error(
-            `parameter "${name}" of component "${c.name}" collides with a parameter of another component; ` +
-              `rename one, e.g. rename: { ${p.name}: "${p.name}_${c.name}" }`,
-          );
-        }
-        this.parameters.push({ name, unit: p.unit, component: c.name, bounds: [...p.range], trainingRange: [...p.range], logScale: p.logScale ?? false, fixed: null });
-        return this.parameters.length - 1;
-      });
-      const xs = new Float64Array(this.count * c.model.dimension);
-      c.model.featureNames.forEach((f, d) => {
-        const col = columns[featureNames.indexOf(f)];
-        kept.forEach((i, r) => (xs[r * c.model.dimension + d] = col[i]));
-      });
-      return {
-        name: c.name,
-        model: c.model,
-        parameterIndex,
-        yieldIndex: -1,
-        fraction: c.fraction ?? 0,
-        events: { values: xs, resident: null },
-        cached: null,
-      };
-    });
-    if (this.yields === 'extended') {
-      for (const c of this.components) {
-        this.parameters.push({ name: yieldName(c.name), unit: 'events', component: 'yield', bounds: [0, 10 * this.data.sumWeights + 100], trainingRange: null, logScale: false, fixed: null });
-        c.yieldIndex = this.parameters.length - 1;
-      }
-    }
-    for (const [name, b] of Object.entries(spec.bounds ?? {})) {
-      const p = this.parameter(name);
-      if (!(b[0] < b[1])) throw new Error(`bounds of "${name}" must have lower < upper, got [${b.join(', ')}]`);
-      p.bounds = [b[0], b[1]];
-    }
-    for (const [name, value] of Object.entries(spec.fixed ?? {})) {
-      const p = this.parameter(name);
-      if (!Number.isFinite(value)) throw new Error(`fixed value of "${name}" must be a finite number, got ${value}`);
-      p.fixed = value;
-    }
+  /** The likelihood of a specification; CheckedParts (module-internal) make a variant. */
+  constructor(spec: LikelihoodSpec | CheckedParts) {
+    this.parts = spec instanceof CheckedParts ? spec.parts : partsOf(spec);
+    ({ yields: this.yields, memoryBudget: this.memoryBudget, parameters: this.parameters, components: this.components, constraints: this.constraints, warnings: this.warnings } = this.parts);
+    this.data = this.parts.observed.data;
+    this.weights = this.parts.observed.weights;
+    this.count = this.data.events;
     this.free = this.parameters.map((_, i) => i).filter((i) => this.parameters[i].fixed === null);
-    this.constraints = this.checkConstraints(spec.constraints ?? {});
-  }
-
-  private checkConstraints(constraints: Record<string, GaussianConstraint>): Record<string, GaussianConstraint> {
-    const checked: Record<string, GaussianConstraint> = {};
-    for (const [name, { mean, width }] of Object.entries(constraints)) {
-      const p = this.parameter(name);
-      if (p.fixed !== null) {
-        throw new Error(`constraint on "${name}": the parameter is fixed at ${p.fixed}; constrain it or fix it, not both`);
-      }
-      if (!(Number.isFinite(width) && width > 0)) throw new Error(`constraint on "${name}": width must be a finite number > 0, got ${width}`);
-      if (!Number.isFinite(mean)) throw new Error(`constraint on "${name}": mean must be a finite number, got ${mean}`);
-      if (mean < p.bounds[0] || mean > p.bounds[1]) {
-        this.warnings.push(
-          `the constraint mean ${name} = ${mean} lies outside its bounds [${p.bounds.join(', ')}]: the fit will sit at the bound ` +
-            '(check the units; widen the bounds if the model is valid there)',
-        );
-      }
-      checked[name] = { mean, width };
-    }
-    return checked;
-  }
-
-  private parameter(name: string): ParameterInfo {
-    const p = this.parameters.find((q) => q.name === name);
-    if (!p) throw new Error(`unknown parameter "${name}": the likelihood has ${this.parameters.map((q) => q.name).join(', ')}`);
-    return p;
   }
 
   get dimension(): number {
@@ -333,19 +282,13 @@ export class MixtureLikelihood implements BatchObjective {
    * other fractions: e.g. the background-only hypothesis.
    */
   variant(change: { fixed?: Record<string, number>; fractions?: Record<string, number> }): MixtureLikelihood {
-    const view = Object.create(MixtureLikelihood.prototype) as MixtureLikelihood;
-    Object.assign(view, this);
     const parameters = this.parameters.map((p) => ({ ...p }));
-    for (const [name, value] of Object.entries(change.fixed ?? {})) {
-      const p = parameters.find((q) => q.name === name);
-      if (!p) throw new Error(`unknown parameter "${name}": the likelihood has ${parameters.map((q) => q.name).join(', ')}`);
-      p.fixed = value;
-    }
+    for (const [name, value] of Object.entries(change.fixed ?? {})) findParameter(parameters, name).fixed = value;
+    // The events object (and its resident copy) is shared; the cache of each component's fixed log p is not.
     const components = this.components.map((c) => ({ ...c, fraction: change.fractions?.[c.name] ?? c.fraction }));
     const sum = components.reduce((s, c) => s + c.fraction, 0);
     if (this.yields === 'fixed-fractions' && Math.abs(sum - 1) > 1e-9) throw new Error(`component fractions sum to ${sum}, expected 1`);
-    Object.assign(view, { parameters, components, free: parameters.map((_, i) => i).filter((i) => parameters[i].fixed === null), graphRuns: 0 });
-    return view;
+    return new MixtureLikelihood(new CheckedParts({ ...this.parts, parameters, components }));
   }
 
   /** float32 when any component evaluates its log-densities in float32 (their rounding is then ~1e-7 relative). */

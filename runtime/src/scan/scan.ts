@@ -7,7 +7,7 @@ import resultSchema from '../../../schemas/scan-result.schema.json' with { type:
 import type { MinimizeMethod } from '../fit/minimize.ts';
 import type { FlowModel } from '../model/flow-model.ts';
 import { type FitOptions, type FitResult, fitLikelihood, plannedFitPoints } from '../likelihood/fit.ts';
-import { likelihoodMap2d } from '../likelihood/map.ts';
+import { type FitMap, deltaNllMapAtFit } from '../likelihood/map.ts';
 import { DEFAULT_MEMORY_BUDGET, type GaussianConstraint, MixtureLikelihood, type OutsideSupportPolicy, type YieldMode } from '../likelihood/mixture.ts';
 import { type SandwichErrors, sandwichErrors } from '../likelihood/sandwich.ts';
 import type { EventSourceOptions } from '../data/event-table.ts';
@@ -42,15 +42,8 @@ export interface ScanRequest {
   maxEventEvaluations?: number;
 }
 
-export interface NllMapResult {
-  x: string;
-  y: string;
-  xs: number[];
-  ys: number[];
-  deltaNll: number[][];
-  gradX: number[][];
-  gradY: number[][];
-}
+/** A map of the result file: the ΔNLL map by parameter name (its best fit is the fit's). */
+export type NllMapResult = Omit<FitMap, 'best'>;
 
 export interface ScanResultFile {
   format: 'flowscan-scan-result';
@@ -245,36 +238,16 @@ export async function runScan(inputs: ScanInputs): Promise<ScanResultFile> {
     return { name, mean, width, value, pull: (value - mean) / width };
   });
   const maps: NllMapResult[] = [];
-  const best = Float64Array.from(likelihood.freeNames, (n) => fit.parameters.find((p) => p.name === n)!.value);
   for (const [index, m] of (r.maps ?? []).entries()) {
-    const i = likelihood.freeNames.indexOf(m.x);
-    const j = likelihood.freeNames.indexOf(m.y);
-    const range = (name: string, given: [number, number] | undefined, k: number): [number, number] => {
-      if (given) return given;
-      // Default: ±4σ around the best fit, inside the bounds.
-      const p = fit.parameters.find((q) => q.name === name)!;
-      const half = 4 * (p.error ?? (p.bounds[1] - p.bounds[0]) / 20);
-      const { lower, upper } = likelihood.bounds();
-      return [Math.max(lower[k], p.value - half), Math.min(upper[k], p.value + half)];
-    };
-    const nx = m.nx ?? 25;
     const ny = m.ny ?? 25;
-    const map = await likelihoodMap2d(likelihood, best, i, j, [range(m.x, m.xRange, i), range(m.y, m.yRange, j)], nx, ny, {
-      withGradient: true,
-      nllMin: fit.nll,
-      // One call per grid row.
+    // Default ranges: ±4σ around the best fit, inside the bounds; one evaluate call per grid row.
+    const { best: _best, ...map } = await deltaNllMapAtFit(likelihood, fit, m.x, m.y, {
+      nx: m.nx ?? 25,
+      ny,
+      ranges: { [m.x]: m.xRange, [m.y]: m.yRange },
       onCall: (rows) => inputs.onMapRow?.(index, rows, ny),
     });
-    const rows = (a: Float64Array): number[][] => Array.from({ length: ny }, (_, y) => Array.from(a.subarray(y * nx, (y + 1) * nx)));
-    maps.push({
-      x: m.x,
-      y: m.y,
-      xs: Array.from(map.xs),
-      ys: Array.from(map.ys),
-      deltaNll: rows(map.deltaNll),
-      gradX: rows(map.gradient!.i),
-      gradY: rows(map.gradient!.j),
-    });
+    maps.push(map);
   }
   const result: ScanResultFile = {
     format: 'flowscan-scan-result',

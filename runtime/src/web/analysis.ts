@@ -1,14 +1,13 @@
 // What the page computes, without the page: pseudo-data from the flows' sampler graphs, the two-component
-// mixture likelihood of the toy study (Saito et al., ISGC 2024, §3.1 and eq. 1), the ΔNLL map around the best
-// fit and the fitted model's prediction for the data histogram. Only runtime modules, no DOM.
-import { likelihoodMap2d } from '../likelihood/map.ts';
+// mixture likelihood of the toy study (Saito et al., ISGC 2024, §3.1 and eq. 1) and the fitted model's prediction
+// for the data histogram. Only runtime modules, no DOM.
 import type { FitOptions, FitResult } from '../likelihood/fit.ts';
-import { MixtureLikelihood, type OutsideSupportPolicy, type YieldMode, yieldName } from '../likelihood/mixture.ts';
+import { type ComponentSpec, MixtureLikelihood, type OutsideSupportPolicy, type YieldMode, yieldName } from '../likelihood/mixture.ts';
+import { type FittedComponentSample, sampleFittedComponents } from '../likelihood/prediction.ts';
 import type { FlowModel } from '../model/flow-model.ts';
 import type { ManifestVariable } from '../model/manifest.ts';
 import { sampleFlow } from '../model/sample.ts';
 import { Rng } from '../random.ts';
-import type { NllMapResult } from '../scan/scan.ts';
 
 export type ComponentName = 'signal' | 'background';
 export const COMPONENTS: readonly ComponentName[] = ['signal', 'background'];
@@ -137,21 +136,21 @@ export function backgroundRenames(models: Record<ComponentName, { readonly param
   return Object.fromEntries(models.background.parameterNames.filter((n) => taken.has(n)).map((n) => [n, `${n}_background`]));
 }
 
-export function buildLikelihood(models: ModelPair, events: EventTable, settings: FitSettings): MixtureLikelihood {
+/** The likelihood's components: the two flows, with fixed fractions or free yields, the background's renames. */
+function likelihoodComponents(models: ModelPair, settings: FitSettings): ComponentSpec[] {
   const fixed = settings.yields === 'fixed-fractions';
-  if (fixed && !(settings.signalFraction >= 0 && settings.signalFraction <= 1)) {
+  const rename = backgroundRenames(models);
+  return [
+    { name: 'signal', model: models.signal, ...(fixed ? { fraction: settings.signalFraction } : {}) },
+    { name: 'background', model: models.background, ...(fixed ? { fraction: 1 - settings.signalFraction } : {}), ...(Object.keys(rename).length ? { rename } : {}) },
+  ];
+}
+
+export function buildLikelihood(models: ModelPair, events: EventTable, settings: FitSettings): MixtureLikelihood {
+  if (settings.yields === 'fixed-fractions' && !(settings.signalFraction >= 0 && settings.signalFraction <= 1)) {
     throw new Error(`the signal fraction must be a number in [0, 1], got ${settings.signalFraction}.`);
   }
-  const rename = backgroundRenames(models);
-  return new MixtureLikelihood({
-    components: [
-      { name: 'signal', model: models.signal, ...(fixed ? { fraction: settings.signalFraction } : {}) },
-      { name: 'background', model: models.background, ...(fixed ? { fraction: 1 - settings.signalFraction } : {}), ...(Object.keys(rename).length ? { rename } : {}) },
-    ],
-    events: events.columns,
-    yields: settings.yields,
-    outsideSupport: settings.outsideSupport,
-  });
+  return new MixtureLikelihood({ components: likelihoodComponents(models, settings), events: events.columns, yields: settings.yields, outsideSupport: settings.outsideSupport });
 }
 
 export function fitOptions(settings: FitSettings, onProgress?: FitOptions['onProgress']): FitOptions {
@@ -166,80 +165,14 @@ export function fitOptions(settings: FitSettings, onProgress?: FitOptions['onPro
   };
 }
 
-/** A ΔNLL map as in a scan result ([iy][ix] layout), with the best fit to mark on it. */
-export interface DeltaNllMapData extends NllMapResult {
-  best: { x: number; y: number };
-}
+/** A component of the fitted model as weighted flow samples (what the page's histogram draws). */
+export type PredictedComponent = Pick<FittedComponentSample, 'component' | 'events' | 'weight'> & { component: ComponentName };
 
 /**
- * ΔNLL and its gradient on a points × points grid of two free parameters through the best fit (the others
- * held at the best fit), spanning ±4σ (Hessian errors) inside the bounds, as `flowscan scan` does.
+ * The fitted model as weighted flow samples: each component sampled `samples` times at its fitted parameters,
+ * weighted so the component contributes its fitted share of the observed events (fixed fractions) or its fitted yield.
  */
-export async function deltaNllMapAround(
-  likelihood: MixtureLikelihood,
-  fit: FitResult,
-  x: string,
-  y: string,
-  points: number,
-  onRow?: (done: number, total: number) => void,
-): Promise<DeltaNllMapData> {
-  const names = likelihood.freeNames;
-  const i = names.indexOf(x);
-  const j = names.indexOf(y);
-  if (i < 0 || j < 0 || i === j) throw new Error(`the ΔNLL map needs two different free parameters among ${names.join(', ')}, got ${x} and ${y}.`);
-  if (!(Number.isInteger(points) && points >= 2 && points <= 101)) throw new Error(`the map needs 2 to 101 points per axis, got ${points}.`);
-  const { lower, upper } = likelihood.bounds();
-  const byName = (name: string) => fit.parameters.find((p) => p.name === name)!;
-  const range = (name: string, k: number): [number, number] => {
-    const p = byName(name);
-    const half = 4 * (p.error ?? (upper[k] - lower[k]) / 20);
-    return [Math.max(lower[k], p.value - half), Math.min(upper[k], p.value + half)];
-  };
-  const best = Float64Array.from(names, (n) => byName(n).value);
-  // One evaluate call per grid row (the map's default batch): count them for the progress bar.
-  const map = await likelihoodMap2d(likelihood, best, i, j, [range(x, i), range(y, j)], points, points, {
-    withGradient: true,
-    nllMin: fit.nll,
-    onCall: (rows) => onRow?.(rows, points),
-  });
-  const grid = (a: Float64Array): number[][] => Array.from({ length: points }, (_, r) => Array.from(a.subarray(r * points, (r + 1) * points)));
-  return {
-    x,
-    y,
-    xs: Array.from(map.xs),
-    ys: Array.from(map.ys),
-    deltaNll: grid(map.deltaNll),
-    gradX: grid(map.gradient!.i),
-    gradY: grid(map.gradient!.j),
-    best: { x: best[i], y: best[j] },
-  };
-}
-
-export interface PredictedComponent {
-  component: ComponentName;
-  /** Sampled events [n × D] at the fitted parameters. */
-  events: Float32Array;
-  /** Expected events per sampled event: (fitted fraction × N, or fitted yield) / n. */
-  weight: number;
-}
-
-/**
- * The fitted model as weighted flow samples: each component sampled at its fitted parameters, weighted so
- * the component contributes its fitted share of the observed events (fixed fractions) or its fitted yield.
- */
-export async function fittedPrediction(models: ModelPair, likelihood: MixtureLikelihood, fit: FitResult, samples: number, seed: number): Promise<PredictedComponent[]> {
-  const value = (name: string) => fit.parameters.find((p) => p.name === name)!.value;
-  const rename = backgroundRenames(models);
-  const fractions = likelihood.fractions();
-  const rng = new Rng(seed);
-  const out: PredictedComponent[] = [];
-  for (const [stream, c] of COMPONENTS.entries()) {
-    const model = models[c];
-    const expected = likelihood.yields === 'extended' ? value(yieldName(c)) : fractions[c] * fit.data.sumWeights;
-    if (!(expected > 0)) continue;
-    const theta = Float32Array.from(model.parameterNames, (n) => value(c === 'background' ? (rename[n] ?? n) : n));
-    const events = await sampleFlow(model, theta, samples, rng.fork(stream + 1));
-    out.push({ component: c, events, weight: expected / samples });
-  }
-  return out;
+export async function fittedPrediction(models: ModelPair, settings: FitSettings, fit: FitResult, samples: number, seed: number): Promise<PredictedComponent[]> {
+  const drawn = await sampleFittedComponents(likelihoodComponents(models, settings), settings.yields, fit, () => samples, new Rng(seed));
+  return drawn.map(({ component, events, weight }) => ({ component: component as ComponentName, events, weight }));
 }

@@ -6,7 +6,8 @@ import { formatEventsCsv, parseEventsCsv } from '../data/csv.ts';
 import type { FitResult } from '../likelihood/fit.ts';
 import { yieldName } from '../likelihood/mixture.ts';
 import type { ManifestVariable } from '../model/manifest.ts';
-import { COMPONENTS, type ComponentName, type DeltaNllMapData, type EventTable, type FitSettings, PAPER_TOY, backgroundRenames, middleOfRange } from './analysis.ts';
+import type { FitMap } from '../likelihood/map.ts';
+import { COMPONENTS, type ComponentName, type EventTable, type FitSettings, PAPER_TOY, backgroundRenames, middleOfRange } from './analysis.ts';
 import { element, formatValue, inPageTerms, label, numberField, option, radioValue, readNumber } from './dom.ts';
 import type { EnvironmentInfo, ProviderChoice } from './engine.ts';
 import { FitCancelled, type LoadedModels, type ModelSpec, type Progress } from './protocol.ts';
@@ -23,7 +24,7 @@ export interface PageResult {
   crossOriginIsolated: boolean;
   hardwareConcurrency: number;
   events: { count: number; source: string };
-  map: DeltaNllMapData | null;
+  map: FitMap | null;
   /** The duration announced before the fit started (s), and the time the fit, map and prediction took. */
   expectedSeconds: number;
   elapsedSeconds: number;

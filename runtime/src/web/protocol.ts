@@ -3,7 +3,8 @@
 // at once. Everything here is structured-cloneable (plain objects, typed arrays, File).
 import type { FitResult } from '../likelihood/fit.ts';
 import type { ModelManifest } from '../model/manifest.ts';
-import type { ComponentName, DeltaNllMapData, EventTable, FitSettings, PredictedComponent, PseudoDataRequest } from './analysis.ts';
+import type { FitMap } from '../likelihood/map.ts';
+import type { ComponentName, EventTable, FitSettings, PredictedComponent, PseudoDataRequest } from './analysis.ts';
 import type { EnvironmentInfo, ProviderChoice } from './engine.ts';
 
 /** Where a model's files come from: a served folder (absolute URL) or files picked from disk. */
@@ -39,7 +40,7 @@ export interface FitJob {
 
 export interface FitOutcome {
   fit: FitResult;
-  map: DeltaNllMapData | null;
+  map: FitMap | null;
   prediction: PredictedComponent[];
   /** The estimate announced before the fit started (s). */
   expectedSeconds: number;

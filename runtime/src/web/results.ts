@@ -4,7 +4,8 @@ import type { FitResult } from '../likelihood/fit.ts';
 import type { ManifestVariable } from '../model/manifest.ts';
 import { type HistogramSeries, histogramComparison } from '../plots/histograms.ts';
 import { deltaNllMap } from '../plots/scans.ts';
-import { COMPONENTS, type ComponentName, type DeltaNllMapData, type EventTable, type FitSettings, type PredictedComponent } from './analysis.ts';
+import type { FitMap } from '../likelihood/map.ts';
+import { COMPONENTS, type ComponentName, type EventTable, type FitSettings, type PredictedComponent } from './analysis.ts';
 import { element, formatValue, inPageTerms, label } from './dom.ts';
 import { clearFigure, renderFigure } from './render.ts';
 
@@ -72,7 +73,7 @@ export interface FigureContext {
   features: Record<ComponentName, readonly ManifestVariable[]>;
 }
 
-async function drawMap(map: DeltaNllMapData, events: EventTable, context: FigureContext): Promise<void> {
+async function drawMap(map: FitMap, events: EventTable, context: FigureContext): Promise<void> {
   const unitOf = (name: string) => context.parameters.find((p) => p.name === name)?.unit ?? '';
   const truth = events.truth && events.truth[map.x] !== undefined && events.truth[map.y] !== undefined ? { x: events.truth[map.x], y: events.truth[map.y] } : undefined;
   const spec = deltaNllMap({
@@ -124,7 +125,7 @@ async function drawHistogram(events: EventTable, prediction: PredictedComponent[
 
 export async function drawFigures(
   events: EventTable,
-  map: DeltaNllMapData | null,
+  map: FitMap | null,
   prediction: PredictedComponent[],
   histogram: { feature: string; bins: number },
   context: FigureContext,

@@ -4,7 +4,8 @@
 // while one runs and stops it at its next graph run (RunControl lets the message in every few milliseconds).
 import { fitLikelihood, plannedFitPoints } from '../likelihood/fit.ts';
 import type { ModelSource } from '../model/flow-model.ts';
-import { COMPONENTS, type ComponentName, type ModelPair, buildLikelihood, deltaNllMapAround, fitOptions, fittedPrediction, generatePseudoData } from './analysis.ts';
+import { deltaNllMapAtFit } from '../likelihood/map.ts';
+import { COMPONENTS, type ComponentName, type ModelPair, buildLikelihood, fitOptions, fittedPrediction, generatePseudoData } from './analysis.ts';
 import { type EnvironmentInfo, type LoadedModel, RunControl, configureOrt, loadFlowModel, wasmThreads } from './engine.ts';
 import { type CallName, FitCancelled, type FitJob, type FitOutcome, type LoadedModels, type ModelSpec, type Progress, type WorkerCalls, type WorkerReply, type WorkerRequest } from './protocol.ts';
 import { filesSource, urlSource } from './sources.ts';
@@ -98,10 +99,14 @@ async function fit(job: FitJob, progress: (p: Progress) => void): Promise<FitOut
     },
   });
   const map = job.map
-    ? await deltaNllMapAround(likelihood, result, job.map.x, job.map.y, job.map.points, (done, total) => progress({ text: `ΔNLL map: row ${done} of ${total} — ${elapsed()}`, done, total }))
+    ? await deltaNllMapAtFit(likelihood, result, job.map.x, job.map.y, {
+        nx: job.map.points,
+        ny: job.map.points,
+        onCall: (done) => progress({ text: `ΔNLL map: row ${done} of ${job.map!.points} — ${elapsed()}`, done, total: job.map!.points }),
+      })
     : null;
   progress({ text: `Sampling the fitted model… — ${elapsed()}` });
-  const prediction = await fittedPrediction(pair, likelihood, result, job.prediction.samples, job.prediction.seed);
+  const prediction = await fittedPrediction(pair, job.settings, result, job.prediction.samples, job.prediction.seed);
   return { fit: result, map, prediction, expectedSeconds };
 }
 

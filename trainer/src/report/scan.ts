@@ -1,7 +1,7 @@
 // The report of a scan (`flowscan scan --report DIR`): the fit table, the data with the fitted components, the ΔNLL
 // maps with −∇NLL arrows and the profile curves, as SVG and PNG figures and one self-contained report.html.
 import { join } from 'node:path';
-import { type FitResult, type FlowModel, Rng, type ScanResultFile, featureSupport, plots, sampleFlow, yieldName } from '@flowscan/runtime';
+import { type FitResult, type FlowModel, Rng, type ScanResultFile, featureColumns, featureSupport, plots, sampleFittedComponents } from '@flowscan/runtime';
 import { writeFileAtomic } from '@flowscan/runtime/node';
 import { type ReportFigure, type ReportSection, type ReportTable, buildReport } from './html.ts';
 import { writeFigure } from './render.ts';
@@ -130,15 +130,6 @@ function titled(name: string, unit: string | undefined): string {
   return unit ? `${name} [${unit}]` : name;
 }
 
-/** Each component's fitted yield in events: ν̂_c (extended) or f_c · Σw (fixed fractions). */
-function fittedYields(result: ScanResultFile): Record<string, number> {
-  const value = (name: string) => result.fit.parameters.find((p) => p.name === name)?.value;
-  const extended = result.request.yields === 'extended';
-  return Object.fromEntries(
-    result.request.components.map((c) => [c.name, extended ? value(yieldName(c.name)) ?? 0 : (c.fraction ?? 0) * result.fit.data.sumWeights]),
-  );
-}
-
 /**
  * Writes `<dir>/figures/*.svg|png` and `<dir>/report.html` for a scan result; returns the report's path and figures.
  * The data figures need the models still loaded: call it before releasing them.
@@ -151,17 +142,15 @@ export async function writeScanReport(dir: string, inputs: ScanReportInputs): Pr
   const figure = async (name: string, caption: string, spec: plots.VegaLiteSpec): Promise<ScanReportFigure> => ({ name, caption, spec, ...(await writeFigure(figDir, name, spec)) });
 
   // Data with the fitted components, one figure per feature.
-  const rng = new Rng(inputs.seed ?? 1);
-  const yields = fittedYields(result);
-  const samples: Record<string, Record<string, Float64Array>> = {};
-  for (const c of result.request.components) {
-    const model = models[c.name];
-    const theta = model.manifest.parameters.map((p) => parameter(c.rename?.[p.name] ?? p.name).value);
-    const n = sampleSize(yields[c.name]);
-    const drawn = await sampleFlow(model, theta, n, rng);
-    const D = model.dimension;
-    samples[c.name] = Object.fromEntries(model.featureNames.map((f, d) => [f, Float64Array.from({ length: n }, (_, i) => drawn[i * D + d])]));
-  }
+  const components = result.request.components.map((c) => ({
+    name: c.name,
+    model: models[c.name],
+    ...(c.fraction !== undefined ? { fraction: c.fraction } : {}),
+    ...(c.rename ? { rename: c.rename } : {}),
+  }));
+  const drawn = await sampleFittedComponents(components, result.request.yields ?? 'fixed-fractions', fit, sampleSize, new Rng(inputs.seed ?? 1));
+  const yields = Object.fromEntries(drawn.map((d) => [d.component, d.expected]));
+  const samples = Object.fromEntries(drawn.map((d) => [d.component, featureColumns(d.model, d.events)]));
   const features = [...new Set(result.request.components.flatMap((c) => models[c.name].featureNames))];
   const dataFigures: ScanReportFigure[] = [];
   for (const f of features) {
@@ -169,7 +158,7 @@ export async function writeScanReport(dir: string, inputs: ScanReportInputs): Pr
     const range = featureRange(Object.values(models), f, values);
     if (!range) continue;
     const unit = Object.values(models).flatMap((m) => m.manifest.features).find((v) => v.name === f)?.unit;
-    const parts = result.request.components.filter((c) => f in samples[c.name]);
+    const parts = result.request.components.filter((c) => f in (samples[c.name] ?? {}));
     const spec = plots.fittedComponents({
       title: `${f}: data and the fit`,
       xTitle: titled(f, unit),

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
   type FitResult,
+  type FitMap,
   type FlowModel,
   MixtureLikelihood,
   Rng,
@@ -16,8 +17,9 @@ import {
   hessian,
   ksTwoSample,
   minimize,
-  likelihoodMap2d,
+  deltaNllMapAtFit,
   plots,
+  sampleFittedComponents,
   sampleFlow,
 } from '@flowscan/runtime';
 import { loadModel, writeFileAtomic } from '@flowscan/runtime/node';
@@ -318,7 +320,7 @@ export async function runToyStudy(o: ToyStudyOptions): Promise<ToyStudyResult> {
   const sModel = await loadModel(modelDirs.signal, { ep: 'cpu' });
   const bModel = await loadModel(modelDirs.background, { ep: 'cpu' });
   const comparisons: Comparison[] = [];
-  let mapData: Awaited<ReturnType<typeof likelihoodMap2d>> | null = null;
+  let mapData: FitMap | null = null;
   for (const mode of ['fixed-fractions', 'extended'] as const) {
     say(`fitting the pseudo-data (${mode}) with the flows and with the exact likelihood`);
     const likelihood = new MixtureLikelihood({
@@ -348,14 +350,9 @@ export async function runToyStudy(o: ToyStudyOptions): Promise<ToyStudyResult> {
     const exact = await exactFit(x, mode);
     comparisons.push({ mode, flow: flowFit, exact });
     if (mode === 'fixed-fractions') {
-      const best = Float64Array.from(likelihood.freeNames, (n) => flowFit.parameters.find((p) => p.name === n)!.value);
-      const span = (name: string, k: number): [number, number] => {
-        const sigma = exact.errors[name];
-        const { lower, upper } = likelihood.bounds();
-        return [Math.max(lower[k], TOY_TRUTH.m_pole * 0 + best[k] - 5 * sigma), Math.min(upper[k], best[k] + 5 * sigma)];
-      };
+      // ±5σ of the exact fit around the flow fit.
       say(`ΔNLL map over (M_pole, Γ), ${scale.mapPoints}×${scale.mapPoints} points`);
-      mapData = await likelihoodMap2d(likelihood, best, 0, 1, [span('m_pole', 0), span('gamma', 1)], scale.mapPoints, scale.mapPoints, { withGradient: true, nllMin: flowFit.nll });
+      mapData = await deltaNllMapAtFit(likelihood, flowFit, 'm_pole', 'gamma', { nx: scale.mapPoints, ny: scale.mapPoints, sigmas: 5, errors: exact.errors });
     }
   }
 
@@ -405,11 +402,15 @@ export async function runToyStudy(o: ToyStudyOptions): Promise<ToyStudyResult> {
   );
   // Data with the fitted model on top.
   const fitted = (name: string): number => fixed.flow.parameters.find((p) => p.name === name)!.value;
+  // 2·10^5 flow events in all, shared as the fitted fractions share the data.
   const nModel = 200000;
-  const nSig = Math.round(nModel * TOY_SIGNAL_FRACTION);
-  const modelSample = new Float32Array(nModel);
-  modelSample.set(await sampleFlow(sModel, [fitted('m_pole'), fitted('gamma')], nSig, rng), 0);
-  modelSample.set(await sampleFlow(bModel, [fitted('tau')], nModel - nSig, rng), nSig);
+  const components = [
+    { name: 'signal', model: sModel, fraction: TOY_SIGNAL_FRACTION },
+    { name: 'background', model: bModel, fraction: 1 - TOY_SIGNAL_FRACTION },
+  ];
+  const prediction = await sampleFittedComponents(components, 'fixed-fractions', fixed.flow, (expected) => Math.round((nModel * expected) / fixed.flow.data.sumWeights), rng);
+  const modelSample = Float32Array.from(prediction.flatMap((c) => Array.from(c.events)));
+  const modelWeights = Float64Array.from(prediction.flatMap((c) => Array.from(c.events, () => c.weight)));
   figures.data = await writeFigure(figDir, 'pseudo-data-fit', plots.histogramComparison({
     title: 'Pseudo-data (1k signal + 100k background) and the flow fit',
     xTitle: 'M_reco [GeV]',
@@ -419,21 +420,18 @@ export async function runToyStudy(o: ToyStudyOptions): Promise<ToyStudyResult> {
     normalize: 'counts',
     series: [
       { label: 'pseudo-data', values: x, style: 'points' },
-      { label: 'flow fit (signal + background)', values: modelSample, weights: new Float64Array(nModel).fill(x.length / nModel), style: 'line' },
+      { label: 'flow fit (signal + background)', values: modelSample, weights: modelWeights, style: 'line' },
     ],
   }));
   if (mapData) {
-    const nx = mapData.xs.length;
-    const ny = mapData.ys.length;
-    const rows = (a: Float64Array): number[][] => Array.from({ length: ny }, (_, r) => Array.from(a.subarray(r * nx, (r + 1) * nx)));
     figures.map = await writeFigure(figDir, 'delta-nll-map', plots.deltaNllMap({
       title: 'ΔNLL over (M_pole, Γ), τ at its best fit; arrows: −∇NLL',
       xTitle: 'M_pole [GeV]',
       yTitle: 'Γ [GeV]',
-      x: Array.from(mapData.xs),
-      y: Array.from(mapData.ys),
-      deltaNll: rows(mapData.deltaNll),
-      gradient: { gx: rows(mapData.gradient!.i), gy: rows(mapData.gradient!.j) },
+      x: mapData.xs,
+      y: mapData.ys,
+      deltaNll: mapData.deltaNll,
+      gradient: { gx: mapData.gradX, gy: mapData.gradY },
       truth: { x: TOY_TRUTH.m_pole, y: TOY_TRUTH.gamma },
       bestFit: { x: fitted('m_pole'), y: fitted('gamma') },
     }));

@@ -1,0 +1,52 @@
+// The fitted model as flow samples: each component of a mixture sampled at its best-fit parameters and weighted to
+// the events it is expected to hold, for histograms of the data with the fit on top (flowscan scan --report, the
+// studies' figures, the browser page).
+import type { FlowModel } from '../model/flow-model.ts';
+import { sampleFlow } from '../model/sample.ts';
+import type { Rng } from '../random.ts';
+import { type ComponentSpec, type YieldMode, yieldName } from './mixture.ts';
+
+/** What the prediction needs of a fit: the values of the likelihood's parameters and the sum of event weights. */
+export type FitForPrediction = { parameters: readonly { name: string; value: number }[]; data: { sumWeights: number } };
+
+export interface FittedComponentSample {
+  component: string;
+  model: FlowModel;
+  /** The component's parameters at the fit, in the model's order. */
+  theta: number[];
+  /** Expected events: the fitted yield (extended), or the fraction of the summed event weights (fixed fractions). */
+  expected: number;
+  /** Sampled events [n × D] (float32, the sampler's precision). */
+  events: Float32Array;
+  /** Expected events per sampled event (expected / n). */
+  weight: number;
+}
+
+/**
+ * Samples every component with expected events > 0 at its fitted parameters (renamed as in the likelihood):
+ * `samples(expected)` events each, component k from `rng.fork(k + 1)`, so a component's draws do not depend on
+ * how many the others take.
+ */
+export async function sampleFittedComponents(
+  components: readonly ComponentSpec[],
+  yields: YieldMode,
+  fit: FitForPrediction,
+  samples: (expected: number) => number,
+  rng: Rng,
+): Promise<FittedComponentSample[]> {
+  const value = (name: string): number => {
+    const p = fit.parameters.find((q) => q.name === name);
+    if (!p) throw new Error(`the fit has no parameter "${name}" (it has ${fit.parameters.map((q) => q.name).join(', ')})`);
+    return p.value;
+  };
+  const drawn: FittedComponentSample[] = [];
+  for (const [k, c] of components.entries()) {
+    const expected = yields === 'extended' ? value(yieldName(c.name)) : (c.fraction ?? 0) * fit.data.sumWeights;
+    if (!(expected > 0)) continue;
+    const theta = c.model.parameterNames.map((n) => value(c.rename?.[n] ?? n));
+    const n = samples(expected);
+    const events = await sampleFlow(c.model, theta, n, rng.fork(k + 1));
+    drawn.push({ component: c.name, model: c.model, theta, expected, events, weight: expected / n });
+  }
+  return drawn;
+}
