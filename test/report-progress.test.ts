@@ -3,7 +3,9 @@
 // and ETA.
 import test from 'ava';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { type MinimizeProgress, minimize } from '../runtime/src/fit/index.ts';
 import { fitProgress, formatDuration, progressBar } from '../trainer/src/cli/progress.ts';
+import { quadratic, recordingObjective } from './fit-helpers.ts';
 
 function logStream(): { write(text: string): void; isTTY: false; lines(): string[] } {
   let text = '';
@@ -67,4 +69,22 @@ test('durations read as seconds, minutes or hours', (t) => {
   t.is(formatDuration(200), '3 min 20 s');
   t.is(formatDuration(7500), '2 h 05 min');
   t.is(formatDuration(Infinity), '?');
+});
+
+test('the minimiser reports the projected-gradient norm at its lowest point: the start\'s, then below gtol', async (t) => {
+  const a = [
+    [4, 1, 0],
+    [1, 3, 0.5],
+    [0, 0.5, 2],
+  ];
+  const mean = [1, -2, 0.5];
+  const start = [3, 0, -1];
+  const progress: MinimizeProgress[] = [];
+  const scales = [0.5, 2, 1];
+  await minimize(recordingObjective(3, quadratic(mean, a)), { method: 'lbfgsb', starts: Float64Array.from(start), scales: Float64Array.from(scales), gtol: 1e-8, ftolAbs: 0, ftolRel: 0, onProgress: (p) => progress.push(p) });
+  // Step 1 evaluated the start alone: no bounds, so the norm is max_i |∂f/∂x_i · scale_i| of A(x − μ).
+  const gradient = a.map((row) => row.reduce((s, aij, j) => s + aij * (start[j] - mean[j]), 0));
+  const expected = Math.max(...gradient.map((g, i) => Math.abs(g * scales[i])));
+  t.true(Math.abs(progress[0].gradientNorm - expected) < 1e-12, `${progress[0].gradientNorm} vs ${expected}`);
+  t.true(progress.at(-1)!.gradientNorm <= 1e-8, `final norm ${progress.at(-1)!.gradientNorm}`);
 });
