@@ -57,16 +57,24 @@ function subsample(count: number, label: Uint8Array, limit: number): number[] {
   return rows;
 }
 
-function scatter(title: string, subtitle: string, x: { values: Float64Array; title: string; log?: boolean }, y: { values: Float64Array; title: string }, label: Uint8Array, limit: number, diagonal: boolean): VegaLiteSpec {
+/** The q-quantile of finite values (q in [0, 1]). */
+function quantile(values: number[], q: number): number {
+  const sorted = values.filter(Number.isFinite).sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.round(q * (sorted.length - 1))))];
+}
+
+function scatter(title: string, subtitle: string, x: { values: Float64Array; title: string; clip?: boolean }, y: { values: Float64Array; title: string }, label: Uint8Array, limit: number, diagonal: boolean): VegaLiteSpec {
   const rows = subsample(label.length, label, limit)
-    .filter((i) => Number.isFinite(x.values[i]) && Number.isFinite(y.values[i]) && (!x.log || x.values[i] > 0))
+    .filter((i) => Number.isFinite(x.values[i]) && Number.isFinite(y.values[i]))
     .map((i) => ({ x: x.values[i], y: y.values[i], class: label[i] ? 'signal' : 'background' }));
+  // A few events far out (where a re-fitted background density has a hole) would squeeze the rest into a line.
+  const xScale = x.clip ? { domain: [quantile(rows.map((r) => r.x), 0.002), quantile(rows.map((r) => r.x), 0.998)], nice: false } : { zero: false };
   const layers: Record<string, unknown>[] = [
     {
       data: { name: 'events' },
-      mark: { type: 'circle', size: 9, opacity: 0.45 },
+      mark: { type: 'circle', size: 9, opacity: 0.45, clip: true },
       encoding: {
-        x: { field: 'x', type: 'quantitative', title: x.title, scale: x.log ? { type: 'log' } : { zero: false } },
+        x: { field: 'x', type: 'quantitative', title: x.title, scale: xScale },
         y: { field: 'y', type: 'quantitative', title: y.title, scale: { zero: false } },
         color: { field: 'class', type: 'nominal', title: null, scale: { domain: ['background', 'signal'], range: [PALETTE[0], PALETTE[1]] }, legend: { orient: 'top-left' } },
         order: { field: 'class', type: 'nominal', sort: 'ascending' },
@@ -87,8 +95,11 @@ export function densityPlaneFigure(logPBackground: Float64Array, logPData: Float
   return scatter(title, `up to ${limit} events per class; dashed: λ = 1`, { values: logPBackground, title: 'log p(x | bkg)' }, { values: logPData, title: 'log p(x | data)' }, label, limit, true);
 }
 
-/** Tan Figs. 3–4: log p(x|data) against λ⁻¹ = p(x|data)/p(x|bkg) (log axis): a density cut and a ratio cut compared. */
+/**
+ * Tan Figs. 3–4: log p(x|data) against log λ⁻¹ = log p(x|data) − log p(x|bkg): a density cut and a ratio cut
+ * compared. The x axis shows the central 99.6 % of the events.
+ */
 export function logPVersusInverseLambdaFigure(logPBackground: Float64Array, logPData: Float64Array, label: Uint8Array, title: string, limit = 1500): VegaLiteSpec {
-  const inverseLambda = Float64Array.from(logPData, (l, i) => Math.exp(l - logPBackground[i]));
-  return scatter(title, `up to ${limit} events per class`, { values: inverseLambda, title: 'λ⁻¹ = p(x | data) / p(x | bkg)', log: true }, { values: logPData, title: 'log p(x | data)' }, label, limit, false);
+  const logInverseLambda = Float64Array.from(logPData, (l, i) => l - logPBackground[i]);
+  return scatter(title, `up to ${limit} events per class; central 99.6 % in log λ⁻¹`, { values: logInverseLambda, title: 'log λ⁻¹ = log p(x | data) − log p(x | bkg)', clip: true }, { values: logPData, title: 'log p(x | data)' }, label, limit, false);
 }
