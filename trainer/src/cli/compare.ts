@@ -7,6 +7,7 @@ import type { Command } from 'commander';
 import { readEventFile, writeFileAtomic } from '@flowscan/runtime/node';
 import { type FeatureBinning, type Sample, compareSamples, comparisonTable, defaultBinning } from '../compare/compare.ts';
 import { parseBinnings } from '../generate/histograms.ts';
+import { writeCompareReport } from '../report/compare.ts';
 import { writeFigure } from '../report/render.ts';
 import { integerOption, listOption } from './options.ts';
 
@@ -23,6 +24,7 @@ interface CompareCliOptions {
   permutations: number;
   epochs: number;
   seed: number;
+  report?: string;
 }
 
 async function readSample(path: string, label: string, features: string[], weights: string | undefined): Promise<Sample> {
@@ -43,6 +45,7 @@ export function register(program: Command): void {
     .option('--generated-weights <column>', 'per-event weights of the generated sample (e.g. "weight" from flowscan generate)')
     .option('--reference-weights <column>', 'per-event weights of the reference sample')
     .requiredOption('--out <dir>', 'folder for compare.json and figures/')
+    .option('--report <dir>', 'also write the histograms with ratio panels (SVG and PNG) and report.html into DIR')
     .option('--c2st', 'also a classifier two-sample test (an MLP trained with k-fold held-out scores)')
     .option('--c2st-events <n>', 'events of each sample the classifier uses at most', integerOption('--c2st-events', 20, 10_000_000), 20000)
     .option('--folds <k>', 'folds of the classifier (every event scored by a model that did not see it)', integerOption('--folds', 2, 20), 2)
@@ -86,5 +89,6 @@ Example:
       const json = { ...result, files: { generated: generatedPath, reference: referencePath }, features: result.features.map(({ figure: _figure, ...rest }) => rest) };
       await writeFileAtomic(join(o.out, 'compare.json'), `${JSON.stringify(json, null, 2)}\n`);
       process.stdout.write(comparisonTable(result));
+      if (o.report) process.stdout.write(`wrote ${await writeCompareReport(o.report, result, { generated: generatedPath, reference: referencePath })}\n`);
     });
 }
