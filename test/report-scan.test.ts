@@ -184,3 +184,19 @@ test('flowscan scan --signal-events --report: the fit of the fractions, the repo
   t.regex(run.stderr, /^scan: fit, step \d+: NLL -?\d+\.\d{3}, \|proj\. grad\| [\d.e+-]+ \(converged < 0\.02\), .*event evaluations\/s, .*ETA ≤ /m);
   t.regex(run.stderr, /^scan: hessian done: \d+ evaluation calls? in /m);
 });
+
+test('extended yields: the data figure scales each component to its fitted n_<component>', async (t) => {
+  const r = request([{ name: 'signal', model: SIGNAL_MODEL, events: 250 }, { name: 'background', model: BACKGROUND_MODEL }], { yields: 'extended' });
+  const result = await scan(r);
+  t.is(result.request.start!.n_signal, 250);
+  const fitted = parameterValues(result);
+  const { figures } = await writeScanReport(join(folder(), 'report-extended'), { result, models, events: { x } });
+  type Row = { role: string; series: string; y: number };
+  const rows = (figures[0].spec.datasets as Record<string, Row[]>).histogram.filter((row) => row.role === 'bin');
+  // Every flow sample lies inside the support, which is the histogram's range: each component's bins hold its yield.
+  for (const c of ['signal', 'background']) {
+    const sum = rows.filter((row) => row.series === `fit: ${c}`).reduce((s, row) => s + row.y, 0);
+    t.true(Math.abs(sum - fitted[`n_${c}`]) < 1e-6 * fitted[`n_${c}`], `${c}: ${sum} in the figure, n_${c} = ${fitted[`n_${c}`]}`);
+  }
+  t.true(Math.abs(fitted.n_signal + fitted.n_background - N) < 1, 'the extended fit holds the events');
+});
