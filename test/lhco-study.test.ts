@@ -12,7 +12,7 @@ import {
   LHCO_STUDY_TRUTH,
   lhcoStudyPseudoData,
   simulateSelectedSignal,
-} from '../trainer/src/study/lhco.ts';
+} from '../trainer/src/study/lhco-data.ts';
 
 const [lo, hi] = LHCO_ANALYSIS_MJJ_WINDOW;
 
