@@ -88,3 +88,14 @@ test('the minimiser reports the projected-gradient norm at its lowest point: the
   t.true(Math.abs(progress[0].gradientNorm - expected) < 1e-12, `${progress[0].gradientNorm} vs ${expected}`);
   t.true(progress.at(-1)!.gradientNorm <= 1e-8, `final norm ${progress.at(-1)!.gradientNorm}`);
 });
+
+test('whole units (toys, design points) print as each one ends, not when the next one does', (t) => {
+  const stream = logStream();
+  const bar = progressBar('toys', 4, '{fieldsText}', { stream });
+  bar.update(1, { NLL: '12.5' });
+  t.deepEqual(stream.lines().length, 1);
+  t.regex(stream.lines()[0], /^toys: 1\/4 \(25%\), .*ETA .*NLL 12\.5$/);
+  bar.update(2);
+  bar.stop();
+  t.is(stream.lines().length, 2, 'stop adds no line for a unit already shown');
+});

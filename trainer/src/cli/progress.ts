@@ -79,9 +79,9 @@ export function progressBar(label: string, total: number, format = '{fieldsText}
 }
 
 /**
- * Progress as log lines: "label: done/total (pct%), elapsed, ETA, fields". A unit's line is written when the work
- * moves past it, with the last fields given for it (a training's epoch line then carries the epoch's validation
- * loss, which arrives after the epoch's last batch).
+ * Progress as log lines: "label: done/total (pct%), elapsed, ETA, fields". Work counted in whole units gets a line
+ * per update; work reported within units gets a unit's line when the work moves past it, with the last fields given
+ * for it (a training's epoch line then carries the epoch's validation loss, which arrives after its last batch).
  */
 function logLines(label: string, total: number, stream: NonNullable<ProgressOptions['stream']>, heartbeatMs: number): Progress {
   const t0 = performance.now();
@@ -89,6 +89,7 @@ function logLines(label: string, total: number, stream: NonNullable<ProgressOpti
   let latest: { done: number; fields: Record<string, string | number> | undefined } = { done: 0, fields: undefined };
   let printedUnit = 0;
   let printedDecile = 0;
+  let fractional = false;
   let stopped = false;
   const write = (state: typeof latest): void => {
     const seconds = (performance.now() - t0) / 1000;
@@ -107,11 +108,21 @@ function logLines(label: string, total: number, stream: NonNullable<ProgressOpti
       const previous = latest;
       latest = { done, fields };
       if (perUnit) {
-        // The previous update ended a unit that no line has shown yet, and this one moved on from it.
-        const unit = Math.floor(previous.done);
-        if (unit > printedUnit && done > previous.done) {
-          printedUnit = unit;
-          write(previous);
+        fractional ||= !Number.isInteger(done);
+        if (!fractional) {
+          // Whole units only (toys, design points): each update ends one.
+          if (done > printedUnit) {
+            printedUnit = done;
+            write(latest);
+          }
+        } else {
+          // Work reported within units (a training's batches): the previous update ended a unit that no line has shown
+          // yet, and this one moved on from it; the unit's last fields (its validation loss) came with that update.
+          const unit = Math.floor(previous.done);
+          if (unit > printedUnit && done > previous.done) {
+            printedUnit = unit;
+            write(previous);
+          }
         }
       } else {
         const decile = Math.floor((10 * done) / Math.max(total, 1));
