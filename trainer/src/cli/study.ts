@@ -13,6 +13,7 @@ interface StudyCliOptions {
   models?: string;
   data?: string;
   maps: boolean;
+  fitStart: 'scan' | 'truth';
 }
 
 export function register(program: Command): void {
@@ -28,6 +29,7 @@ export function register(program: Command): void {
     .option('--ship', 'copy the exported toy models into the repository\'s models/ folder')
     .option('--data <dir>', 'anomaly: folder of the LHCO R&D signal-region .npy files (default ../shared/data/lhco-sr beside the repository)')
     .option('--no-maps', 'lhco: skip the ΔNLL maps (paper Fig. 7; more than half of the default scale\'s time), e.g. for a study over many seeds')
+    .option('--fit-start <where>', 'lhco: start the fit at the best point of the coarse scan (as the paper) or at the truth, skipping the scan (bias studies over seeds, as toys do)', choiceOption('--fit-start', ['scan', 'truth'] as const), 'scan')
     .option('--models <dir>', 'toy: fit and report with models exported earlier (folder with toy-signal/ and toy-background/), no training')
     .addHelpText('after', '\nExamples:\n  flowscan study toy            # what `npm start` runs\n  flowscan study lhco --quick')
     .action(async (study: 'toy' | 'lhco' | 'anomaly' | 'amplify', o: StudyCliOptions) => {
@@ -62,7 +64,7 @@ export function register(program: Command): void {
         process.stdout.write(`\nreport: ${result.reportPath}\nsummary: ${result.summaryPath}\n`);
       } else {
         const { runLhcoStudy } = await import('../study/lhco.ts');
-        const result = await runLhcoStudy({ scale, out, seed: o.seed, backend: o.backend, maps: o.maps });
+        const result = await runLhcoStudy({ scale, out, seed: o.seed, backend: o.backend, maps: o.maps, fitStart: o.fitStart });
         process.stdout.write(`\nreport: ${result.reportPath}\n`);
       }
     });

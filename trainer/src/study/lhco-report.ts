@@ -56,7 +56,8 @@ export interface LhcoReportInputs {
   /** The likelihood's free parameters, its bounds, and the coarse scan's best point (the fit's start). */
   names: string[];
   bounds: { lower: Float64Array; upper: Float64Array };
-  scanStart: Float64Array;
+  /** Where the fit started, and whether that was the coarse scan's best point or the truth. */
+  fitStart: { x: Float64Array; from: 'scan' | 'truth' };
   maps: FitMap[];
   interpolation: LhcoInterpolationResult;
   backgroundSim: Record<LhcoFeature, Float64Array>;
@@ -175,9 +176,9 @@ export async function writeLhcoReport(s: LhcoReportInputs): Promise<{ reportPath
   // The report.
   const figure = (name: string, caption: string): ReportFigure => ({ name, caption, ...figures[name] });
   const fitTable: ReportTable = {
-    caption: `Fixed fractions f_s = ${data.nSignal}/${data.nSignal + data.nBackground}; L-BFGS-B from the best point of a ${scale.scanPoints.join('×')} scan; errors from the Hessian at the minimum.`,
-    columns: ['parameter', 'truth [GeV]', 'best fit [GeV]', 'σ [GeV]', 'pull (fit − truth)/σ', 'scan start [GeV]', 'training range [GeV]'],
-    rows: parameters.map((p, j) => [p.name, p.truth, p.value, p.error, p.pull, s.scanStart[j], `${s.bounds.lower[j]} – ${s.bounds.upper[j]}`]),
+    caption: `Fixed fractions f_s = ${data.nSignal}/${data.nSignal + data.nBackground}; L-BFGS-B from ${s.fitStart.from === 'truth' ? 'the truth (no scan)' : `the best point of a ${scale.scanPoints.join('×')} scan`}; errors from the Hessian at the minimum.`,
+    columns: ['parameter', 'truth [GeV]', 'best fit [GeV]', 'σ [GeV]', 'pull (fit − truth)/σ', 'fit start [GeV]', 'training range [GeV]'],
+    rows: parameters.map((p, j) => [p.name, p.truth, p.value, p.error, p.pull, s.fitStart.x[j], `${s.bounds.lower[j]} – ${s.bounds.upper[j]}`]),
   };
   const ksColumns = ['feature', `mean KS at m_Z′ = ${left} (not trained)`, `max KS at m_Z′ = ${left}`, `mean KS at m_Z′ = ${interpolation.referenceMZprime} (trained)`, 'background flow KS'];
   const ksTable: ReportTable = {
