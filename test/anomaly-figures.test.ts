@@ -43,7 +43,7 @@ test('the figures compile without warnings; log λ⁻¹ outliers fall outside th
   for (const spec of [rocFigure(curves, 'ROC'), sicFigure(curves, 'SIC'), densityPlaneFigure(logPBackground, logPData, label, 'plane'), logPVersusInverseLambdaFigure(logPBackground, logPData, label, 'λ')]) {
     t.deepEqual(compileSpec(spec).warnings, []);
   }
-  const spec = logPVersusInverseLambdaFigure(logPBackground, logPData, label, 'λ') as { layer: { encoding: { x: { scale: { domain: number[] } } } }[] };
+  const spec = logPVersusInverseLambdaFigure(logPBackground, logPData, label, 'λ') as unknown as { layer: { encoding: { x: { scale: { domain: number[] } } } }[] };
   const [lo, hi] = spec.layer[0].encoding.x.scale.domain;
   t.true(hi < 100 && lo > -100, `window [${lo}, ${hi}]`);
 });

@@ -33,8 +33,8 @@ export interface AnomalyScale {
 
 export const ANOMALY_SCALES: Record<'quick' | 'default' | 'full', AnomalyScale> = {
   quick: { flow: { kind: 'maf', blocks: 4, hidden: 48 }, epochs: 8, ensemble: 1, repeats: 1, bootstrapIterations: 2, classifierEpochs: 12, simulator: { background: 100_000, signal: 250, testBackground: 10_000, testSignal: 3000, repeats: 1 } },
-  default: { flow: { kind: 'maf', blocks: 5, hidden: 64 }, epochs: 15, ensemble: 3, repeats: 3, bootstrapIterations: 4, classifierEpochs: 30, simulator: { background: 200_000, signal: 400, testBackground: 20_000, testSignal: 6000, repeats: 2 } },
-  full: { flow: { kind: 'maf', blocks: 5, hidden: 64 }, epochs: 15, ensemble: 5, repeats: 5, bootstrapIterations: 6, classifierEpochs: 60, simulator: { background: 1_000_000, signal: 1500, testBackground: 40_000, testSignal: 10_000, repeats: 3 } },
+  default: { flow: { kind: 'maf', blocks: 5, hidden: 64 }, epochs: 15, ensemble: 5, repeats: 3, bootstrapIterations: 4, classifierEpochs: 30, simulator: { background: 200_000, signal: 400, testBackground: 20_000, testSignal: 6000, repeats: 2 } },
+  full: { flow: { kind: 'maf', blocks: 5, hidden: 64 }, epochs: 15, ensemble: 8, repeats: 5, bootstrapIterations: 6, classifierEpochs: 60, simulator: { background: 1_000_000, signal: 1500, testBackground: 40_000, testSignal: 10_000, repeats: 3 } },
 };
 
 /**
