@@ -30,7 +30,7 @@ export interface SeriesFigureOptions {
   dodge?: number;
 }
 
-/** Points joined by lines per series on a log x axis. Figure data: `datasets.points` (series, x, xShown, y, yLo, yHi). */
+/** Points joined by lines per series on a log x axis, the legend outside the frame (never over a point). Figure data: `datasets.points` (series, x, xShown, y, yLo, yHi). */
 export function seriesFigure(o: SeriesFigureOptions): plots.VegaLiteSpec {
   if (o.series.length === 0) throw new Error(`seriesFigure "${o.title}": no series to draw`);
   const dodge = o.dodge ?? 1;
@@ -51,7 +51,7 @@ export function seriesFigure(o: SeriesFigureOptions): plots.VegaLiteSpec {
   const x = { field: 'xShown', type: 'quantitative', title: o.xTitle, scale: { type: 'log', nice: false, padding: 12 } };
   const yScale = o.logY ? { type: 'log', nice: false, padding: 8 } : { zero: false, nice: true, padding: 8 };
   const y = { field: 'y', type: 'quantitative', title: o.yTitle, scale: yScale };
-  const color = { field: 'series', type: 'nominal', title: null, sort: o.series.map((s) => s.label), scale: { range: plots.PALETTE }, legend: { orient: 'top-right', fillColor: 'white', padding: 4 } };
+  const color = { field: 'series', type: 'nominal', title: null, sort: o.series.map((s) => s.label), scale: { range: plots.PALETTE }, legend: { orient: 'right' } };
   const layer: Record<string, unknown>[] = [
     { data: { name: 'points' }, mark: { type: 'line', strokeWidth: 1.5, point: { filled: true, size: 36 } }, encoding: { x, y, color } },
     {

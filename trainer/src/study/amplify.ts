@@ -517,15 +517,27 @@ async function writeFigures(dir: string, f: FigureInputs): Promise<Record<string
     bins: AMPLIFY_MJJ_BINS,
     normalize: 'counts',
     series: [
-      ...[f.referenceTally, f.mcTally, largestGenerated].map((t, k) => ({
-        label: t === f.referenceTally ? 'reference (truth)' : t.label,
-        values: centres,
-        weights: Array.from(t.template(f.largest).sumw),
-        style: (k === 0 ? 'points' : 'line') as plots.HistogramStyle,
-      })),
+      // The Asimov data as integer counts at the bin centres, so the points carry the data's √n errors.
+      { label: 'Asimov data (truth, μ = 0)', values: Array.from(f.referenceTally.template(f.largest).sumw).flatMap((n, b) => new Array<number>(Math.round(n)).fill(centres[b])), style: 'points' },
+      ...[f.mcTally, largestGenerated].map((t) => ({ label: t.label, values: centres, weights: Array.from(t.template(f.largest).sumw), style: 'line' as plots.HistogramStyle })),
       { label: 'signal (μ = 1)', values: centres, weights: Array.from(f.signalTally.mjj, (v) => (v * AMPLIFY_SIGNAL_TO_BACKGROUND * f.largest) / f.signalTally.events), style: 'filled' },
     ],
   }));
+  // Shapes against the reference with the ratio panel (Gavranovič & Kerševan Fig. 1), per event so both integrate to 1.
+  const edges = Array.from({ length: AMPLIFY_MJJ_BINS + 1 }, (_, b) => lo + b * width);
+  const asRatioSeries = (t: SourceTally, label: string) => {
+    const h = t.template(1);
+    return { label, sumw: Array.from(h.sumw), sumw2: Array.from(h.sumw2) };
+  };
+  for (const [name, t] of [['ratio-mc', f.mcTally], ['ratio-generated', largestGenerated]] as const) {
+    figures[name] = await writeFigure(dir, name, plots.ratioComparison({
+      title: `m_JJ after the cut: ${t.label} against the reference`,
+      xTitle: 'm_JJ [GeV]',
+      edges,
+      reference: asRatioSeries(f.referenceTally, 'reference (truth)'),
+      generated: asRatioSeries(t, t.label),
+    }));
+  }
   const logitCentres = Array.from({ length: f.signalTally.logit.length }, (_, b) => LOGIT_RANGE[0] + ((b + 0.5) * (LOGIT_RANGE[1] - LOGIT_RANGE[0])) / f.signalTally.logit.length);
   figures['classifier-score'] = await writeFigure(dir, 'classifier-score', plots.histogramComparison({
     title: `Classifier logit (cut at ${f.threshold.toFixed(2)})`,
@@ -613,7 +625,12 @@ function reportContents(r: ReportInputs): Parameters<typeof buildReport>[0] {
           `The signal yield before the cut is ${AMPLIFY_SIGNAL_TO_BACKGROUND} of the background's. One HistFactory channel, m_JJ in ${AMPLIFY_MJJ_BINS} bins: signal × μ (POI), background × a free normalisation with the template's ` +
           `MC-statistical uncertainty (staterror, √Σw² per bin), and optionally a shapesys of 1–10 % per bin. Asimov data are the reference background (plus μ = 1 signal for μ̂).`,
         tables: [sourceTable],
-        figures: [figure('mjj-after-cut', 'm_JJ after the cut: the reference (truth) as points, the MC and the largest generated sample as lines, the signal filled.'), figure('classifier-score', 'Classifier logit of the signal and the background samples (densities).')],
+        figures: [
+          figure('mjj-after-cut', 'm_JJ after the cut at the largest luminosity: the background-only Asimov data of the truth as points (√n errors), the MC and the largest generated templates as lines, the signal filled.'),
+          figure('ratio-mc', 'The MC template\'s shape against the reference, ratio below (statistical errors of both).'),
+          figure('ratio-generated', 'The largest generated template\'s shape against the reference: its own error is small, its deviation is the flow\'s.'),
+          figure('classifier-score', 'Classifier logit of the signal and the background samples (densities).'),
+        ],
       },
       {
         heading: 'Signal strength and limits against luminosity',
