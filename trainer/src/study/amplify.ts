@@ -13,7 +13,7 @@ import { type FlowModel, Rng, histfactory as hf, plots } from '@flowscan/runtime
 import { loadModel, writeFileAtomic } from '@flowscan/runtime/node';
 import type { BinnedSample } from '../compare/metrics.ts';
 import { classifierScorer, trainClassifier } from '../classifier/index.ts';
-import { LHCO_BENCHMARK_POINT, LHCO_FEATURES, type LhcoEvents, simulateLhcoBackground, simulateLhcoSignal } from '../data/lhco.ts';
+import { LHCO_FEATURES, type LhcoEvents } from '../data/lhco.ts';
 import { exportModel } from '../export/export.ts';
 import { flowConfig } from '../flows/config.ts';
 import { generateEvents } from '../generate/generate.ts';
@@ -34,12 +34,11 @@ import {
   templateDeviation,
   upperLimitOnMu,
 } from './amplify-analysis.ts';
+import { type AmplifyInputs, realInputs, simulatedInputs } from './amplify-data.ts';
 import { type SeriesPoint, seriesFigure } from './amplify-figures.ts';
 
-/** The analysis window in m_JJ (GeV) around the benchmark signal's peak (3.5 TeV, resolution ≈ 120 GeV), and its bins. */
-export const AMPLIFY_MJJ_WINDOW: readonly [number, number] = [3000, 4200];
+/** Bins of m_JJ in the analysis window (amplify-data.ts: 3000–4200 GeV simulated, 3300–3700 GeV real). */
 export const AMPLIFY_MJJ_BINS = 8;
-const WINDOW_TEXT = `m_JJ ∈ [${AMPLIFY_MJJ_WINDOW.join(', ')}] GeV`;
 /** Expected signal over background events in the window before the classifier cut (sets the signal yield per luminosity). */
 export const AMPLIFY_SIGNAL_TO_BACKGROUND = 0.001;
 /** The classifier cut keeps this fraction of the signal (threshold from the signal template sample). */
@@ -54,12 +53,12 @@ const LOGIT_RANGE: [number, number] = [-12, 12];
 const BLOCK_EVENTS = 1 << 18;
 
 export interface AmplifyScale {
-  /** The limited MC: background events simulated in the window. */
+  /** The limited MC: background events in the window. */
   mcEvents: number;
   /** Generated events per MC event, one generated background source each (nested: the smaller are prefixes). */
   amplification: number[];
   referenceEvents: number;
-  /** Signal events in the window for the template and the cut threshold. */
+  /** Signal events in the window for the template and the cut threshold (simulated; the real files give what they hold). */
   signalEvents: number;
   /** Events per class for training the classifier (independent of every sample above). */
   classifierEvents: number;
@@ -89,6 +88,8 @@ export interface AmplifyStudyOptions {
   seed?: number;
   /** onnxruntime threads for training, sampling and scoring (default 2). */
   threads?: number;
+  /** The real LHCO R&D signal-region folder: its labelled QCD events are the MC and the reference (default: the simulator). */
+  dataDir?: string;
 }
 
 /** The events of one background source that pass the cut, binned: m_JJ counts and classifier-logit counts. */
@@ -97,11 +98,14 @@ class SourceTally {
   readonly mjj = new Float64Array(AMPLIFY_MJJ_BINS);
   readonly logit = new Float64Array(60);
 
-  constructor(readonly label: string) {}
+  constructor(
+    readonly label: string,
+    readonly window: readonly [number, number],
+  ) {}
 
   /** Adds events [0, count) of a scored block. */
   add(mjj: ArrayLike<number>, logit: ArrayLike<number>, threshold: number, count: number): void {
-    const [lo, hi] = AMPLIFY_MJJ_WINDOW;
+    const [lo, hi] = this.window;
     const [llo, lhi] = LOGIT_RANGE;
     this.events += count;
     for (let i = 0; i < count; i++) {
@@ -187,20 +191,8 @@ function classifierInputs(columns: Record<string, ArrayLike<number>>, from: numb
   return x;
 }
 
-/** Signal at the benchmark point with m_JJ inside the window: exactly n events. */
-function simulateWindowSignal(rng: Rng, n: number): LhcoEvents {
-  const [lo, hi] = AMPLIFY_MJJ_WINDOW;
-  const out = Object.fromEntries(LHCO_FEATURES.map((f) => [f, new Float64Array(n)])) as LhcoEvents;
-  let have = 0;
-  while (have < n) {
-    const batch = simulateLhcoSignal(rng, Math.ceil(1.3 * (n - have)) + 100, LHCO_BENCHMARK_POINT);
-    for (let i = 0; i < batch.mjj.length && have < n; i++) {
-      if (!(batch.mjj[i] >= lo && batch.mjj[i] < hi)) continue;
-      for (const f of LHCO_FEATURES) out[f][have] = batch[f][i];
-      have++;
-    }
-  }
-  return out;
+function windowText([lo, hi]: readonly [number, number]): string {
+  return `m_JJ ∈ [${lo}, ${hi}] GeV`;
 }
 
 function fraction(value: number): string {
@@ -228,49 +220,50 @@ export async function runAmplifyStudy(o: AmplifyStudyOptions): Promise<AmplifySt
   };
   await mkdir(o.out, { recursive: true });
   const rng = new Rng(seed);
-  const window = { mjjRange: AMPLIFY_MJJ_WINDOW };
+  const inputs = o.dataDir ? await realInputs(o.dataDir, scale, rng) : simulatedInputs(scale, rng);
+  const { window } = inputs;
+  say(`events from ${inputs.origin}, ${windowText(window)}`);
 
   // 1. The classifier of the analysis, trained once on its own simulated samples; the cut keeps 70 % of the signal.
-  say(`classifier: ${scale.classifierEvents} signal and ${scale.classifierEvents} background events, features ${CLASSIFIER_FEATURES.join(', ')}`);
-  const trainBackground = simulateLhcoBackground(rng.fork(2), scale.classifierEvents, window);
-  const trainSignal = simulateWindowSignal(rng.fork(3), scale.classifierEvents);
+  const trainBackground = inputs.classifierBackground;
+  const trainSignal = inputs.classifierSignal;
+  say(`classifier: ${trainSignal.mjj.length} signal and ${trainBackground.mjj.length} background events, features ${CLASSIFIER_FEATURES.join(', ')}`);
   const { model: classifier } = await trainClassifier(
-    { x: classifierInputs(trainBackground, 0, scale.classifierEvents) },
-    { x: classifierInputs(trainSignal, 0, scale.classifierEvents) },
+    { x: classifierInputs(trainBackground, 0, trainBackground.mjj.length) },
+    { x: classifierInputs(trainSignal, 0, trainSignal.mjj.length) },
     { features: CLASSIFIER_FEATURES.map((name) => ({ name, unit: name.startsWith('tau') ? '' : 'GeV' })), hidden: [32, 32], maxEpochs: scale.classifierEpochs, batchSize: 256, patience: 6, seed, threads },
   );
   const scorer = await classifierScorer(classifier);
   const scoreLogits = async (columns: Record<string, ArrayLike<number>>, from: number, n: number): Promise<Float32Array> =>
     (await scorer.score(classifierInputs(columns, from, n), n)).logit;
-  const signalEvents = simulateWindowSignal(rng.fork(4), scale.signalEvents);
-  const signalLogits = await scoreLogits(signalEvents, 0, scale.signalEvents);
+  const signalEvents = inputs.signal;
+  const signalCount = signalEvents.mjj.length;
+  const signalLogits = await scoreLogits(signalEvents, 0, signalCount);
   const sortedSignal = Float32Array.from(signalLogits).sort();
-  const threshold = sortedSignal[Math.floor((1 - AMPLIFY_CUT_SIGNAL_EFFICIENCY) * scale.signalEvents)];
-  const signalTally = new SourceTally('signal');
-  signalTally.add(signalEvents.mjj, signalLogits, threshold, scale.signalEvents);
+  const threshold = sortedSignal[Math.floor((1 - AMPLIFY_CUT_SIGNAL_EFFICIENCY) * signalCount)];
+  const signalTally = new SourceTally('signal', window);
+  signalTally.add(signalEvents.mjj, signalLogits, threshold, signalCount);
   say(`  cut: classifier logit ≥ ${threshold.toFixed(3)} keeps ${fraction(signalTally.efficiency)} of the signal in the window`);
   endStage('classifier');
 
   // 2. The limited MC and the flow trained on it.
-  const mc = simulateLhcoBackground(rng.fork(1), scale.mcEvents, window);
-  say(`MC: ${scale.mcEvents} QCD events, ${WINDOW_TEXT}; training the background flow on them`);
-  const { trained, flow } = await trainMcFlow(mc, null, 'mc-flow', scale, seed, threads, o.out);
+  const mc = inputs.mc;
+  say(`MC: ${scale.mcEvents} QCD events; training the background flow on them`);
+  const { trained, flow } = await trainMcFlow(mc, null, 'mc-flow', inputs, scale, seed, threads, o.out);
   endStage('MC and flow training');
 
   // 3. Every source through the cut: the MC, the reference (the truth) and the generated samples.
-  const mcTally = new SourceTally('MC');
+  const mcTally = new SourceTally('MC', window);
   mcTally.add(mc.mjj, await scoreLogits(mc, 0, scale.mcEvents), threshold, scale.mcEvents);
-  const referenceTally = new SourceTally('reference');
-  const referenceRng = rng.fork(5);
-  for (let done = 0; done < scale.referenceEvents; done += BLOCK_EVENTS) {
-    const n = Math.min(BLOCK_EVENTS, scale.referenceEvents - done);
-    const block = simulateLhcoBackground(referenceRng, n, window);
+  const referenceTally = new SourceTally('reference', window);
+  for (const block of inputs.referenceBlocks(BLOCK_EVENTS)) {
+    const n = block.mjj.length;
     referenceTally.add(block.mjj, await scoreLogits(block, 0, n), threshold, n);
   }
-  say(`reference: ${scale.referenceEvents} events, cut efficiency ${fraction(referenceTally.efficiency)}; MC: ${fraction(mcTally.efficiency)} (${mcTally.mjj.reduce((s, v) => s + v, 0)} events pass)`);
+  say(`reference: ${inputs.referenceEvents} events, cut efficiency ${fraction(referenceTally.efficiency)}; MC: ${fraction(mcTally.efficiency)} (${mcTally.mjj.reduce((s, v) => s + v, 0)} events pass)`);
   endStage('reference sample');
   const sizes = [...scale.amplification].sort((a, b) => a - b).map((k) => k * scale.mcEvents);
-  const generatedTallies = await generateAndTally(flow, sizes, scale.mcEvents, seed, threshold, scoreLogits);
+  const generatedTallies = await generateAndTally(flow, sizes, scale.mcEvents, window, seed, threshold, scoreLogits);
   await flow.release();
   endStage('generation');
 
@@ -280,8 +273,8 @@ export async function runAmplifyStudy(o: AmplifyStudyOptions): Promise<AmplifySt
   for (let r = 0; r < scale.replicas; r++) {
     const weights = Float64Array.from({ length: scale.mcEvents }, () => replicaRng.poisson(1));
     say(`bootstrap replica ${r + 1}/${scale.replicas}: ${weights.reduce((a, w) => a + (w > 0 ? 1 : 0), 0)} distinct MC events`);
-    const replica = await trainMcFlow(mc, weights, `replica-${r + 1}`, scale, seed + 1 + r, threads, o.out);
-    const [tally] = await generateAndTally(replica.flow, [scale.replicaAmplification * scale.mcEvents], scale.mcEvents, seed + 7919 * (r + 1), threshold, scoreLogits);
+    const replica = await trainMcFlow(mc, weights, `replica-${r + 1}`, inputs, scale, seed + 1 + r, threads, o.out);
+    const [tally] = await generateAndTally(replica.flow, [scale.replicaAmplification * scale.mcEvents], scale.mcEvents, window, seed + 7919 * (r + 1), threshold, scoreLogits);
     await replica.flow.release();
     replicaTemplates.push({ counts: tally.mjj, events: tally.events });
   }
@@ -332,10 +325,10 @@ export async function runAmplifyStudy(o: AmplifyStudyOptions): Promise<AmplifySt
   // 5. Figures, report, summary.
   const allWithinError = (kind: SourceKind) => results.filter((r) => r.kind === kind).every((r) => r.fits.every((f) => Math.abs(f.strength.muHat - 1) <= f.strength.sigma));
   const withinError = { generated: allWithinError('generated'), generatedWithFlowUncertainty: allWithinError('generated+flow') };
-  const figures = await writeFigures(join(o.out, 'figures'), { scale, results, signalTally, mcTally, referenceTally, generatedTallies, trained, largest, threshold });
+  const figures = await writeFigures(join(o.out, 'figures'), { scale, results, signalTally, mcTally, referenceTally, generatedTallies, trained, largest, threshold, window });
   endStage('figures');
   const reportPath = join(o.out, 'report.html');
-  await writeFileAtomic(reportPath, buildReport(reportContents({ scale, seed, results, signalTally, mcTally, referenceTally, threshold, withinError, figures, timings, trained, largest })));
+  await writeFileAtomic(reportPath, buildReport(reportContents({ scale, seed, results, signalTally, mcTally, referenceTally, threshold, withinError, figures, timings, trained, largest, inputs })));
   // One workspace per source at the largest luminosity (Asimov data of the truth, μ = 1), readable by pyhf.
   await mkdir(join(o.out, 'workspaces'), { recursive: true });
   for (const source of sources) {
@@ -346,7 +339,7 @@ export async function runAmplifyStudy(o: AmplifyStudyOptions): Promise<AmplifySt
   const cpu = process.cpuUsage(startCpu);
   timings.total = { wall: (performance.now() - started) / 1000, cpu: (cpu.user + cpu.system) / 1e6 };
   const summaryPath = join(o.out, 'summary.json');
-  const summary = { scale, seed, threshold, signalEfficiency: signalTally.efficiency, backgroundEfficiency: referenceTally.efficiency, withinError, flowVariance: Array.from(flowVariance), sources: results, timings };
+  const summary = { scale, seed, origin: inputs.origin, window, referenceEvents: inputs.referenceEvents, signalEvents: signalCount, threshold, signalEfficiency: signalTally.efficiency, backgroundEfficiency: referenceTally.efficiency, withinError, flowVariance: Array.from(flowVariance), sources: results, timings };
   await writeFileAtomic(summaryPath, `${JSON.stringify(summary, null, 2)}\n`);
   say(`amplify study done in ${timings.total.wall.toFixed(0)} s wall, ${timings.total.cpu.toFixed(0)} s CPU`);
   return { reportPath, summaryPath, threshold, backgroundEfficiency: referenceTally.efficiency, sources: results, withinError, timings };
@@ -356,13 +349,23 @@ export async function runAmplifyStudy(o: AmplifyStudyOptions): Promise<AmplifySt
  * Trains the background flow on the MC (with Poisson bootstrap weights for a replica), exports it and loads its
  * graphs. The m_JJ window is a hard edge with density on it: the probit map models the flow up to it.
  */
-async function trainMcFlow(mc: LhcoEvents, weights: Float64Array | null, name: string, scale: AmplifyScale, seed: number, threads: number, out: string): Promise<{ trained: TrainedModel; flow: FlowModel }> {
+async function trainMcFlow(
+  mc: LhcoEvents,
+  weights: Float64Array | null,
+  name: string,
+  inputs: AmplifyInputs,
+  scale: AmplifyScale,
+  seed: number,
+  threads: number,
+  out: string,
+): Promise<{ trained: TrainedModel; flow: FlowModel }> {
+  const where = `${inputs.origin}, ${windowText(inputs.window)}`;
   const columns: Record<string, ArrayLike<number>> = weights ? { ...mc, weight: weights } : mc;
   const trained = await runTraining({
     label: `background flow (${name})`,
     data: trainingDataFromColumns(columns, [...LHCO_FEATURES], [], weights ? 'weight' : undefined),
-    dataFiles: [`simulated: LHCO-like QCD background, ${scale.mcEvents} events, ${WINDOW_TEXT}${weights ? ', Poisson(1) bootstrap weights' : ''}, seed ${seed}`],
-    features: LHCO_FEATURES.map((f) => ({ name: f, unit: f.startsWith('tau') ? '' : 'GeV', ...(f === 'mjj' ? { support: [...AMPLIFY_MJJ_WINDOW] as [number, number] } : {}) })),
+    dataFiles: [`QCD background from ${where}: ${scale.mcEvents} events${weights ? ', Poisson(1) bootstrap weights' : ''}, seed ${seed}`],
+    features: LHCO_FEATURES.map((f) => ({ name: f, unit: f.startsWith('tau') ? '' : 'GeV', ...(f === 'mjj' ? { support: [...inputs.window] as [number, number] } : {}) })),
     params: [],
     // A coupling flow: its sampler inverts each block in one pass (an autoregressive one needs D passes), and the
     // study samples up to 1000× the MC.
@@ -373,7 +376,7 @@ async function trainMcFlow(mc: LhcoEvents, weights: Float64Array | null, name: s
     out: join(out, 'runs', name),
   });
   const dir = join(out, 'models', name);
-  await exportModel(trained, dir, { name: `amplify-${name}`, description: `LHCO-like QCD background flow trained on ${scale.mcEvents} MC events${weights ? ' (bootstrap replica)' : ''}, ${WINDOW_TEXT} (MC amplification study)` });
+  await exportModel(trained, dir, { name: `amplify-${name}`, description: `QCD background flow trained on ${scale.mcEvents} MC events${weights ? ' (bootstrap replica)' : ''} from ${where} (MC amplification study)` });
   return { trained, flow: await loadModel(dir, { ep: 'cpu', threads }) };
 }
 
@@ -385,11 +388,12 @@ async function generateAndTally(
   flow: FlowModel,
   sizes: number[],
   mcEvents: number,
+  window: readonly [number, number],
   seed: number,
   threshold: number,
   scoreLogits: (columns: Record<string, ArrayLike<number>>, from: number, n: number) => Promise<Float32Array>,
 ): Promise<SourceTally[]> {
-  const tallies = sizes.map((n) => new SourceTally(`generated ×${n / mcEvents}`));
+  const tallies = sizes.map((n) => new SourceTally(`generated ×${n / mcEvents}`, window));
   const total = sizes.at(-1)!;
   say(`generating ${total} events (${sizes.map((n) => n / mcEvents).join(', ')} × the MC) from the flow`);
   const t0 = performance.now();
@@ -439,6 +443,7 @@ interface FigureInputs {
   trained: TrainedModel;
   largest: number;
   threshold: number;
+  window: readonly [number, number];
 }
 
 /** Results of one kind of source, and the MC's. */
@@ -506,7 +511,7 @@ async function writeFigures(dir: string, f: FigureInputs): Promise<Record<string
     rule: 1,
   }));
   // m_JJ after the cut at the largest luminosity: the truth as points, the templates as lines, the signal filled.
-  const [lo, hi] = AMPLIFY_MJJ_WINDOW;
+  const [lo, hi] = f.window;
   const width = (hi - lo) / AMPLIFY_MJJ_BINS;
   const centres = Array.from({ length: AMPLIFY_MJJ_BINS }, (_, b) => lo + (b + 0.5) * width);
   const largestGenerated = f.generatedTallies.at(-1)!;
@@ -575,6 +580,7 @@ interface ReportInputs {
   timings: Record<string, StageTime>;
   trained: TrainedModel;
   largest: number;
+  inputs: AmplifyInputs;
 }
 
 function reportContents(r: ReportInputs): Parameters<typeof buildReport>[0] {
@@ -616,8 +622,8 @@ function reportContents(r: ReportInputs): Parameters<typeof buildReport>[0] {
       {
         heading: 'Analysis',
         text:
-          `The MC is ${r.scale.mcEvents} simulated QCD events with ${WINDOW_TEXT}; a rational-quadratic spline coupling flow trained on them generates ` +
-          `${r.scale.amplification.join(', ')} times as many (nested samples), and ${r.scale.referenceEvents} further simulated events are the reference, the truth. ` +
+          `Events from ${r.inputs.origin}, ${windowText(r.inputs.window)}. The MC is ${r.scale.mcEvents} QCD events; a rational-quadratic spline coupling flow trained on them generates ` +
+          `${r.scale.amplification.join(', ')} times as many (nested samples), and ${r.inputs.referenceEvents} further QCD events are the reference, the truth. ` +
           `${r.scale.replicas} more flows, trained on bootstrap replicas of the MC (Poisson(1) event weights), generate ${r.scale.replicaAmplification}× the MC each: the spread of their templates, ` +
           `less their own generation noise, is the flow's uncertainty from its finite training sample ("± flow" sources add it to the staterror in quadrature). ` +
           `An MLP classifier (2 × 32 ReLU) of the benchmark signal (m_Z′, m_X, m_Y) = (3500, 500, 100) GeV against QCD, on ${CLASSIFIER_FEATURES.join(', ')} and trained on its own samples, ` +
