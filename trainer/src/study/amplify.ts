@@ -1,12 +1,12 @@
 // `flowscan study amplify`: MC amplification (Gavranovič & Kerševan, "Normalizing Flows for Physics Data
-// Analyses") on the LHCO-like simulator. A limited simulated QCD background sample plays the MC; a flow trained on
-// it generates 10×…1000× more events (through `generate`'s library API); a classifier of signal against background
-// cuts the events as the paper's analysis does; m_JJ after the cut is histogrammed for each background source —
-// the raw MC, each generated sample, and a very large simulated reference sample (the truth) — and a binned
-// HistFactory fit measures what each source does to the search: μ̂ ± σ and the 95 % CL upper limit on μ against
-// luminosity, and the change of the limit with the number of generated events under injected shape systematics.
-// The template deviation from the reference against its statistical error shows where amplification helps and
-// where it biases.
+// Analyses") on the LHCO-like simulator or the real LHCO R&D files (amplify-data.ts). A limited QCD background
+// sample plays the MC; a flow trained on it generates 10×…1000× more events (through `generate`'s library API); a
+// classifier of signal against background cuts the events as the paper's analysis does; m_JJ after the cut is
+// histogrammed for each background source — the raw MC, each generated sample, and a large reference sample (the
+// truth) — and a binned HistFactory fit measures what each source does to the search: μ̂ ± σ and the 95 % CL upper
+// limit on μ against luminosity, and the change of the limit with the number of generated events under injected
+// shape systematics. The template deviation from the reference against its statistical error shows where
+// amplification helps and where it biases.
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type FlowModel, Rng, histfactory as hf, plots } from '@flowscan/runtime';
@@ -57,6 +57,7 @@ export interface AmplifyScale {
   mcEvents: number;
   /** Generated events per MC event, one generated background source each (nested: the smaller are prefixes). */
   amplification: number[];
+  /** Simulated reference events (the real files' reference is every labelled QCD event not used elsewhere). */
   referenceEvents: number;
   /** Signal events in the window for the template and the cut threshold (simulated; the real files give what they hold). */
   signalEvents: number;
