@@ -66,6 +66,14 @@ test('μ̂ ± σ on its own Asimov data: μ̂ = 1 and σ from the Fisher informa
   t.true(expected > 1.05 * precise, `staterror widens σ_μ: ${expected} vs ${precise}`);
 });
 
+test('a deficit at the signal gives μ̂ < 0 (refitted past the POI\'s default bound), converged with its error', async (t) => {
+  const ws = amplifyWorkspace({ signal, background: { sumw: background, sumw2 }, observed: asimovCounts(signal, background, -0.5), shapeSystematic: 0 });
+  const fit = await fitSignalStrength(ws);
+  t.true(fit.converged);
+  t.true(Math.abs(fit.muHat + 0.5) < 1e-4, `μ̂ = ${fit.muHat}`);
+  t.true(Number.isFinite(fit.sigma) && fit.sigma > 0, `σ = ${fit.sigma}`);
+});
+
 test('the CLs limit on background-only Asimov data is CCGV\'s median σ·Φ⁻¹(1 − α/2) in the Gaussian regime', async (t) => {
   // Large counts: σ_μ barely changes between μ = 0 and the limit (μ_up·s/b ≈ 0.3 %), so μ_up = 1.95996 σ_μ
   // (CCGV eq. 89, N = 0).

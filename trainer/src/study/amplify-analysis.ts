@@ -74,12 +74,21 @@ export interface SignalStrength {
 /** Bounds of μ in the fit of μ̂: a deficit of events at the signal may pull it below 0, and its error is then not cut. */
 const MU_FIT_BOUNDS: [number, number] = [-10, 10];
 
-/** μ̂ ± σ from the free maximum-likelihood fit to the workspace's observations (μ free in [−10, 10]). */
+/**
+ * μ̂ ± σ from the free maximum-likelihood fit to the workspace's observations. The fit runs with μ ≥ 0 (the POI's
+ * default bounds) first; only when μ̂ sits on that bound is it refitted from there with μ in [−10, 10]. Started at
+ * the nominal point with μ < 0 allowed, L-BFGS-B's first step can leave the region where every expected count is
+ * positive (μ < 0 with the background normalisation at 0) and stop there.
+ */
 export async function fitSignalStrength(ws: hf.Workspace): Promise<SignalStrength> {
   const model = new hf.HistFactoryModel(ws);
-  const bounds = model.suggestedBounds();
-  bounds[model.poiIndex] = MU_FIT_BOUNDS;
-  const result = await hf.fit(model, model.observedData(), { errors: true, bounds });
+  const data = model.observedData();
+  let result = await hf.fit(model, data, { errors: true });
+  if (result.parameters[model.poiIndex] <= model.suggestedBounds()[model.poiIndex][0]) {
+    const bounds = model.suggestedBounds();
+    bounds[model.poiIndex] = MU_FIT_BOUNDS;
+    result = await hf.fit(model, data, { errors: true, bounds, inits: result.parameters });
+  }
   const norm = model.parameterNames.indexOf(BACKGROUND_NORM);
   return {
     muHat: result.parameters[model.poiIndex],
