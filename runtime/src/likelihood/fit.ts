@@ -2,8 +2,8 @@
 // starts), multi-start minimisation, Hessian errors and correlations, which starts reached the best minimum and
 // which other minima they found, optional profile-likelihood intervals and the local significance against the
 // background-only hypothesis. docs/fitting.md describes the stages and every diagnostic.
-import { covarianceFromHessian, hessian } from '../fit/hessian.ts';
-import { type MinimizeMethod, type MinimizeProgress, type StartResult, minimize } from '../fit/minimize.ts';
+import { type CovarianceResult, type HessianResult, covarianceFromHessian, hessian } from '../fit/hessian.ts';
+import { type ConvergenceOptions, type MinimizeMethod, type MinimizeProgress, type MinimizerOptions, type StartResult, minimize } from '../fit/minimize.ts';
 import { type Bounds, type EvaluationCounts, evaluateBatch } from '../fit/objective.ts';
 import { profileLikelihood } from '../fit/profile.ts';
 import { type StartOutcome, bestDistinct, classifyEnds, descendsTo, groupMinima, sameMinimum, sobolScan } from '../fit/search.ts';
@@ -52,6 +52,8 @@ export interface FitOptions {
    * when fits stop on their budget.
    */
   maxEvaluations?: number;
+  /** The other stages' budgets (FitBudgets); by default derived from maxEvaluations. */
+  budgets?: Partial<FitBudgets>;
   /** Called when a stage ends (fit, hessian, profile, background-only fit) with its cost. */
   onStage?: (stage: string, calls: number, seconds: number) => void;
 }
@@ -195,6 +197,44 @@ const EDM_TOLERANCE = 1e-3;
 export const STAGE1_EVALUATIONS = 30;
 /** The polish from the best minimum may spend this times a start's budget (40 evaluations at the default 30). */
 const POLISH_BUDGET_FACTOR = 4 / 3;
+/** A continuation of stage 1 (best start short of a convex region) may spend this times a start's budget. */
+const CONTINUATION_BUDGET_FACTOR = 2;
+/**
+ * Iterations of the polish: a polish starts at the minimum, and once the gradient is at its noise floor (float32
+ * graphs, spline roughness) more iterations only wander within it.
+ */
+const POLISH_ITERATIONS = 15;
+
+/**
+ * The budgets of a fit's stages, per start: stage 1 (FitOptions.maxEvaluations), the screen that several starts run
+ * before the far ones are abandoned, the continuation of a best start that stopped short of a convex region, and the
+ * polish of the best minimum (with the other minima close to it) in units of σ.
+ */
+export interface FitBudgets {
+  stage1Evaluations: number;
+  screenIterations: number;
+  continuationEvaluations: number;
+  polishEvaluations: number;
+  polishIterations: number;
+}
+
+/** The budgets of FitOptions: the given ones checked, the others derived from stage 1's. */
+function fitBudgets(stage1Evaluations: number, given: Partial<FitBudgets> = {}): FitBudgets {
+  const budgets: FitBudgets = {
+    stage1Evaluations,
+    screenIterations: given.screenIterations ?? SCREEN_ITERATIONS,
+    continuationEvaluations: given.continuationEvaluations ?? CONTINUATION_BUDGET_FACTOR * stage1Evaluations,
+    polishEvaluations: given.polishEvaluations ?? Math.ceil(POLISH_BUDGET_FACTOR * stage1Evaluations),
+    polishIterations: given.polishIterations ?? POLISH_ITERATIONS,
+  };
+  for (const [name, value] of Object.entries(budgets)) {
+    if (!(Number.isInteger(value) && value >= 1)) throw new Error(`the fit budget ${name} must be a positive integer, got ${value}`);
+  }
+  if (given.stage1Evaluations !== undefined && given.stage1Evaluations !== stage1Evaluations) {
+    throw new Error(`budgets.stage1Evaluations (${given.stage1Evaluations}) and maxEvaluations (${stage1Evaluations}) disagree: set maxEvaluations only`);
+  }
+  return budgets;
+}
 
 /**
  * The global search. Scan points per free shape parameter: the scan is a coarse map (16 points per axis would
@@ -314,14 +354,15 @@ interface FirstStage {
 }
 
 /**
- * Stage 1 from `count` starts. One start runs to the end of its budget. Several first run SCREEN_ITERATIONS
+ * Stage 1 from `count` starts. One start runs to the end of its budget. Several first run budgets.screenIterations
  * iterations in lock-step (the screen); the lowest of them (the lead) then runs to its end. Of the other
  * unfinished starts, those more than KEEP_MARGIN above the lead's screen value are abandoned; those whose path
  * to the lead's end descends all the way are in its basin and stop there (a second minimisation would only find
  * the same minimum); the rest run to their ends (a fresh L-BFGS-B from where they stopped: one evaluation more).
  */
-async function firstStage(likelihood: MixtureLikelihood, coarseFit: CoarseFit, starts: Float64Array, count: number, budget: number): Promise<FirstStage> {
-  const screen = await coarseFit(starts, count === 1 ? { maxEvaluations: budget } : { maxEvaluations: budget, maxIterations: SCREEN_ITERATIONS });
+async function firstStage(likelihood: MixtureLikelihood, coarseFit: CoarseFit, starts: Float64Array, count: number, budgets: FitBudgets): Promise<FirstStage> {
+  const budget = budgets.stage1Evaluations;
+  const screen = await coarseFit(starts, count === 1 ? { maxEvaluations: budget } : { maxEvaluations: budget, maxIterations: budgets.screenIterations });
   const ends = [...screen.starts];
   const fates = new Array<StartFate>(count).fill('ran');
   const evaluations = { ...screen.evaluations };
@@ -407,7 +448,7 @@ function searchPlacement(likelihood: MixtureLikelihood): (unit: Float64Array, po
 }
 
 /** The starts, budget and tolerances of a fit, checked. */
-function fitSettings(options: FitOptions): { requestedStarts: number; maxEvaluations: number; gtol: number; ftolAbs: number } {
+function fitSettings(options: FitOptions): { requestedStarts: number; maxEvaluations: number; gtol: number; ftolAbs: number; budgets: FitBudgets } {
   const requestedStarts = options.starts ?? 1;
   if (!(Number.isInteger(requestedStarts) && requestedStarts >= 1 && requestedStarts <= 4096)) {
     throw new Error(`starts must be an integer in [1, 4096], got ${requestedStarts}`);
@@ -419,7 +460,7 @@ function fitSettings(options: FitOptions): { requestedStarts: number; maxEvaluat
   for (const [name, value] of [['gtol', gtol], ['ftolAbs', ftolAbs]] as const) {
     if (!(Number.isFinite(value) && value > 0)) throw new Error(`${name} must be a finite number > 0, got ${value}`);
   }
-  return { requestedStarts, maxEvaluations, gtol, ftolAbs };
+  return { requestedStarts, maxEvaluations, gtol, ftolAbs, budgets: fitBudgets(maxEvaluations, options.budgets) };
 }
 
 /**
@@ -434,28 +475,45 @@ export function plannedFitPoints(likelihood: MixtureLikelihood, options: FitOpti
   return { search, starts, perStart: maxEvaluations, total: search + starts * maxEvaluations };
 }
 
-export async function fitLikelihood(likelihood: MixtureLikelihood, options: FitOptions = {}): Promise<FitResult> {
-  const t0 = performance.now();
-  const method = options.method ?? 'lbfgsb';
-  const { requestedStarts, maxEvaluations, gtol, ftolAbs } = fitSettings(options);
-  const bounds = likelihood.bounds();
-  const P = likelihood.dimension;
-  const names = likelihood.freeNames;
-  const given = options.start ?? {};
-  const first = defaultStart(likelihood, given);
-  const scales = parameterScales(likelihood);
-  const counts: EvaluationCounts = { calls: 0, points: 0 };
-  const runs0 = likelihood.graphRuns;
-  const warnings: string[] = [];
+/** What every stage of a fit shares: the likelihood, the settings, and the counts and warnings so far. */
+interface FitContext {
+  likelihood: MixtureLikelihood;
+  options: FitOptions;
+  method: MinimizeMethod;
+  bounds: Bounds;
+  /** Natural scales of the free parameters (parameterScales). */
+  scales: Float64Array;
+  tolerances: { gtol: number; ftolAbs: number };
+  budgets: FitBudgets;
+  counts: EvaluationCounts;
+  warnings: string[];
+}
 
-  // The starts: the user's start (unless the global search chooses them all), then the best distinct scan points
-  // or, without the search, uniform random points in the bounds.
+/** The minimiser's settings for `method`: narrowed per method, so the options keep their types. */
+function minimizerOptions(method: MinimizeMethod, convergence: ConvergenceOptions): MinimizerOptions {
+  switch (method) {
+    case 'lbfgsb':
+      return { method, ...convergence };
+    case 'adam':
+      return { method, ...convergence };
+    case 'momentum':
+      return { method, ...convergence };
+  }
+}
+
+/**
+ * The starts: the user's start (unless the global search chooses them all), then the best distinct scan points
+ * or, without the search, uniform random points in the bounds.
+ */
+async function startingPoints(ctx: FitContext, first: Float64Array, requestedStarts: number): Promise<{ starts: Float64Array; count: number; searchPoints: number }> {
+  const { likelihood, options, bounds } = ctx;
+  const P = likelihood.dimension;
   const searchPoints = searchPointCount(likelihood, options.globalSearch ?? true);
   const rows: Float64Array[] = [];
-  if (searchPoints === 0 || Object.keys(given).length > 0) rows.push(first);
+  if (searchPoints === 0 || Object.keys(options.start ?? {}).length > 0) rows.push(first);
   if (searchPoints > 0) {
     const scan = await sobolScan(likelihood, searchPoints, searchPlacement(likelihood));
-    addCounts(counts, scan.evaluations);
+    addCounts(ctx.counts, scan.evaluations);
     options.onStage?.('search', scan.evaluations.calls, scan.wallMs / 1000);
     const wanted = Math.max(requestedStarts, SEARCH_STARTS) - rows.length;
     for (const k of bestDistinct(scan, wanted, START_SEPARATION)) rows.push(scan.points.slice(k * P, (k + 1) * P));
@@ -474,33 +532,51 @@ export async function fitLikelihood(likelihood: MixtureLikelihood, options: FitO
   }
   const starts = new Float64Array(rows.length * P);
   rows.forEach((row, k) => starts.set(row, k * P));
+  return { starts, count: rows.length, searchPoints };
+}
 
-  const tolerances = { gtol, ftolAbs };
-  // Stage 1 only has to reach the basin of the minimum: a coarser ΔNLL tolerance on the coarse scales, and a
-  // budget, so that the noise floor of the gradient (float32 graphs) does not keep its line searches busy. The refinement in
-  // units of σ below applies `tolerances`.
-  const coarseFit = (from: Float64Array, budget: { maxEvaluations: number; maxIterations?: number }) =>
+/**
+ * Stage 1's minimisations only have to reach the basin of the minimum: a coarser ΔNLL tolerance on the coarse
+ * scales, and a budget, so that the noise floor of the gradient (float32 graphs) does not keep its line searches
+ * busy. The refinement in units of σ applies the tolerances as given.
+ */
+function coarseFitOf(ctx: FitContext): CoarseFit {
+  const { likelihood, method, bounds, scales, tolerances, options } = ctx;
+  return (from, budget) =>
     minimize(likelihood, {
-      method,
+      ...minimizerOptions(method, { gtol: tolerances.gtol, ftolAbs: 5 * tolerances.ftolAbs, ...budget }),
       starts: from,
       bounds,
       scales,
-      gtol: tolerances.gtol,
-      ftolAbs: 5 * tolerances.ftolAbs,
-      ...budget,
       onProgress: (p) => options.onProgress?.('fit', p),
-    } as Parameters<typeof minimize>[1]);
-  const stage1 = await firstStage(likelihood, coarseFit, starts, rows.length, maxEvaluations);
-  addCounts(counts, stage1.evaluations);
-  options.onStage?.('fit', stage1.evaluations.calls, stage1.wallMs / 1000);
+    });
+}
+
+/** After stage 1 and the refinement: every start's end, the best one, and the final Hessian there. */
+interface Refined {
+  ends: StartResult[];
+  bestStart: number;
+  best: StartResult;
+  /** The final Hessian (with its step check), or the coarse one when that was not positive definite. */
+  h: HessianResult;
+  coarseCov: CovarianceResult;
+  /** Errors of the coarse Hessian where it has them, the natural scales otherwise: the units of the refinement. */
+  sigmaScales: Float64Array;
+  hessianCost: { calls: number; seconds: number };
+}
+
+/**
+ * The refinement: a coarse Hessian (no step check: it only gives σ) gives σ; the minimiser then restarts from the
+ * best point in units of σ, where its tolerances mean the same for every parameter (a width known to ±0.3 GeV and a
+ * slope known to ±1e-4 are otherwise scaled very differently), and the final Hessian uses steps of
+ * FINAL_HESSIAN_STEP·σ (see there).
+ */
+async function refine(ctx: FitContext, stage1: FirstStage, coarseFit: CoarseFit): Promise<Refined> {
+  const { likelihood, options, bounds, scales, budgets } = ctx;
+  const P = likelihood.dimension;
   const ends = stage1.ends;
   let bestStart = stage1.best;
   let best = ends[bestStart];
-
-  // Refinement: a coarse Hessian (no step check: it only gives σ) gives σ; the minimiser then restarts from the
-  // best point in units of σ, where its tolerances mean the same for every parameter (a width known to ±0.3 GeV
-  // and a slope known to ±1e-4 are otherwise scaled very differently), and the final Hessian uses steps of
-  // FINAL_HESSIAN_STEP·σ (see there).
   const hessianCost = { calls: 0, seconds: 0 };
   // Steps of 5% of a scale unit resolve well-measured parameters. Along a weakly constrained one the curvature is so
   // small that the roughness of spline flows can flip its sign at that step (the shipped toy flows on 100 signal
@@ -509,7 +585,7 @@ export async function fitLikelihood(likelihood: MixtureLikelihood, options: FitO
   const coarseHessian = async (at: Float64Array) => {
     const estimate = async (relativeStep: number) => {
       const result = await hessian(likelihood, at, { bounds, scales, relativeStep, check: false });
-      addCounts(counts, result.evaluations);
+      addCounts(ctx.counts, result.evaluations);
       hessianCost.calls += result.evaluations.calls;
       hessianCost.seconds += result.wallMs / 1000;
       return { coarse: result, coarseCov: covarianceFromHessian(result.hessian) };
@@ -519,10 +595,10 @@ export async function fitLikelihood(likelihood: MixtureLikelihood, options: FitO
   };
   let { coarse, coarseCov } = await coarseHessian(best.x);
   if (!coarseCov.positiveDefinite && !best.converged) {
-    // Stage 1 ran out of budget short of the basin (the NLL is not yet convex there): continue with twice the
+    // Stage 1 ran out of budget short of the basin (the NLL is not yet convex there): continue with a larger
     // budget before estimating σ.
-    const more = await coarseFit(best.x, { maxEvaluations: 2 * maxEvaluations });
-    addCounts(counts, more.evaluations);
+    const more = await coarseFit(best.x, { maxEvaluations: budgets.continuationEvaluations });
+    addCounts(ctx.counts, more.evaluations);
     options.onStage?.('fit (continued)', more.evaluations.calls, more.wallMs / 1000);
     if (more.best.value <= best.value) {
       ends[bestStart] = { ...more.best, start: bestStart };
@@ -530,134 +606,144 @@ export async function fitLikelihood(likelihood: MixtureLikelihood, options: FitO
     }
     ({ coarse, coarseCov } = await coarseHessian(best.x));
   }
-  let sigmaScales = scales;
-  let h = coarse;
-  if (coarseCov.positiveDefinite) {
-    sigmaScales = Float64Array.from(coarseCov.errors, (e, j) => (e > 0 && Number.isFinite(e) ? e : scales[j]));
-    // No polish when stage 1 converged and the coarse Hessian puts the minimum within EDM_TOLERANCE (≈ 0.045σ).
-    const atMinimum = best.converged && estimatedDistanceToMinimum(coarse.gradient, coarseCov.covariance, P) < EDM_TOLERANCE;
-    // Stage 1 leaves its ends up to a few tenths of a unit above their minimum: other starts' minima that close to
-    // the best could be the deeper one, or close enough for a warning. They are polished with it, in one lock-step
-    // minimisation, so that the lowest becomes the best fit and their ΔNLL is as accurate as its NLL.
-    const sameness = { sigma: sigmaScales, pointTolerance: MINIMUM_POINT_TOLERANCE, valueTolerance: MINIMUM_NLL_TOLERANCE };
-    const contenders = ends.flatMap((end, k) =>
-      k !== bestStart && stage1.fates[k] === 'ran' && end.converged && end.value - best.value < OTHER_MINIMUM_WARNING + 1 && !sameMinimum(end, best, sameness) ? [k] : [],
-    );
-    const polish = [...(atMinimum ? [] : [bestStart]), ...contenders];
-    if (polish.length > 0) {
-      const from = new Float64Array(polish.length * P);
-      polish.forEach((k, n) => from.set(ends[k].x, n * P));
-      const refined = await minimize(likelihood, {
-        method,
-        starts: from,
-        bounds,
-        scales: sigmaScales,
-        ...tolerances,
-        // A polish from the minimum: once the gradient is at its noise floor (float32 graphs, spline roughness)
-        // more iterations only wander within it.
-        maxIterations: 15,
-        maxEvaluations: Math.ceil(POLISH_BUDGET_FACTOR * maxEvaluations),
-        onProgress: (p) => options.onProgress?.('refine', p),
-      } as Parameters<typeof minimize>[1]);
-      addCounts(counts, refined.evaluations);
-      options.onStage?.('refine', refined.evaluations.calls, refined.wallMs / 1000);
-      polish.forEach((k, n) => {
-        if (refined.starts[n].value <= ends[k].value) ends[k] = { ...refined.starts[n], start: k };
-      });
-      for (const k of contenders) if (ends[k].value < ends[bestStart].value) bestStart = k;
-      best = ends[bestStart];
-    }
-    h = await hessian(likelihood, best.x, { bounds, scales: sigmaScales, relativeStep: FINAL_HESSIAN_STEP });
-    addCounts(counts, h.evaluations);
-    hessianCost.calls += h.evaluations.calls;
-    hessianCost.seconds += h.wallMs / 1000;
+  if (!coarseCov.positiveDefinite) return { ends, bestStart, best, h: coarse, coarseCov, sigmaScales: scales, hessianCost };
+  const sigmaScales = Float64Array.from(coarseCov.errors, (e, j) => (e > 0 && Number.isFinite(e) ? e : scales[j]));
+  // No polish when stage 1 converged and the coarse Hessian puts the minimum within EDM_TOLERANCE (≈ 0.045σ).
+  const atMinimum = best.converged && estimatedDistanceToMinimum(coarse.gradient, coarseCov.covariance, P) < EDM_TOLERANCE;
+  // Stage 1 leaves its ends up to a few tenths of a unit above their minimum: other starts' minima that close to
+  // the best could be the deeper one, or close enough for a warning. They are polished with it, in one lock-step
+  // minimisation, so that the lowest becomes the best fit and their ΔNLL is as accurate as its NLL.
+  const sameness = { sigma: sigmaScales, pointTolerance: MINIMUM_POINT_TOLERANCE, valueTolerance: MINIMUM_NLL_TOLERANCE };
+  const contenders = ends.flatMap((end, k) =>
+    k !== bestStart && stage1.fates[k] === 'ran' && end.converged && end.value - best.value < OTHER_MINIMUM_WARNING + 1 && !sameMinimum(end, best, sameness) ? [k] : [],
+  );
+  const polish = [...(atMinimum ? [] : [bestStart]), ...contenders];
+  if (polish.length > 0) {
+    const from = new Float64Array(polish.length * P);
+    polish.forEach((k, n) => from.set(ends[k].x, n * P));
+    const refined = await minimize(likelihood, {
+      ...minimizerOptions(ctx.method, { ...ctx.tolerances, maxIterations: budgets.polishIterations, maxEvaluations: budgets.polishEvaluations }),
+      starts: from,
+      bounds,
+      scales: sigmaScales,
+      onProgress: (p) => options.onProgress?.('refine', p),
+    });
+    addCounts(ctx.counts, refined.evaluations);
+    options.onStage?.('refine', refined.evaluations.calls, refined.wallMs / 1000);
+    polish.forEach((k, n) => {
+      if (refined.starts[n].value <= ends[k].value) ends[k] = { ...refined.starts[n], start: k };
+    });
+    for (const k of contenders) if (ends[k].value < ends[bestStart].value) bestStart = k;
+    best = ends[bestStart];
   }
-  // The two estimates of the final Hessian (steps s·σ and 2s·σ) are averaged; the errors of the mean are uncertain
-  // by about half the difference between the errors each estimate implies.
+  const h = await hessian(likelihood, best.x, { bounds, scales: sigmaScales, relativeStep: FINAL_HESSIAN_STEP });
+  addCounts(ctx.counts, h.evaluations);
+  hessianCost.calls += h.evaluations.calls;
+  hessianCost.seconds += h.wallMs / 1000;
+  return { ends, bestStart, best, h, coarseCov, sigmaScales, hessianCost };
+}
+
+/** The covariance from the final Hessian, with how uncertain its errors are. */
+interface ErrorEstimate {
+  cov: CovarianceResult;
+  /** Only the smaller step's Hessian was positive definite. */
+  smallStepOnly: boolean;
+}
+
+/**
+ * The two estimates of the final Hessian (steps s·σ and 2s·σ) are averaged; the errors of the mean are uncertain by
+ * about half the difference between the errors each estimate implies. Where the NLL is far from quadratic over
+ * ±2s·σ (a weakly constrained parameter next to its bound: the toy's Γ = 3.8 ± 2.2 in [0.5, 5]), the larger step's
+ * estimate can lose positive definiteness and drag the mean with it; the smaller step's estimate is then the local
+ * curvature, and its errors are given (and flagged).
+ */
+function covarianceOf(h: HessianResult): ErrorEstimate {
   const curvature = h.stepCheck ? Float64Array.from(h.hessian, (v, i) => 0.5 * (v + h.stepCheck!.hessian[i])) : h.hessian;
-  let cov = covarianceFromHessian(curvature);
-  // Where the NLL is far from quadratic over ±2s·σ (a weakly constrained parameter next to its bound: the toy's Γ =
-  // 3.8 ± 2.2 in [0.5, 5]), the larger step's estimate can lose positive definiteness and drag the mean with it;
-  // the smaller step's estimate is then the local curvature, and its errors are given (and flagged below).
+  const cov = covarianceFromHessian(curvature);
   const smallStepOnly = !cov.positiveDefinite && h.stepCheck !== null && covarianceFromHessian(h.hessian).positiveDefinite;
-  if (smallStepOnly) cov = covarianceFromHessian(h.hessian);
-  // A minimiser that ran out of budget at the noise floor of the gradient has still converged when the
-  // estimated distance to the minimum, EDM = ½ gᵀ C g (MINUIT's measure), is far below the 0.5 of one σ. The
-  // threshold 1e-3 (√(2·EDM) ≈ 0.045σ) is looser than MIGRAD's default 1e-4: float32 graphs resolve no better.
-  let converged = best.converged;
-  let reason: string = best.reason;
+  return { cov: smallStepOnly ? covarianceFromHessian(h.hessian) : cov, smallStepOnly };
+}
+
+/**
+ * Whether the fit converged: the minimiser's verdict, or, for a minimiser that ran out of budget at the noise floor of
+ * the gradient, an estimated distance to the minimum EDM = ½ gᵀ C g (MINUIT's measure) far below the 0.5 of one σ.
+ * The threshold 1e-3 (√(2·EDM) ≈ 0.045σ) is looser than MIGRAD's default 1e-4: float32 graphs resolve no better.
+ */
+function convergence(ctx: FitContext, best: StartResult, h: HessianResult, cov: CovarianceResult): { converged: boolean; reason: string } {
+  if (best.converged) return { converged: true, reason: best.reason };
   let edmText = '';
-  if (!converged && cov.positiveDefinite) {
-    const edm = estimatedDistanceToMinimum(h.gradient, cov.covariance, P);
-    if (edm < EDM_TOLERANCE) {
-      converged = true;
-      reason = `edm ${edm.toExponential(1)} < ${EDM_TOLERANCE} after ${best.reason}`;
-    }
+  if (cov.positiveDefinite) {
+    const edm = estimatedDistanceToMinimum(h.gradient, cov.covariance, ctx.likelihood.dimension);
+    if (edm < EDM_TOLERANCE) return { converged: true, reason: `edm ${edm.toExponential(1)} < ${EDM_TOLERANCE} after ${best.reason}` };
     edmText = ` Estimated distance to the minimum ½gᵀCg = ${edm.toExponential(1)} (NLL units; converged below ${EDM_TOLERANCE}).`;
   }
-  if (!converged) {
-    warnings.push(
-      `the minimiser stopped without converging (${best.reason}): ${best.message}${edmText} The settings now: maxEvaluations = ${maxEvaluations} ` +
-        `per start, gtol = ${gtol}, ftolAbs = ${ftolAbs} (scan request fields of these names; flowscan scan --max-evaluations, --gtol, --ftol-abs).`,
-    );
-  }
-  options.onStage?.('hessian', hessianCost.calls, hessianCost.seconds);
-  let errorUncertainty: number | undefined;
-  if (!h.stepCheck) {
-    warnings.push(`the Hessian at the first stage's minimum is not positive definite (${coarseCov.positiveDefinite ? '' : coarseCov.message}): no refinement and no errors`);
-  } else {
-    const steps = `${FINAL_HESSIAN_STEP}σ and ${2 * FINAL_HESSIAN_STEP}σ`;
-    const spread = errorSpread(h.hessian, h.stepCheck.hessian);
-    if (smallStepOnly) {
-      warnings.push(
-        `the Hessian estimate with steps ${2 * FINAL_HESSIAN_STEP}σ is not positive definite (the NLL is far from quadratic over that range, ` +
-          `e.g. next to a bound): the errors come from the ${FINAL_HESSIAN_STEP}σ estimate alone and are uncertain`,
-      );
-    } else if (spread === null) {
-      warnings.push(`the Hessian estimates with steps ${steps} are not both positive definite: errors are uncertain`);
-    } else {
-      errorUncertainty = spread / 2;
-      if (errorUncertainty > ERROR_UNCERTAINTY_WARNING) {
-        warnings.push(
-          `errors are uncertain by ${(100 * errorUncertainty).toFixed(1)}% (the Hessian estimates with steps ${steps} give errors that ` +
-            `differ by up to ${(100 * spread).toFixed(1)}%)`,
-        );
-      }
-    }
-  }
-  const errors = cov.positiveDefinite ? cov.errors : undefined;
-  const parabola = errors ? await deltaNllAtErrors(likelihood, best, errors, bounds) : null;
-  if (parabola) {
-    addCounts(counts, parabola.evaluations);
-    const skewed = names.flatMap((name, j) => {
-      const edges = parabola.rises[j].map((r) => (r === null ? null : Math.sqrt(0.5 / Math.max(r, 0))));
-      if (!edges.some((e) => e !== null && !(Math.abs(e - 1) <= PARABOLA_TOLERANCE))) return [];
-      const [below, above] = parabola.rises[j].map((r) => (r === null ? 'beyond a bound' : r.toFixed(2)));
-      const where = edges.map((e) => (e === null ? '?' : Number.isFinite(e) ? `${e.toFixed(2)}σ` : 'no edge')).join(' and ');
-      return [`${name} (ΔNLL ${below} at −1σ and ${above} at +1σ: the ΔNLL = ½ edges lie ${where} away)`];
-    });
-    if (skewed.length > 0) {
-      warnings.push(
-        `the NLL is not the Hessian's parabola over ±1σ along ${skewed.join(', ')}: the ± errors misstate the 68% interval ` +
-          'there; profile intervals (the profile option, scan --profile) give it',
-      );
-    }
-  }
-  best.atBound.forEach((side, j) => {
-    if (side === 'free') return;
-    warnings.push(
-      `${names[j]} = ${best.x[j].toPrecision(6)} is on its ${side} bound: the NLL still falls beyond it, so the fit ended at the bound, ` +
-        'not at a minimum, and its error is no ±1σ (if the model is valid beyond the bound, widen it)',
-    );
-  });
+  const { budgets, tolerances } = ctx;
+  ctx.warnings.push(
+    `the minimiser stopped without converging (${best.reason}): ${best.message}${edmText} The settings now: maxEvaluations = ${budgets.stage1Evaluations} ` +
+      `per start, gtol = ${tolerances.gtol}, ftolAbs = ${tolerances.ftolAbs} (scan request fields of these names; flowscan scan --max-evaluations, --gtol, --ftol-abs).`,
+  );
+  return { converged: false, reason: best.reason };
+}
 
-  // Which starts reached the best minimum, and which other minima the rest found (points compared in units of σ).
-  const sigma = errors ? Float64Array.from(errors, (e, j) => (e > 0 && Number.isFinite(e) ? e : sigmaScales[j])) : sigmaScales;
+/** How far the errors can be trusted, from the two Hessian estimates; undefined when it cannot be told. */
+function errorUncertaintyOf(ctx: FitContext, refined: Refined, estimate: ErrorEstimate): number | undefined {
+  const { h, coarseCov } = refined;
+  if (!h.stepCheck) {
+    ctx.warnings.push(`the Hessian at the first stage's minimum is not positive definite (${coarseCov.positiveDefinite ? '' : coarseCov.message}): no refinement and no errors`);
+    return undefined;
+  }
+  const steps = `${FINAL_HESSIAN_STEP}σ and ${2 * FINAL_HESSIAN_STEP}σ`;
+  if (estimate.smallStepOnly) {
+    ctx.warnings.push(
+      `the Hessian estimate with steps ${2 * FINAL_HESSIAN_STEP}σ is not positive definite (the NLL is far from quadratic over that range, ` +
+        `e.g. next to a bound): the errors come from the ${FINAL_HESSIAN_STEP}σ estimate alone and are uncertain`,
+    );
+    return undefined;
+  }
+  const spread = errorSpread(h.hessian, h.stepCheck.hessian);
+  if (spread === null) {
+    ctx.warnings.push(`the Hessian estimates with steps ${steps} are not both positive definite: errors are uncertain`);
+    return undefined;
+  }
+  const uncertainty = spread / 2;
+  if (uncertainty > ERROR_UNCERTAINTY_WARNING) {
+    ctx.warnings.push(
+      `errors are uncertain by ${(100 * uncertainty).toFixed(1)}% (the Hessian estimates with steps ${steps} give errors that ` +
+        `differ by up to ${(100 * spread).toFixed(1)}%)`,
+    );
+  }
+  return uncertainty;
+}
+
+/** ΔNLL at ±1σ along each parameter, with a warning where the NLL is not the Hessian's parabola there. */
+async function parabolaCheck(ctx: FitContext, best: StartResult, errors: Float64Array): Promise<Awaited<ReturnType<typeof deltaNllAtErrors>>> {
+  const parabola = await deltaNllAtErrors(ctx.likelihood, best, errors, ctx.bounds);
+  addCounts(ctx.counts, parabola.evaluations);
+  const skewed = ctx.likelihood.freeNames.flatMap((name, j) => {
+    const edges = parabola.rises[j].map((r) => (r === null ? null : Math.sqrt(0.5 / Math.max(r, 0))));
+    if (!edges.some((e) => e !== null && !(Math.abs(e - 1) <= PARABOLA_TOLERANCE))) return [];
+    const [below, above] = parabola.rises[j].map((r) => (r === null ? 'beyond a bound' : r.toFixed(2)));
+    const where = edges.map((e) => (e === null ? '?' : Number.isFinite(e) ? `${e.toFixed(2)}σ` : 'no edge')).join(' and ');
+    return [`${name} (ΔNLL ${below} at −1σ and ${above} at +1σ: the ΔNLL = ½ edges lie ${where} away)`];
+  });
+  if (skewed.length > 0) {
+    ctx.warnings.push(
+      `the NLL is not the Hessian's parabola over ±1σ along ${skewed.join(', ')}: the ± errors misstate the 68% interval ` +
+        'there; profile intervals (the profile option, scan --profile) give it',
+    );
+  }
+  return parabola;
+}
+
+/** Which starts reached the best minimum, and which other minima the rest found (points compared in units of σ). */
+async function multistartSummary(ctx: FitContext, stage1: FirstStage, refined: Refined, sigma: Float64Array, searchPoints: number, startCount: number): Promise<MultistartSummary> {
+  const { ends, bestStart, best } = refined;
+  const names = ctx.likelihood.freeNames;
   const others = ends.flatMap((_, k) => (k !== bestStart && stage1.fates[k] === 'ran' ? [k] : []));
   const otherEnds = others.map((k) => ends[k]);
   const sameness = { sigma, pointTolerance: MINIMUM_POINT_TOLERANCE, valueTolerance: MINIMUM_NLL_TOLERANCE };
-  const minima = await classifyEnds(likelihood, best, otherEnds, { ...sameness, pathTestBelow: OTHER_MINIMUM_WARNING, rise: PATH_RISE });
-  addCounts(counts, minima.evaluations);
+  const minima = await classifyEnds(ctx.likelihood, best, otherEnds, { ...sameness, pathTestBelow: OTHER_MINIMUM_WARNING, rise: PATH_RISE });
+  addCounts(ctx.counts, minima.evaluations);
   const outcomes = minima.outcomes;
   // A joined start shares the lead's outcome (and, if the lead found another minimum, counts among its starts).
   const leadAt = others.indexOf(stage1.lead);
@@ -668,7 +754,7 @@ export async function fitLikelihood(likelihood: MixtureLikelihood, options: FitO
   const pointOf = (x: Float64Array): Record<string, number> => Object.fromEntries(names.map((name, j) => [name, x[j]]));
   const multistart: MultistartSummary = {
     searchPoints,
-    starts: rows.length,
+    starts: startCount,
     reachedBest: 1 + (leadAt < 0 ? joined : 0) + count('reachedBest'),
     abandoned: stage1.fates.filter((f) => f === 'abandoned').length,
     stoppedShort: count('stoppedShort'),
@@ -685,72 +771,68 @@ export async function fitLikelihood(likelihood: MixtureLikelihood, options: FitO
   const close = multistart.otherMinima.filter((m) => m.deltaNll < OTHER_MINIMUM_WARNING);
   if (close.length > 0) {
     const listed = close.map((m) => `ΔNLL ${m.deltaNll.toFixed(2)} at ${names.map((name) => `${name} = ${m.point[name].toPrecision(5)}`).join(', ')}`);
-    warnings.push(
+    ctx.warnings.push(
       `other minima found: ${listed.join('; ')} (less than ${OTHER_MINIMUM_WARNING} above the best, i.e. not excluded at 3σ): ` +
         'the errors describe the best minimum only; look at a ΔNLL map or profile intervals over the parameters that differ',
     );
   }
-  const square = (m: Float64Array): number[][] => Array.from({ length: P }, (_, i) => Array.from(m.subarray(i * P, (i + 1) * P)));
+  return multistart;
+}
 
-  let profiles: Awaited<ReturnType<typeof profileLikelihood>> | null = null;
-  if (options.profile) {
-    profiles = await profileLikelihood(likelihood, {
-      best: best.x,
-      nllMin: best.value,
-      bounds,
-      scales: sigmaScales,
-      ...(cov.positiveDefinite ? { covariance: cov.covariance } : {}),
-    });
-    addCounts(counts, profiles.evaluations);
-    options.onStage?.('profile', profiles.evaluations.calls, profiles.wallMs / 1000);
-    warnings.push(...profiles.warnings);
+/**
+ * The local significance of `signal` (FitOptions.signal): the background-only hypothesis has the signal's yield
+ * (extended) or fraction (fixed fractions) zero; its shape parameters then do not matter and are held at the best
+ * fit. Returns it with the graph runs of the background-only likelihood (a variant with its own count).
+ */
+async function backgroundOnlySignificance(ctx: FitContext, signal: string, best: StartResult): Promise<{ significance: NonNullable<FitResult['significance']>; graphRuns: number }> {
+  const { likelihood, options, scales } = ctx;
+  if (!likelihood.componentNames().includes(signal)) {
+    throw new Error(`unknown signal component "${signal}": components are ${likelihood.componentNames().join(', ')}`);
   }
-
-  let significance: FitResult['significance'];
-  let backgroundRuns = 0;
-  if (options.signal) {
-    const signal = options.signal;
-    if (!likelihood.componentNames().includes(signal)) {
-      throw new Error(`unknown signal component "${signal}": components are ${likelihood.componentNames().join(', ')}`);
-    }
-    // Background only: the signal's yield (extended) or fraction (fixed fractions) is zero; its shape
-    // parameters then do not matter and are held at the best fit.
-    const fullBest = likelihood.fullPoint(best.x);
-    const signalParams = Object.fromEntries(
-      likelihood.parameters.map((p, i) => [p, i] as const).filter(([p]) => p.component === signal).map(([p, i]) => [p.name, fullBest[i]]),
-    );
-    let background: MixtureLikelihood;
-    if (likelihood.yields === 'extended') {
-      background = likelihood.variant({ fixed: { ...signalParams, [yieldName(signal)]: 0 } });
-    } else {
-      const fractions = likelihood.fractions();
-      const rest = 1 - fractions[signal];
-      if (!(rest > 0)) throw new Error('the background-only hypothesis needs a non-signal fraction > 0');
-      const scaled = Object.fromEntries(Object.entries(fractions).map(([c, f]) => [c, c === signal ? 0 : f / rest]));
-      background = likelihood.variant({ fixed: signalParams, fractions: scaled });
-    }
-    const bStart = Float64Array.from(background.freeNames, (name) => fullBest[likelihood.parameters.findIndex((p) => p.name === name)]);
-    // A background without free parameters (an unconditional flow) needs no fit: evaluate it once.
-    const bFit = background.dimension === 0
+  const fullBest = likelihood.fullPoint(best.x);
+  const signalParams = Object.fromEntries(
+    likelihood.parameters.map((p, i) => [p, i] as const).filter(([p]) => p.component === signal).map(([p, i]) => [p.name, fullBest[i]]),
+  );
+  let background: MixtureLikelihood;
+  if (likelihood.yields === 'extended') {
+    background = likelihood.variant({ fixed: { ...signalParams, [yieldName(signal)]: 0 } });
+  } else {
+    const fractions = likelihood.fractions();
+    const rest = 1 - fractions[signal];
+    if (!(rest > 0)) throw new Error('the background-only hypothesis needs a non-signal fraction > 0');
+    const scaled = Object.fromEntries(Object.entries(fractions).map(([c, f]) => [c, c === signal ? 0 : f / rest]));
+    background = likelihood.variant({ fixed: signalParams, fractions: scaled });
+  }
+  const bStart = Float64Array.from(background.freeNames, (name) => fullBest[likelihood.parameters.findIndex((p) => p.name === name)]);
+  // A background without free parameters (an unconditional flow) needs no fit: evaluate it once.
+  const bFit =
+    background.dimension === 0
       ? { best: { value: (await background.evaluate(new Float64Array(0), 1, false)).values[0] }, evaluations: { calls: 1, points: 1 }, wallMs: 0 }
       : await minimize(background, {
-      method,
-      starts: bStart,
-      bounds: background.bounds(),
-      ...tolerances,
-      scales: Float64Array.from(background.freeNames, (name) => scales[likelihood.freeNames.indexOf(name)]),
-      onProgress: (p) => options.onProgress?.('background-only fit', p),
-    } as Parameters<typeof minimize>[1]);
-    addCounts(counts, bFit.evaluations);
-    options.onStage?.('background-only fit', bFit.evaluations.calls, bFit.wallMs / 1000);
-    backgroundRuns = background.graphRuns;
-    const signalYield = likelihood.yields === 'extended' ? fullBest[likelihood.parameters.findIndex((p) => p.name === yieldName(signal))] : undefined;
-    const s = localSignificance(bFit.best.value, best.value, signalYield);
-    significance = { z: s.z, q0: s.q0, nllBackgroundOnly: bFit.best.value, signal };
-  }
+          ...minimizerOptions(ctx.method, ctx.tolerances),
+          starts: bStart,
+          bounds: background.bounds(),
+          scales: Float64Array.from(background.freeNames, (name) => scales[likelihood.freeNames.indexOf(name)]),
+          onProgress: (p) => options.onProgress?.('background-only fit', p),
+        });
+  addCounts(ctx.counts, bFit.evaluations);
+  options.onStage?.('background-only fit', bFit.evaluations.calls, bFit.wallMs / 1000);
+  const signalYield = likelihood.yields === 'extended' ? fullBest[likelihood.parameters.findIndex((p) => p.name === yieldName(signal))] : undefined;
+  const s = localSignificance(bFit.best.value, best.value, signalYield);
+  return { significance: { z: s.z, q0: s.q0, nllBackgroundOnly: bFit.best.value, signal }, graphRuns: background.graphRuns };
+}
 
+/** Every parameter of the likelihood at the best fit, with its error, ±1σ rises and profile intervals. */
+function fittedParameters(
+  ctx: FitContext,
+  best: StartResult,
+  errors: Float64Array | undefined,
+  parabola: Awaited<ReturnType<typeof deltaNllAtErrors>> | null,
+  profiles: Awaited<ReturnType<typeof profileLikelihood>> | null,
+): FittedParameter[] {
+  const { likelihood } = ctx;
   const full = likelihood.fullPoint(best.x);
-  const parameters: FittedParameter[] = likelihood.parameters.map((p, i) => {
+  return likelihood.parameters.map((p, i) => {
     const j = likelihood.free.indexOf(i);
     const fitted: FittedParameter = {
       name: p.name,
@@ -776,11 +858,77 @@ export async function fitLikelihood(likelihood: MixtureLikelihood, options: FitO
       fitted.profile = { values: Array.from(profile.scan.values), deltaNll: Array.from(profile.scan.deltaNll) };
     }
     if (j >= 0 && p.trainingRange && (full[i] < p.trainingRange[0] || full[i] > p.trainingRange[1])) {
-      warnings.push(`${p.name} = ${full[i]} lies outside the training range [${p.trainingRange.join(', ')}]: the flow extrapolates there`);
+      ctx.warnings.push(`${p.name} = ${full[i]} lies outside the training range [${p.trainingRange.join(', ')}]: the flow extrapolates there`);
     }
     return fitted;
   });
+}
 
+/**
+ * The fit, stage by stage (docs/fitting.md): the starts (global search), stage 1 (screen, then each start to its
+ * budget), the refinement and the final Hessian, the errors and their checks, the multi-start summary, profiles and
+ * the significance on request, and the result.
+ */
+export async function fitLikelihood(likelihood: MixtureLikelihood, options: FitOptions = {}): Promise<FitResult> {
+  const t0 = performance.now();
+  const method = options.method ?? 'lbfgsb';
+  const { requestedStarts, gtol, ftolAbs, budgets } = fitSettings(options);
+  const ctx: FitContext = {
+    likelihood,
+    options,
+    method,
+    bounds: likelihood.bounds(),
+    scales: parameterScales(likelihood),
+    tolerances: { gtol, ftolAbs },
+    budgets,
+    counts: { calls: 0, points: 0 },
+    warnings: [],
+  };
+  const P = likelihood.dimension;
+  const runs0 = likelihood.graphRuns;
+
+  const { starts, count, searchPoints } = await startingPoints(ctx, defaultStart(likelihood, options.start ?? {}), requestedStarts);
+  const coarseFit = coarseFitOf(ctx);
+  const stage1 = await firstStage(likelihood, coarseFit, starts, count, budgets);
+  addCounts(ctx.counts, stage1.evaluations);
+  options.onStage?.('fit', stage1.evaluations.calls, stage1.wallMs / 1000);
+
+  const refined = await refine(ctx, stage1, coarseFit);
+  const { best, h, sigmaScales } = refined;
+  const estimate = covarianceOf(h);
+  const { cov } = estimate;
+  const { converged, reason } = convergence(ctx, best, h, cov);
+  options.onStage?.('hessian', refined.hessianCost.calls, refined.hessianCost.seconds);
+  const errorUncertainty = errorUncertaintyOf(ctx, refined, estimate);
+  const errors = cov.positiveDefinite ? cov.errors : undefined;
+  const parabola = errors ? await parabolaCheck(ctx, best, errors) : null;
+  best.atBound.forEach((side, j) => {
+    if (side === 'free') return;
+    ctx.warnings.push(
+      `${likelihood.freeNames[j]} = ${best.x[j].toPrecision(6)} is on its ${side} bound: the NLL still falls beyond it, so the fit ended at the bound, ` +
+        'not at a minimum, and its error is no ±1σ (if the model is valid beyond the bound, widen it)',
+    );
+  });
+  const sigma = errors ? Float64Array.from(errors, (e, j) => (e > 0 && Number.isFinite(e) ? e : sigmaScales[j])) : sigmaScales;
+  const multistart = await multistartSummary(ctx, stage1, refined, sigma, searchPoints, count);
+
+  let profiles: Awaited<ReturnType<typeof profileLikelihood>> | null = null;
+  if (options.profile) {
+    profiles = await profileLikelihood(likelihood, {
+      best: best.x,
+      nllMin: best.value,
+      bounds: ctx.bounds,
+      scales: sigmaScales,
+      ...(cov.positiveDefinite ? { covariance: cov.covariance } : {}),
+    });
+    addCounts(ctx.counts, profiles.evaluations);
+    options.onStage?.('profile', profiles.evaluations.calls, profiles.wallMs / 1000);
+    ctx.warnings.push(...profiles.warnings);
+  }
+  const background = options.signal ? await backgroundOnlySignificance(ctx, options.signal, best) : null;
+  const parameters = fittedParameters(ctx, best, errors, parabola, profiles);
+
+  const square = (m: Float64Array): number[][] => Array.from({ length: P }, (_, i) => Array.from(m.subarray(i * P, (i + 1) * P)));
   return {
     method,
     nll: best.value,
@@ -791,10 +939,10 @@ export async function fitLikelihood(likelihood: MixtureLikelihood, options: FitO
     ...(cov.positiveDefinite ? { covariance: square(cov.covariance), correlation: square(cov.correlation) } : { hessianMessage: cov.message }),
     ...(errorUncertainty !== undefined ? { errorUncertainty } : {}),
     multistart,
-    ...(significance ? { significance } : {}),
+    ...(background ? { significance: background.significance } : {}),
     data: likelihood.data,
-    evaluations: { calls: counts.calls, points: counts.points, graphRuns: likelihood.graphRuns - runs0 + backgroundRuns },
+    evaluations: { calls: ctx.counts.calls, points: ctx.counts.points, graphRuns: likelihood.graphRuns - runs0 + (background?.graphRuns ?? 0) },
     wallMs: performance.now() - t0,
-    warnings,
+    warnings: ctx.warnings,
   };
 }

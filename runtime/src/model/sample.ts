@@ -6,6 +6,15 @@ import type { FlowModel } from './flow-model.ts';
 /** Largest number of events sent through the sampler graph in one call (its intermediates grow with n). */
 const SAMPLE_CHUNK = 1 << 16;
 
+/** n draws [n×D] of the model's base distribution (normal or Student-t, as its manifest says), for its sampler graph. */
+export function baseDraws(model: FlowModel, n: number, rng: Rng): Float32Array {
+  const z = new Float32Array(n * model.dimension);
+  const base = model.manifest.flow.base;
+  if (base.kind === 'normal') rng.fillNormal(z);
+  else rng.fillStudentT(z, base.nu);
+  return z;
+}
+
 /** n events [n×D] (float32, the sampler's precision) from `model` at θ (one point). */
 export async function sampleFlow(model: FlowModel, theta: ArrayLike<number>, n: number, rng: Rng): Promise<Float32Array> {
   if (!(Number.isInteger(n) && n >= 0)) throw new Error(`the number of events to sample must be a non-negative integer, got ${n}`);
@@ -13,15 +22,11 @@ export async function sampleFlow(model: FlowModel, theta: ArrayLike<number>, n: 
     throw new Error(`θ has ${theta.length} values, ${model.manifest.name} takes ${model.parameterCount} (${model.parameterNames.join(', ')})`);
   }
   const D = model.dimension;
-  const base = model.manifest.flow.base;
   const thetaF32 = Float32Array.from(theta);
   const out = new Float32Array(n * D);
   for (let start = 0; start < n; start += SAMPLE_CHUNK) {
     const count = Math.min(SAMPLE_CHUNK, n - start);
-    const z = new Float32Array(count * D);
-    if (base.kind === 'normal') rng.fillNormal(z);
-    else rng.fillStudentT(z, base.nu);
-    out.set(await model.sample(z, thetaF32), start * D);
+    out.set(await model.sample(baseDraws(model, count, rng), thetaF32), start * D);
   }
   return out;
 }

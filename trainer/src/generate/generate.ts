@@ -7,7 +7,7 @@
 // events whatever the chunk size. A mixture has exact component counts (from yields, largest remainders) and a
 // uniformly random interleaving of them: event i belongs to component k with probability r_k / Σr, r the counts
 // still to place (drawing without replacement), so any prefix of the file is a fair mixture.
-import { type FlowModel, Rng } from '@flowscan/runtime';
+import { type FlowModel, Rng, baseDraws } from '@flowscan/runtime';
 import type { EventWriter } from '@flowscan/runtime/node';
 import type { HistogramSet } from './histograms.ts';
 import type { Selection } from './cuts.ts';
@@ -131,10 +131,7 @@ export async function generateEvents(config: GenerateConfig): Promise<GenerateSu
       const rows: number[] = [];
       for (let i = 0; i < count; i++) if (labels[i] === k) rows.push(i);
       if (rows.length === 0) continue;
-      const z = new Float32Array(rows.length * D);
-      const base = model.manifest.flow.base;
-      if (base.kind === 'normal') drawStreams[k].fillNormal(z);
-      else drawStreams[k].fillStudentT(z, base.nu);
+      const z = baseDraws(model, rows.length, drawStreams[k]);
       const names = model.parameterNames;
       const P = names.length;
       const thetaRows = theta.perEvent ? rows.length : 1;
