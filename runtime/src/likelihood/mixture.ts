@@ -230,7 +230,10 @@ export class MixtureLikelihood implements BatchObjective {
   readonly free: number[];
   readonly yields: YieldMode;
   private readonly components: Component[];
-  private readonly weights: Float64Array;
+  /** The events' weights, or null when unweighted (chunkWeights gives ones then). */
+  private readonly weights: Float64Array | null;
+  /** Ones for the chunks of unweighted events, grown to the largest chunk asked for. */
+  private ones = new Float64Array(0);
   private readonly count: number;
   /** Bytes of graph memory an evaluation may hold (LikelihoodSpec.memoryBudget). */
   readonly memoryBudget: number;
@@ -347,7 +350,7 @@ export class MixtureLikelihood implements BatchObjective {
       const n = end - start;
       const logProbs = [];
       for (let c = 0; c < C; c++) logProbs.push(await this.componentLogProb(this.components[c], stencils[c].thetas, stencils[c].K, start, end));
-      const weights = this.weights.subarray(start, end);
+      const weights = this.chunkWeights(start, end);
       const scores = new Float64Array(n * F);
       for (let i = 0; i < n; i++) {
         let max = -Infinity;
@@ -403,7 +406,7 @@ export class MixtureLikelihood implements BatchObjective {
       if (alone) {
         const comp = this.components[0];
         const weights = comp.model.evaluationArray(size);
-        weights.set(this.weights.subarray(start, end));
+        weights.set(this.chunkWeights(start, end));
         const { logProb, grad } = await comp.model.logProbGrad(await this.eventChunk(comp, start, end), thetas[0], comp.model.weightsTensor(weights));
         this.graphRuns++;
         logProbs.push({ data: logProb, stride: size });
@@ -412,6 +415,7 @@ export class MixtureLikelihood implements BatchObjective {
         for (let c = 0; c < C; c++) logProbs.push(await this.componentLogProb(this.components[c], thetas[c], K, start, end));
       }
       const responsibilities = this.components.map((c, j) => (differentiated[j] && !alone ? c.model.evaluationArray(K * size) : null));
+      const chunkWeights = this.chunkWeights(start, end);
       for (let k = 0; k < K; k++) {
         if (values[k] === Infinity) continue;
         const logCoef = logCoefficients[k];
@@ -430,7 +434,7 @@ export class MixtureLikelihood implements BatchObjective {
           let sum = 0;
           for (let c = 0; c < C; c++) sum += Math.exp(terms[c] - max);
           const logMix = max + Math.log(sum);
-          const w = this.weights[start + i];
+          const w = chunkWeights[i];
           nll -= w * logMix;
           if (withGradient) {
             for (let c = 0; c < C; c++) {
@@ -492,6 +496,13 @@ export class MixtureLikelihood implements BatchObjective {
   /** Graph memory one event at one point takes in all sessions of an evaluation (see ARENA_FACTOR). */
   bytesPerEvaluation(): number {
     return ARENA_FACTOR * this.components.reduce((s, c) => s + (c.model.evaluationBytes ?? UNKNOWN_BYTES_PER_EVALUATION), 0);
+  }
+
+  /** Weights of events [start, end): a view of the given weights, or ones when the events are unweighted. */
+  private chunkWeights(start: number, end: number): Float64Array {
+    if (this.weights) return this.weights.subarray(start, end);
+    if (this.ones.length < end - start) this.ones = new Float64Array(end - start).fill(1);
+    return this.ones.subarray(0, end - start);
   }
 
   /** [start, end) event ranges of chunkSize(K) events. */

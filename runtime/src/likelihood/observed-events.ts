@@ -18,9 +18,16 @@ export interface DataSummary {
 
 export interface ObservedEvents {
   data: DataSummary;
-  /** The kept events' weights (1 when none were given). */
-  weights: Float64Array;
-  /** The kept events [N × D] in the feature order of `model`. */
+  /**
+   * The kept events' weights, or null when none were given: every weight is 1, and 10^7 events need no 80 MB of
+   * ones. Given weights with no event dropped are the caller's Float64Array itself (not copied).
+   */
+  weights: Float64Array | null;
+  /**
+   * The kept events [N × D] in the feature order of `model`, one array per feature order (components with the same
+   * features share it). One feature with no event dropped is the caller's Float64Array column itself, not a copy:
+   * the columns must not change while the likelihood is used.
+   */
   matrix(model: FlowModel): Float64Array;
 }
 
@@ -53,8 +60,11 @@ function checkedColumns(models: readonly FlowModel[], events: Record<string, Arr
   return columns;
 }
 
-/** Rows inside every model's support, with the count outside per feature; refuses outside events unless dropped. */
-function rowsInsideSupport(models: readonly FlowModel[], columns: Map<string, ArrayLike<number>>, total: number, policy: OutsideSupportPolicy): { kept: number[]; outsideByFeature: Record<string, number> } {
+/**
+ * Rows inside every model's support (null: all of them, the usual case, with no index array), with the count
+ * outside per feature; refuses outside events unless dropped.
+ */
+function rowsInsideSupport(models: readonly FlowModel[], columns: Map<string, ArrayLike<number>>, total: number, policy: OutsideSupportPolicy): { kept: Uint32Array | null; outsideByFeature: Record<string, number> } {
   const keep = new Uint8Array(total).fill(1);
   const outsideByFeature: Record<string, number> = {};
   for (const model of models) {
@@ -71,9 +81,9 @@ function rowsInsideSupport(models: readonly FlowModel[], columns: Map<string, Ar
       if (outside > 0) outsideByFeature[name] = Math.max(outsideByFeature[name] ?? 0, outside);
     });
   }
-  const kept: number[] = [];
-  for (let i = 0; i < total; i++) if (keep[i]) kept.push(i);
-  const dropped = total - kept.length;
+  let count = 0;
+  for (let i = 0; i < total; i++) count += keep[i];
+  const dropped = total - count;
   if (dropped > 0 && policy === 'error') {
     const detail = Object.entries(outsideByFeature).map(([f, n]) => `${n} in ${f}`).join(', ');
     throw new Error(
@@ -81,8 +91,17 @@ function rowsInsideSupport(models: readonly FlowModel[], columns: Map<string, Ar
         'Select events inside the training ranges, or use the outside-support policy "drop" to drop and report them.',
     );
   }
-  if (kept.length === 0) throw new Error('every event lies outside the models\' support');
+  if (count === 0) throw new Error('every event lies outside the models\' support');
+  if (dropped === 0) return { kept: null, outsideByFeature };
+  const kept = new Uint32Array(count);
+  for (let i = 0, r = 0; i < total; i++) if (keep[i]) kept[r++] = i;
   return { kept, outsideByFeature };
+}
+
+/** The kept rows of `column`: the column itself when every row is kept and it is a Float64Array already. */
+function keptValues(column: ArrayLike<number>, kept: Uint32Array | null): Float64Array {
+  if (kept === null) return column instanceof Float64Array ? column : Float64Array.from(column);
+  return Float64Array.from(kept, (i) => column[i]);
 }
 
 export function prepareObservedEvents(spec: ObservedEventsSpec): ObservedEvents {
@@ -90,27 +109,42 @@ export function prepareObservedEvents(spec: ObservedEventsSpec): ObservedEvents 
   const total = columns.values().next().value!.length;
   if (spec.weights && spec.weights.length !== total) throw new Error(`${spec.weights.length} event weights for ${total} events`);
   const { kept, outsideByFeature } = rowsInsideSupport(spec.models, columns, total, spec.outsideSupport ?? 'error');
-  const given = spec.weights;
-  const weights = Float64Array.from(kept, (i) => (given ? given[i] : 1));
-  weights.forEach((w, r) => {
-    if (!(Number.isFinite(w) && w >= 0)) throw new Error(`event ${kept[r] + 1} has weight ${w}: event weights must be finite and ≥ 0`);
-  });
-  const dropped = total - kept.length;
-  // Zero weights make the NLL identically 0: every point would be a "converged" best fit.
-  if (weights.every((w) => w === 0)) {
-    const after = dropped > 0 ? ` after dropping the ${dropped} outside the support` : '';
-    throw new Error(`every event weight is 0 (${kept.length} events${after}): the likelihood is flat and there is nothing to fit; check the weight column`);
+  const events = kept?.length ?? total;
+  const weights = spec.weights ? keptValues(spec.weights, kept) : null;
+  let sumWeights = events;
+  if (weights) {
+    sumWeights = 0;
+    weights.forEach((w, r) => {
+      if (!(Number.isFinite(w) && w >= 0)) throw new Error(`event ${(kept?.[r] ?? r) + 1} has weight ${w}: event weights must be finite and ≥ 0`);
+      sumWeights += w;
+    });
   }
+  const dropped = total - events;
+  // Zero weights make the NLL identically 0: every point would be a "converged" best fit.
+  if (sumWeights === 0) {
+    const after = dropped > 0 ? ` after dropping the ${dropped} outside the support` : '';
+    throw new Error(`every event weight is 0 (${events} events${after}): the likelihood is flat and there is nothing to fit; check the weight column`);
+  }
+  const matrices = new Map<string, Float64Array>();
   return {
-    data: { events: kept.length, sumWeights: weights.reduce((s, w) => s + w, 0), droppedOutsideSupport: dropped, outsideByFeature },
+    data: { events, sumWeights, droppedOutsideSupport: dropped, outsideByFeature },
     weights,
     matrix(model) {
-      const D = model.dimension;
-      const xs = new Float64Array(kept.length * D);
-      model.featureNames.forEach((f, d) => {
-        const column = columns.get(f)!;
-        kept.forEach((i, r) => (xs[r * D + d] = column[i]));
-      });
+      const order = model.featureNames.join('\n');
+      let xs = matrices.get(order);
+      if (!xs) {
+        const D = model.dimension;
+        if (D === 1) xs = keptValues(columns.get(model.featureNames[0])!, kept);
+        else {
+          const matrix = new Float64Array(events * D);
+          model.featureNames.forEach((f, d) => {
+            const column = columns.get(f)!;
+            for (let r = 0; r < events; r++) matrix[r * D + d] = column[kept?.[r] ?? r];
+          });
+          xs = matrix;
+        }
+        matrices.set(order, xs);
+      }
       return xs;
     },
   };

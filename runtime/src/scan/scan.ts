@@ -199,6 +199,12 @@ function sumOfWeights(events: Record<string, ArrayLike<number>>, weights: ArrayL
   return sum;
 }
 
+/** Whether any weight differs from 1 (a loop: Array.from would copy 10^7 weights into a JavaScript array). */
+function hasWeightOtherThanOne(weights: ArrayLike<number>): boolean {
+  for (let i = 0; i < weights.length; i++) if (weights[i] !== 1) return true;
+  return false;
+}
+
 export async function runScan(inputs: ScanInputs): Promise<ScanResultFile> {
   const r = applyEventCounts(inputs.request, sumOfWeights(inputs.events, inputs.weights));
   const likelihood = requestLikelihood(r, inputs.models, inputs.events, {
@@ -229,7 +235,7 @@ export async function runScan(inputs: ScanInputs): Promise<ScanResultFile> {
   const fit = await fitLikelihood(likelihood, fitOptions);
   fit.warnings.unshift(...likelihood.warnings);
   let sandwich: SandwichErrors | undefined;
-  if (inputs.weights && Array.from(inputs.weights).some((w) => w !== 1)) {
+  if (inputs.weights && hasWeightOtherThanOne(inputs.weights)) {
     if (fit.covariance) sandwich = await sandwichErrors(likelihood, fit);
     else fit.warnings.push('the events are weighted but the Hessian has no inverse: no sandwich errors either');
   }

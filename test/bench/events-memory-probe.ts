@@ -1,0 +1,28 @@
+// A process of its own (so nothing else counts in its peak): the data path of `flowscan scan` on one event file —
+// the request's models loaded, the file's columns read as the CLI reads them (readColumns), the request's mixture
+// likelihood built, and one evaluation with gradients at the request's start (which makes the events resident and
+// fills onnxruntime's arenas to the memory budget). Prints the peak resident set and the time as JSON. A full scan
+// repeats such evaluations (K points per call, chunks bounded by the same budget) without holding more per event.
+//   node --import tsx test/bench/events-memory-probe.ts REQUEST.json
+import { resolve, dirname } from 'node:path';
+import { readFile } from 'node:fs/promises';
+import { type FlowModel, requestLikelihood, validateScanRequest } from '@flowscan/runtime';
+import { loadModel } from '@flowscan/runtime/node';
+import { readColumns } from '../../trainer/src/cli/train.ts';
+
+const requestPath = resolve(process.argv[2] ?? '');
+const request = validateScanRequest(JSON.parse(await readFile(requestPath, 'utf8')), requestPath);
+const base = dirname(requestPath);
+const t0 = performance.now();
+const models: Record<string, FlowModel> = {};
+for (const c of request.components) models[c.name] = await loadModel(resolve(base, c.model), { ep: 'cpu' });
+const columns = [...new Set(Object.values(models).flatMap((m) => m.featureNames))];
+const events = await readColumns([resolve(base, request.events.file)], columns, false, undefined, request.events);
+const readSeconds = (performance.now() - t0) / 1000;
+const likelihood = requestLikelihood(request, models, events);
+const start = Float64Array.from(likelihood.freeNames, (name) => request.start?.[name] ?? NaN);
+if (start.some(Number.isNaN)) throw new Error(`${requestPath}: the probe evaluates at the request's start, which must name every free parameter (${likelihood.freeNames.join(', ')})`);
+const { values } = await likelihood.evaluate(start, 1, true);
+process.stdout.write(
+  `${JSON.stringify({ rows: likelihood.data.events, maxRssMiB: process.resourceUsage().maxRSS / 1024, readSeconds, seconds: (performance.now() - t0) / 1000, nll: values[0] })}\n`,
+);
