@@ -46,6 +46,8 @@ async function buildPackage(name: string): Promise<number> {
     outdir: dist,
     bundle: true,
     packages: 'external',
+    // Not tsconfig.json, whose paths point @flowscan/* at the sources for tsx: the build imports the packages.
+    tsconfigRaw: {},
     plugins: [keepModules],
     format: 'esm',
     platform: 'node',
