@@ -284,12 +284,13 @@ browserTest('a fit in Chromium (WASM threads, cross-origin isolated) equals the 
   await page.selectOption('#map-y', 'gamma');
   await page.click('#run-fit');
   // The expected duration is announced before the minimiser's first evaluation is reported.
-  await page.waitForFunction(() => /Expected time: about \d+ s/.test(document.getElementById('fit-expected')!.textContent ?? ''), null, { timeout: 30_000 });
+  await page.waitForFunction(() => /Expected time: at most about \d+ s/.test(document.getElementById('fit-expected')!.textContent ?? ''), null, { timeout: 30_000 });
   t.notRegex((await page.textContent('#fit-status')) ?? '', /evaluations/);
   t.is(await waitForState(page, ['fitted', 'error'], 80_000), 'fitted', (await errorText(page)) ?? '');
   const result = (await page.evaluate(() => window.__flowscanResult)) as PageResult;
   t.log(`expected ${result.expectedSeconds.toFixed(1)} s, took ${result.elapsedSeconds.toFixed(1)} s`);
-  t.true(result.expectedSeconds > result.elapsedSeconds / 5 && result.expectedSeconds < result.elapsedSeconds * 5, `expected ${result.expectedSeconds} s, took ${result.elapsedSeconds} s`);
+  // An upper-side estimate (every start's whole budget): not far below what the fit took, nor an order of magnitude above.
+  t.true(result.expectedSeconds > result.elapsedSeconds / 3 && result.expectedSeconds < result.elapsedSeconds * 8, `expected ${result.expectedSeconds} s, took ${result.elapsedSeconds} s`);
 
   // Threads: onnxruntime lowers env.wasm.numThreads to 1 when SharedArrayBuffer is missing; it did not, and
   // its thread pool shows up as workers of the page.

@@ -64,7 +64,7 @@ export class Page {
     private readonly modelsBase: URL,
   ) {
     // A worker replaced after Cancel comes back with onnxruntime started and the current models loaded.
-    this.worker = new FitWorker(workerUrl, async (send) => {
+    this.worker = new FitWorker(() => new Worker(workerUrl, { type: 'module' }), workerUrl.pathname, async (send) => {
       await send('start', { wasmBase: this.wasmBase.href });
       if (this.current) await send('load-models', { choice: this.current.choice, sources: this.current.sources });
     });
@@ -473,7 +473,7 @@ export class Page {
         expectedSeconds: outcome.expectedSeconds,
         elapsedSeconds,
       };
-      this.progress({ text: `Done in ${elapsedSeconds.toFixed(1)} s (expected about ${Math.ceil(outcome.expectedSeconds)} s).`, done: 1, total: 1 });
+      this.progress({ text: `Done in ${elapsedSeconds.toFixed(1)} s (expected at most about ${Math.ceil(outcome.expectedSeconds)} s).`, done: 1, total: 1 });
     } catch (error) {
       // The status must not keep describing a stage that is over.
       if (!(error instanceof FitCancelled)) {

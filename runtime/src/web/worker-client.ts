@@ -16,27 +16,36 @@ interface Pending {
 /** Calls into a fresh worker that bring it to the state the page expects (start onnxruntime, load models). */
 export type Prepare = (send: FitWorker['send']) => Promise<void>;
 
+/** What the client uses of a Worker (the page passes real module workers; the tests, stand-ins). */
+export type WorkerLike = Pick<Worker, 'postMessage' | 'terminate' | 'onmessage' | 'onerror'>;
+
 export class FitWorker {
-  private worker: Worker;
+  private worker: WorkerLike;
   private nextId = 1;
   private readonly pending = new Map<number, Pending>();
   /** A replacement worker being prepared after a forced Cancel; calls wait for it. */
   private ready: Promise<void> = Promise.resolve();
+  /** Why the current worker stopped, if it did: later calls fail with it at once instead of waiting forever. */
+  private stopped: Error | null = null;
 
+  /** `create` makes a worker (new Worker(url, { type: 'module' }) in the page); `name` is for messages. */
   constructor(
-    private readonly url: URL,
+    private readonly create: () => WorkerLike,
+    private readonly name: string,
     private readonly prepare: Prepare,
   ) {
     this.worker = this.spawn();
   }
 
-  private spawn(): Worker {
-    const worker = new Worker(this.url, { type: 'module' });
+  private spawn(): WorkerLike {
+    this.stopped = null;
+    const worker = this.create();
     worker.onmessage = (event: MessageEvent<WorkerReply>) => this.receive(event.data);
     // A worker that cannot start (script missing, blocked, crashed) fails every call with the browser's reason.
     worker.onerror = (event) => {
       event.preventDefault();
-      this.failAll(new Error(`the fit worker (${this.url.pathname}) stopped: ${event.message || 'it could not be loaded'}`));
+      this.stopped = new Error(`the fit worker (${this.name}) stopped: ${event.message || 'it could not be loaded'}`);
+      this.failAll(this.stopped);
     };
     return worker;
   }
@@ -60,6 +69,7 @@ export class FitWorker {
 
   /** A call without waiting for a replacement worker to be prepared (used by the preparation itself). */
   send<K extends CallName>(call: K, request: WorkerCalls[K]['request'], onProgress?: (progress: Progress) => void): Promise<WorkerCalls[K]['reply']> {
+    if (this.stopped) return Promise.reject(this.stopped);
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve: resolve as (value: unknown) => void, reject, onProgress });

@@ -89,7 +89,7 @@ async function fit(job: FitJob, progress: (p: Progress) => void): Promise<FitOut
   const points = fitPoints * (job.settings.significance ? 2 : 1) + (job.map ? job.map.points ** 2 : 0);
   const expectedSeconds = points * secondsPerPoint;
   progress({
-    text: `Expected time: about ${Math.ceil(expectedSeconds)} s (${(secondsPerPoint * 1000).toFixed(0)} ms per likelihood point on ${job.events.count} events, up to ${Math.round(points)} points).`,
+    text: `Expected time: at most about ${Math.ceil(expectedSeconds)} s (${(secondsPerPoint * 1000).toFixed(0)} ms per likelihood point on ${job.events.count} events, up to ${Math.round(points)} points; fits that converge early take less).`,
     expectedSeconds,
   });
   const result = await fitLikelihood(likelihood, {
