@@ -4,7 +4,7 @@ import test from 'ava';
 import { Rng } from '../runtime/src/random.ts';
 import { densityPlaneFigure, logPVersusInverseLambdaFigure, rocFigure, sicFigure } from '../trainer/src/anomaly/figures.ts';
 import { meanAndSpread, scoreMetrics } from '../trainer/src/anomaly/metrics.ts';
-import { compileSpec } from '../trainer/src/report/render.ts';
+import { compileSpec, renderSvg, svgToPng } from '../trainer/src/report/render.ts';
 
 function sample(n: number, seed: number): { score: Float64Array; label: Uint8Array } {
   const rng = new Rng(seed);
@@ -33,15 +33,17 @@ test('max SIC equals the brute-force best over thresholds with enough background
   t.deepEqual(meanAndSpread([5]), { mean: 5, spread: 0, count: 1 });
 });
 
-test('the figures compile without warnings; log λ⁻¹ outliers fall outside the window', (t) => {
+test('the figures compile without warnings and render; log λ⁻¹ outliers fall outside the window', async (t) => {
   const { score, label } = sample(2000, 2);
   const metrics = scoreMetrics(score, label);
   const logPData = Float64Array.from(score, (s, i) => s + (i % 7));
   const logPBackground = Float64Array.from(logPData, (l, i) => l - score[i]);
-  logPBackground[0] = -300; // a hole in a re-fitted background density: λ⁻¹ = e^300
+  // Holes in a re-fitted background density: λ⁻¹ up to e^300 for 1 % of the events.
+  for (let i = 0; i < logPBackground.length; i += 100) logPBackground[i] = -300;
   const curves = [{ label: 'a', metrics }, { label: 'b', metrics: scoreMetrics(score.map((s) => -s), label) }];
   for (const spec of [rocFigure(curves, 'ROC'), sicFigure(curves, 'SIC'), densityPlaneFigure(logPBackground, logPData, label, 'plane'), logPVersusInverseLambdaFigure(logPBackground, logPData, label, 'λ')]) {
     t.deepEqual(compileSpec(spec).warnings, []);
+    t.true(svgToPng(await renderSvg(spec)).length > 1000, 'renders to PNG');
   }
   const spec = logPVersusInverseLambdaFigure(logPBackground, logPData, label, 'λ') as unknown as { layer: { encoding: { x: { scale: { domain: number[] } } } }[] };
   const [lo, hi] = spec.layer[0].encoding.x.scale.domain;

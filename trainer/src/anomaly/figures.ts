@@ -64,15 +64,23 @@ function quantile(values: number[], q: number): number {
 }
 
 function scatter(title: string, subtitle: string, x: { values: Float64Array; title: string; clip?: boolean }, y: { values: Float64Array; title: string }, label: Uint8Array, limit: number, diagonal: boolean): VegaLiteSpec {
-  const rows = subsample(label.length, label, limit)
+  let rows = subsample(label.length, label, limit)
     .filter((i) => Number.isFinite(x.values[i]) && Number.isFinite(y.values[i]))
     .map((i) => ({ x: x.values[i], y: y.values[i], class: label[i] ? 'signal' : 'background' }));
-  // A few events far out (where a re-fitted background density has a hole) would squeeze the rest into a line.
-  const xScale = x.clip ? { domain: [quantile(rows.map((r) => r.x), 0.002), quantile(rows.map((r) => r.x), 0.998)], nice: false } : { zero: false };
+  // A few events far out (where a re-fitted background density has a hole) would squeeze the rest into a line;
+  // they are left out rather than clipped (resvg aborts on marks drawn far outside the canvas).
+  let xScale: Record<string, unknown> = { zero: false };
+  if (x.clip) {
+    // The 2–98 % range widened by its own width on each side: robust to a few per cent of such events.
+    const [q02, q98] = [quantile(rows.map((r) => r.x), 0.02), quantile(rows.map((r) => r.x), 0.98)];
+    const domain = [q02 - (q98 - q02), q98 + (q98 - q02)];
+    rows = rows.filter((r) => r.x >= domain[0] && r.x <= domain[1]);
+    xScale = { domain, nice: false };
+  }
   const layers: Record<string, unknown>[] = [
     {
       data: { name: 'events' },
-      mark: { type: 'circle', size: 9, opacity: 0.45, clip: true },
+      mark: { type: 'circle', size: 9, opacity: 0.45 },
       encoding: {
         x: { field: 'x', type: 'quantitative', title: x.title, scale: xScale },
         y: { field: 'y', type: 'quantitative', title: y.title, scale: { zero: false } },
@@ -97,9 +105,9 @@ export function densityPlaneFigure(logPBackground: Float64Array, logPData: Float
 
 /**
  * Tan Figs. 3–4: log p(x|data) against log λ⁻¹ = log p(x|data) − log p(x|bkg): a density cut and a ratio cut
- * compared. The x axis shows the central 99.6 % of the events.
+ * compared. Events far outside the bulk in log λ⁻¹ (holes of a re-fitted density) are left out.
  */
 export function logPVersusInverseLambdaFigure(logPBackground: Float64Array, logPData: Float64Array, label: Uint8Array, title: string, limit = 1500): VegaLiteSpec {
   const logInverseLambda = Float64Array.from(logPData, (l, i) => l - logPBackground[i]);
-  return scatter(title, `up to ${limit} events per class; central 99.6 % in log λ⁻¹`, { values: logInverseLambda, title: 'log λ⁻¹ = log p(x | data) − log p(x | bkg)', clip: true }, { values: logPData, title: 'log p(x | data)' }, label, limit, false);
+  return scatter(title, `up to ${limit} events per class; outliers in log λ⁻¹ left out`, { values: logInverseLambda, title: 'log λ⁻¹ = log p(x | data) − log p(x | bkg)', clip: true }, { values: logPData, title: 'log p(x | data)' }, label, limit, false);
 }
