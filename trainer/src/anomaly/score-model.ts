@@ -8,8 +8,8 @@
 // High scores are signal-like; with a localising variable m both densities take m as their condition. A density
 // may be an ensemble of flows trained with different seeds: its log p is then the mean of the members' log p (the
 // log of their geometric mean), which averages out the members' independent training errors; the flow ratio's
-// largest scores come from regions where two single flows disagree by chance, and the mean of three took its max
-// SIC on the real LHCO data from 2.4–6.2 (single seeds) to 6.7.
+// largest scores come from regions where two single flows disagree by chance, and the mean of five took its max
+// SIC on the real LHCO data from 1.7–6.1 (single seeds) to 6.7 (docs/anomaly.md).
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { FlowModel } from '@flowscan/runtime';
