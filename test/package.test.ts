@@ -1,6 +1,7 @@
 // The runtime as a library of another project (issue 16 item 11): `npm run build`, `npm pack` of runtime/, the
-// tarball installed in an empty folder (no tsx, no esbuild there), then a shipped model loaded and fitted from a
-// plain .mjs file and from a browser page bundled against the installed package. Both fits must equal the same
+// tarball installed in an empty folder (no tsx, no esbuild there), its type declarations checked from a .ts file,
+// then a shipped model loaded and fitted from a plain .mjs file and from a browser page bundled against the
+// installed package. Both fits must equal the same
 // fit run here from the sources. Also `flowscan web` from the build with tsx and esbuild made unresolvable, as in
 // an install without dev dependencies.
 //
@@ -8,8 +9,9 @@
 import test, { type ExecutionContext } from 'ava';
 import { execFile, execFileSync, spawn } from 'node:child_process';
 import { createReadStream } from 'node:fs';
-import { mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { extname, join, resolve, sep } from 'node:path';
 import { promisify } from 'node:util';
@@ -94,6 +96,7 @@ function sameFit(t: ExecutionContext, actual: Pick<FitSummary, 'nll' | 'values'>
 test('the packed runtime holds only its build, and nothing of tsx or esbuild is installed with it', async (t) => {
   const installed = join(consumer, 'node_modules', '@flowscan', 'runtime');
   t.deepEqual((await readdir(installed)).sort(), ['dist', 'package.json']);
+  t.truthy(await stat(join(installed, 'dist', 'index.d.ts')).catch(() => null), 'type declarations are packed');
   for (const devOnly of ['tsx', 'esbuild', 'typescript']) t.is(await stat(join(consumer, 'node_modules', devOnly)).catch(() => null), null, devOnly);
 });
 
@@ -114,6 +117,39 @@ const likelihood = new MixtureLikelihood({
 const fit = await fitLikelihood(likelihood, { start: ${JSON.stringify(START)} });
 console.log(JSON.stringify({ nll: fit.nll, values: Object.fromEntries(fit.parameters.map((p) => [p.name, p.value])) }));
 `;
+
+// A TypeScript user of the package: the declarations give real types (an assignment that must fail does fail).
+const CHECK_TS = `import { type FitResult, MixtureLikelihood, fitLikelihood } from '@flowscan/runtime';
+import { loadModel } from '@flowscan/runtime/node';
+export const fit: (likelihood: MixtureLikelihood) => Promise<FitResult> = fitLikelihood;
+export const load: (dir: string) => Promise<unknown> = loadModel;
+// @ts-expect-error: a function is no number (with untyped, any-typed exports this line would not be an error).
+export const wrong: number = fitLikelihood;
+`;
+
+test('the package\'s type declarations type-check a TypeScript user', async (t) => {
+  // A folder of its own: the page test's esbuild must not meet this tsconfig.json while it is written.
+  const folder = join(consumer, 'typescript-user');
+  await mkdir(folder);
+  await writeFile(join(folder, 'check.ts'), CHECK_TS);
+  const compilerOptions = {
+    module: 'NodeNext',
+    moduleResolution: 'NodeNext',
+    strict: true,
+    noEmit: true,
+    skipLibCheck: true,
+    lib: ['ES2023', 'DOM'],
+    typeRoots: [join(REPO, 'node_modules', '@types')],
+    types: ['node'],
+  };
+  await writeFile(join(folder, 'tsconfig.json'), JSON.stringify({ compilerOptions, files: ['check.ts'] }));
+  const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
+  const result = await run(process.execPath, [tsc, '-p', folder]).then(
+    () => ({ code: 0, output: '' }),
+    (error: { code: number; stdout: string }) => ({ code: error.code, output: error.stdout }),
+  );
+  t.is(result.code, 0, result.output);
+});
 
 test('a plain .mjs file loads the shipped models from the installed package and fits as the sources do', async (t) => {
   await writeFile(join(consumer, 'fit.mjs'), FIT_MJS);
