@@ -12,6 +12,7 @@ interface StudyCliOptions {
   ship?: boolean;
   models?: string;
   data?: string;
+  quantile: boolean;
   maps: boolean;
   fitStart: 'scan' | 'truth';
 }
@@ -30,6 +31,7 @@ export function register(program: Command): void {
     .option('--data <dir>', 'anomaly: folder of the LHCO R&D signal-region .npy files (default ../shared/data/lhco-sr beside the repository); amplify: run on that folder\'s labelled QCD events instead of the simulator')
     .option('--no-maps', 'lhco: skip the ΔNLL maps (paper Fig. 7; more than half of the default scale\'s time), e.g. for a study over many seeds')
     .option('--fit-start <where>', 'lhco: start the fit at the best point of the coarse scan (as the paper) or at the truth, skipping the scan (bias studies over seeds, as toys do)', choiceOption('--fit-start', ['scan', 'truth'] as const), 'scan')
+    .option('--no-quantile', 'amplify: the flows map features by logit (probit for m_JJ) instead of Gauss-rank')
     .option('--models <dir>', 'toy: fit and report with models exported earlier (folder with toy-signal/ and toy-background/), no training')
     .addHelpText('after', '\nExamples:\n  flowscan study toy            # what `npm start` runs\n  flowscan study lhco --quick')
     .action(async (study: 'toy' | 'lhco' | 'anomaly' | 'amplify', o: StudyCliOptions) => {
@@ -52,7 +54,7 @@ export function register(program: Command): void {
         process.stdout.write(`\nreport: ${result.reportPath}\n`);
       } else if (study === 'amplify') {
         const { runAmplifyStudy } = await import('../study/amplify.ts');
-        const result = await runAmplifyStudy({ scale, out, seed: o.seed, ...(o.data ? { dataDir: o.data } : {}) });
+        const result = await runAmplifyStudy({ scale, out, seed: o.seed, quantile: o.quantile, ...(o.data ? { dataDir: o.data } : {}) });
         const yesNo = (v: boolean): string => (v ? 'yes' : 'no');
         process.stdout.write(
           `\nμ̂ = 1 within σ at every luminosity — generated backgrounds with their own staterror: ${yesNo(result.withinError.generated)}, ` +
