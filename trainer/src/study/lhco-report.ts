@@ -53,7 +53,7 @@ export interface LhcoReportInputs {
   fit: FitResult;
   parameters: LhcoParameterResult[];
   significance: { z: number; q0: number; nllBackgroundOnly: number };
-  /** The likelihood's free parameters, its bounds, and the coarse scan's best point (the fit's start). */
+  /** The likelihood's free parameters and its bounds. */
   names: string[];
   bounds: { lower: Float64Array; upper: Float64Array };
   /** Where the fit started, and whether that was the coarse scan's best point or the truth. */

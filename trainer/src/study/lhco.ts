@@ -254,8 +254,9 @@ export async function runLhcoStudy(o: LhcoStudyOptions): Promise<LhcoStudyResult
   say(`pseudo-data: ${data.nSignal} signal + ${data.nBackground} background events at ${pointLabel({ mZprime: LHCO_STUDY_TRUTH.m_zprime, mX: LHCO_STUDY_TRUTH.m_x, mY: LHCO_STUDY_TRUTH.m_y })} GeV; ${dropped} outside the flows' ranges dropped`);
   const names = likelihood.freeNames;
   const bounds = likelihood.bounds();
+  const fitStart = o.fitStart ?? 'scan';
   let start: Record<string, number> = { ...LHCO_STUDY_TRUTH };
-  if (o.fitStart !== 'truth') {
+  if (fitStart === 'scan') {
     const scanCount = scale.scanPoints.reduce((a, b) => a * b, 1);
     say(`coarse scan: ${scale.scanPoints.join(' × ')} = ${scanCount} points, cell-centred in the training ranges`);
     const scan = await gridScan(likelihood32, {
@@ -271,7 +272,7 @@ export async function runLhcoStudy(o: LhcoStudyOptions): Promise<LhcoStudyResult
     endStage('coarse scan');
   }
 
-  say(`fitting the pseudo-data (fixed fractions) from ${o.fitStart === 'truth' ? 'the truth (no coarse scan)' : 'the best scan point'}`);
+  say(`fitting the pseudo-data (fixed fractions) from ${fitStart === 'truth' ? 'the truth (no coarse scan)' : 'the best scan point'}`);
   let lastStage = '';
   const fit = await fitLikelihood(likelihood, {
     start,
@@ -327,7 +328,7 @@ export async function runLhcoStudy(o: LhcoStudyOptions): Promise<LhcoStudyResult
     significance,
     names,
     bounds,
-    fitStart: { x: Float64Array.from(names, (n) => start[n]), from: o.fitStart ?? 'scan' },
+    fitStart: { x: Float64Array.from(names, (n) => start[n]), from: fitStart },
     maps,
     interpolation,
     backgroundSim,
