@@ -8,9 +8,9 @@ import { LHCO_FEATURES, LHCO_GRID, LHCO_MODEL, type LhcoFeature, type LhcoPoint 
 import { type ReportFigure, type ReportSection, type ReportTable, buildReport } from '../report/html.ts';
 import { type FigurePaths, writeFigure } from '../report/render.ts';
 import type { TrainedModel } from '../train/saved-model.ts';
+import { LHCO_SIGNAL_MJJ_MARGIN, LHCO_SIGNAL_SPLINE_BINS, LHCO_SIGNAL_THETA_DECAY, type LhcoParameterResult, type LhcoScale } from './lhco-config.ts';
 import { LHCO_ANALYSIS_MJJ_WINDOW, LHCO_INTERPOLATION_M_ZPRIME, LHCO_STUDY_TRUTH, type LhcoStudyPseudoData, flowColumns, flowEvents, pointLabel, simulateSelectedSignal } from './lhco-data.ts';
 import type { LhcoInterpolationResult } from './lhco-interpolation.ts';
-import { LHCO_SIGNAL_MJJ_MARGIN, LHCO_SIGNAL_SPLINE_BINS, LHCO_SIGNAL_THETA_DECAY, type LhcoParameterResult, type LhcoScale } from './lhco.ts';
 
 const FEATURE_TITLES: Record<LhcoFeature, string> = {
   mj1: 'm_J1 (heavier jet) [GeV]',

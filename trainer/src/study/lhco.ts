@@ -16,6 +16,7 @@ import type { BackendChoice } from '../train/backend.ts';
 import { trainingDataFromColumns } from '../train/dataset.ts';
 import { runTrainings } from '../train/parallel.ts';
 import type { TrainRunOptions } from '../train/run.ts';
+import { LHCO_SCALES, LHCO_SIGNAL_MJJ_MARGIN, LHCO_SIGNAL_SPLINE_BINS, LHCO_SIGNAL_THETA_DECAY, type LhcoParameterResult } from './lhco-config.ts';
 import {
   LHCO_ANALYSIS_MJJ_WINDOW,
   LHCO_INTERPOLATION_M_ZPRIME,
@@ -30,11 +31,6 @@ import {
 import { type LhcoInterpolationResult, featureKs, interpolationCheck } from './lhco-interpolation.ts';
 import { writeLhcoReport } from './lhco-report.ts';
 
-/** The signal flow's support margin for m_J1J2 (fraction of its training range per side) and θ weight decay: see lhcoTrainingJob. */
-export const LHCO_SIGNAL_MJJ_MARGIN = 2;
-export const LHCO_SIGNAL_THETA_DECAY = 1e-3;
-/** Rational-quadratic spline bins of the signal flow: the jet-mass peaks are narrow against the features' ranges. */
-export const LHCO_SIGNAL_SPLINE_BINS = 16;
 /**
  * The signal flow's features: the lighter jet's mass m_J2 = m_J1 − Δm_J in place of Δm_J. The change of variables
  * has unit Jacobian, so p(m_J1, Δm_J, …) = p(m_J1, m_J2, …) and the mixture may evaluate the signal flow on m_J2 and
@@ -44,30 +40,6 @@ export const LHCO_SIGNAL_SPLINE_BINS = 16;
  */
 export const LHCO_SIGNAL_FLOW_FEATURES = ['mj1', 'mj2', 'tau21j1', 'tau21j2', 'mjj'] as const;
 type SignalFlowFeature = (typeof LHCO_SIGNAL_FLOW_FEATURES)[number];
-
-export interface LhcoScale {
-  /** Signal events simulated per training grid point (before the m_JJ selection). */
-  signalPerPoint: number;
-  backgroundEvents: number;
-  signalEpochs: number;
-  backgroundEpochs: number;
-  blocks: number;
-  hidden: number;
-  batchSize: number;
-  /** Points per axis (m_Z′, m_X, m_Y) of the coarse starting scan, cell-centred so it never holds a grid point. */
-  scanPoints: [number, number, number];
-  /** Nodes per axis of each ΔNLL map. */
-  mapPoints: number;
-  /** Events per θ for the distribution figures and per KS comparison. */
-  sampleEvents: number;
-}
-
-export const LHCO_SCALES: Record<'quick' | 'default' | 'full', LhcoScale> = {
-  quick: { signalPerPoint: 500, backgroundEvents: 20_000, signalEpochs: 8, backgroundEpochs: 6, blocks: 2, hidden: 32, batchSize: 512, scanPoints: [3, 3, 4], mapPoints: 5, sampleEvents: 4000 },
-  default: { signalPerPoint: 2000, backgroundEvents: 45_000, signalEpochs: 32, backgroundEpochs: 20, blocks: 3, hidden: 48, batchSize: 1024, scanPoints: [5, 5, 8], mapPoints: 11, sampleEvents: 10_000 },
-  // The paper's sample sizes: 7250 events at each of the 80 grid points (580k; 60 points are trained here) and 90k background.
-  full: { signalPerPoint: 7250, backgroundEvents: 90_000, signalEpochs: 60, backgroundEpochs: 40, blocks: 4, hidden: 64, batchSize: 1024, scanPoints: [6, 6, 10], mapPoints: 21, sampleEvents: 20_000 },
-};
 
 const FEATURE_UNITS: Record<LhcoFeature | SignalFlowFeature, string> = { mj1: 'GeV', dmj: 'GeV', mj2: 'GeV', tau21j1: '', tau21j2: '', mjj: 'GeV' };
 /** Cell-centred scan box: n points per axis at lo + (k + ½)(hi − lo)/n, as endpoints of a shrunk box. */
@@ -90,18 +62,6 @@ export interface LhcoStudyOptions {
    * as pseudo-experiments do — for bias studies over many seeds, where the scan would cost more than the fit.
    */
   fitStart?: 'scan' | 'truth';
-}
-
-export interface LhcoParameterResult {
-  name: string;
-  unit: string;
-  truth: number;
-  value: number;
-  /** Hessian error; NaN when the Hessian was not positive definite. */
-  error: number;
-  /** (fit − truth)/σ. */
-  pull: number;
-  atBound: 'free' | 'lower' | 'upper';
 }
 
 export interface LhcoStudyResult {

@@ -1,0 +1,45 @@
+// The LHCO-like study's settings shared by the study (lhco.ts) and its report (lhco-report.ts): the run scales,
+// the signal flow's settings, and a fitted parameter's row. A module of its own, so the report needs nothing from
+// the study that imports it.
+
+/** The signal flow's support margin for m_J1J2 (fraction of its training range per side) and θ weight decay: see lhcoTrainingJob in lhco.ts. */
+export const LHCO_SIGNAL_MJJ_MARGIN = 2;
+export const LHCO_SIGNAL_THETA_DECAY = 1e-3;
+/** Rational-quadratic spline bins of the signal flow: the jet-mass peaks are narrow against the features' ranges. */
+export const LHCO_SIGNAL_SPLINE_BINS = 16;
+
+export interface LhcoScale {
+  /** Signal events simulated per training grid point (before the m_JJ selection). */
+  signalPerPoint: number;
+  backgroundEvents: number;
+  signalEpochs: number;
+  backgroundEpochs: number;
+  blocks: number;
+  hidden: number;
+  batchSize: number;
+  /** Points per axis (m_Z′, m_X, m_Y) of the coarse starting scan, cell-centred so it never holds a grid point. */
+  scanPoints: [number, number, number];
+  /** Nodes per axis of each ΔNLL map. */
+  mapPoints: number;
+  /** Events per θ for the distribution figures and per KS comparison. */
+  sampleEvents: number;
+}
+
+export const LHCO_SCALES: Record<'quick' | 'default' | 'full', LhcoScale> = {
+  quick: { signalPerPoint: 500, backgroundEvents: 20_000, signalEpochs: 8, backgroundEpochs: 6, blocks: 2, hidden: 32, batchSize: 512, scanPoints: [3, 3, 4], mapPoints: 5, sampleEvents: 4000 },
+  default: { signalPerPoint: 2000, backgroundEvents: 45_000, signalEpochs: 32, backgroundEpochs: 20, blocks: 3, hidden: 48, batchSize: 1024, scanPoints: [5, 5, 8], mapPoints: 11, sampleEvents: 10_000 },
+  // The paper's sample sizes: 7250 events at each of the 80 grid points (580k; 60 points are trained here) and 90k background.
+  full: { signalPerPoint: 7250, backgroundEvents: 90_000, signalEpochs: 60, backgroundEpochs: 40, blocks: 4, hidden: 64, batchSize: 1024, scanPoints: [6, 6, 10], mapPoints: 21, sampleEvents: 20_000 },
+};
+
+export interface LhcoParameterResult {
+  name: string;
+  unit: string;
+  truth: number;
+  value: number;
+  /** Hessian error; NaN when the Hessian was not positive definite. */
+  error: number;
+  /** (fit − truth)/σ. */
+  pull: number;
+  atBound: 'free' | 'lower' | 'upper';
+}
