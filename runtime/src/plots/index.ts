@@ -19,5 +19,6 @@ export { brazilBand, type BrazilBandOptions } from './brazil.ts';
 export { fittedComponents, type FittedComponent, type FittedComponentsOptions } from './fitted.ts';
 export { deltaNllMap, profileCurve, type DeltaNllMapOptions, type Point2D, type ProfileCurveOptions } from './scans.ts';
 export { ratioComparison, type RatioComparisonOptions, type RatioSeries } from './ratio.ts';
+export { stackedHistogram, type StackedComponent, type StackedHistogramOptions } from './stacked.ts';
 export { pValueCurves, type PValueCurvesOptions, type PValueSeries } from './significance.ts';
 export { PALETTE, physicsConfig, type DataRow, type VegaLiteSpec } from './spec.ts';

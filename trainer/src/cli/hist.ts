@@ -3,6 +3,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { histfactory as hf, plots } from '@flowscan/runtime';
 import type { Command } from 'commander';
+import { writeHistReport } from '../report/hist.ts';
 import { writeFigure } from '../report/render.ts';
 import { choiceOption, numberOption } from './options.ts';
 
@@ -12,6 +13,7 @@ interface HistOptions {
   normsys: hf.NormsysInterpolation;
   histosys: hf.HistosysInterpolation;
   json?: string;
+  report?: string;
 }
 
 interface LimitOptions extends HistOptions {
@@ -87,6 +89,7 @@ async function runFit(path: string, o: HistOptions): Promise<void> {
   process.stdout.write(`−2 log L = ${result.nll * 2}  (${result.converged ? 'converged' : 'NOT converged'}: ${result.message})\n`);
   if (result.errorMessage) process.stdout.write(`no errors: ${result.errorMessage}\n`);
   await writeJson(o.json, { workspace: path, poi: model.poi, parameterNames: model.parameterNames, ...result });
+  if (o.report) process.stdout.write(`wrote ${await writeHistReport(o.report, 'fit', { workspace: path, model, data: model.observedData(), fit: result })}\n`);
 }
 
 const BAND = ['−2σ', '−1σ', 'median', '+1σ', '+2σ'];
@@ -123,6 +126,22 @@ async function runLimit(path: string, o: LimitOptions): Promise<void> {
     process.stdout.write(`wrote ${svgPath}\n`);
   }
   await writeJson(o.json, { workspace: path, poi: model.poi, testStatistic: o.testStat, ...limits });
+  if (o.report) {
+    // Root finding tests μ where the curves cross the level; the figure wants CLs over the whole range.
+    const scan = o.scan ? limits.points : await hf.clsScan(model, data, reportGrid(limits), options);
+    const fit = await hf.fit(model, data, { errors: true });
+    process.stdout.write(`wrote ${await writeHistReport(o.report, 'limit', { workspace: path, model, data, fit, limits: { result: limits, scan, testStatistic: o.testStat } })}\n`);
+  }
+}
+
+/**
+ * μ from 0 to 1.5 times the largest limit found (observed or expected; the largest μ tested when none was), in 31
+ * steps, for the report's CLs figure.
+ */
+function reportGrid(limits: hf.UpperLimits): number[] {
+  const found = [limits.observed, ...limits.expected].filter((v): v is number => v !== null && Number.isFinite(v));
+  const top = found.length > 0 ? 1.5 * Math.max(...found) : Math.max(...limits.points.map((p) => p.poiValue));
+  return Array.from({ length: 31 }, (_, i) => (top * i) / 30);
 }
 
 async function runSignificance(path: string, o: SignificanceOptions): Promise<void> {
@@ -137,6 +156,10 @@ async function runSignificance(path: string, o: SignificanceOptions): Promise<vo
   const rows = [['observed', fmt(result.pValue), fmt(z(result.pValue), 4)], ...BAND.map((b, i) => [`expected ${b}`, fmt(result.expected[i]), fmt(z(result.expected[i]), 4)])];
   process.stdout.write(`${table(['', 'p0', 'Z'], rows)}\n`);
   await writeJson(o.json, { workspace: path, poi: model.poi, ...result, significance: z(result.pValue) });
+  if (o.report) {
+    const fit = await hf.fit(model, data, { errors: true });
+    process.stdout.write(`wrote ${await writeHistReport(o.report, 'significance', { workspace: path, model, data, fit, significance: result })}\n`);
+  }
 }
 
 function commonOptions(command: Command): Command {
@@ -146,7 +169,8 @@ function commonOptions(command: Command): Command {
     .option('--poi <name>', 'parameter of interest (default: the measurement\'s)')
     .option('--normsys <code>', 'normsys interpolation: code1 | code4', choiceOption('--normsys', ['code1', 'code4'] as const), 'code4')
     .option('--histosys <code>', 'histosys interpolation: code0 | code4p', choiceOption('--histosys', ['code0', 'code4p'] as const), 'code4p')
-    .option('--json <file>', 'write the full result as JSON');
+    .option('--json <file>', 'write the full result as JSON')
+    .option('--report <dir>', 'also write figures (SVG and PNG: data against the fitted samples per channel, nuisance-parameter pulls, for limit the CLs scan with its bands) and report.html into DIR');
 }
 
 export function register(program: Command): void {
