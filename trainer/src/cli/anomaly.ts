@@ -11,6 +11,7 @@ import { type AnomalyEvents, emptyEvents } from '../anomaly/events.ts';
 import { MIN_BACKGROUND_COUNT, scoreMetrics } from '../anomaly/metrics.ts';
 import { exportAnomalyScore, loadAnomalyScore } from '../anomaly/score-model.ts';
 import { FLOW_KINDS, type FlowKind, flowConfig } from '../flows/config.ts';
+import { writeScoreReport } from '../report/scores.ts';
 import { choiceOption, integerOption, listOption, numberOption } from './options.ts';
 import { readColumns } from './train.ts';
 
@@ -57,6 +58,7 @@ interface EvaluateCliOptions extends SourceCliOptions {
   score: string;
   truth: string;
   minBackground: number;
+  report?: string;
 }
 
 function sourceOptions(command: Command): Command {
@@ -210,9 +212,21 @@ Examples:
     .description('ROC, AUC and max SIC of a score column against a 0/1 truth column (any event file, e.g. the output of anomaly score).')
     .requiredOption('--scores <files...>', 'event files with the score and truth columns')
     .option('--score <column>', 'the score column (high: signal-like)', 'score')
-    .requiredOption('--truth <column>', 'the 0/1 label column (1 = signal)');
+    .requiredOption('--truth <column>', 'the 0/1 label column (1 = signal)')
+    .option('--report <dir>', 'also write the ROC, SIC and score histograms of signal and background (SVG and PNG) and report.html into DIR');
   minBackgroundOption(sourceOptions(evaluate)).action(async (o: EvaluateCliOptions) => {
     const events = await readTable(o.scores, [o.score], undefined, o.truth, o);
     process.stdout.write(`${metricsLine(events.x, events.label, o.minBackground)}\n`);
+    if (o.report) {
+      const { reportPath } = await writeScoreReport(o.report, {
+        title: 'flowscan anomaly evaluate',
+        subtitle: `column "${o.score}" against the truth column "${o.truth}" of ${o.scores.join(', ')}`,
+        scoreName: o.score,
+        score: events.x,
+        label: events.label,
+        minBackground: o.minBackground,
+      });
+      process.stdout.write(`wrote ${reportPath}\n`);
+    }
   });
 }

@@ -2,12 +2,15 @@
 // exported to ONNX (docs/classifier.md), and the scores of any events under an exported one.
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import { EVENT_FORMATS, type ClassifierEpoch, type ClassifierScores, type EventFormat, type EventSourceOptions, aucWithError, maxSic, rocCurve } from '@flowscan/runtime';
-import { loadClassifier, writeEventsCsvFile } from '@flowscan/runtime/node';
+import { EVENT_FORMATS, type ClassifierEpoch, type ClassifierScores, type EventFormat, type EventSourceOptions, aucWithError, maxSic, plots, rocCurve } from '@flowscan/runtime';
+import { loadClassifier, writeEventsCsvFile, writeFileAtomic } from '@flowscan/runtime/node';
 import { CLASSIFIER_ACTIVATIONS, type ClassifierActivation } from '../classifier/network.ts';
 import { type ClassEvents, type ClassifierOptions, DEFAULT_CLASSIFIER_OPTIONS, trainClassifier } from '../classifier/train.ts';
 import { saveClassifier } from '../classifier/export.ts';
 import { kFoldScores } from '../classifier/kfold.ts';
+import { writeScoreReport } from '../report/scores.ts';
+import { type ReportFigure, type ReportSection, buildReport } from '../report/html.ts';
+import { writeFigure } from '../report/render.ts';
 import { choiceOption, integerOption, listOption, numberOption, pairsOption } from './options.ts';
 import { type Progress, progressBar } from './progress.ts';
 import { readColumns } from './train.ts';
@@ -41,6 +44,7 @@ interface ClassifyTrainCliOptions extends EventSourceCliOptions {
   out: string;
   minBackground: number;
   skipBadRows?: boolean;
+  report?: string;
 }
 
 interface ClassifyScoreCliOptions extends EventSourceCliOptions {
@@ -50,6 +54,7 @@ interface ClassifyScoreCliOptions extends EventSourceCliOptions {
   out?: string;
   minBackground: number;
   skipBadRows?: boolean;
+  report?: string;
 }
 
 /** Hidden-layer widths, e.g. "64,64,64". */
@@ -126,7 +131,8 @@ export function register(program: Command): void {
     .option('--seed <n>', 'random seed', integerOption('--seed', 0), DEFAULT_CLASSIFIER_OPTIONS.seed)
     .option('--threads <n>', 'onnxruntime intra-op threads', integerOption('--threads', 1, 1024), DEFAULT_CLASSIFIER_OPTIONS.threads)
     .option('--name <name>', 'model name in the manifest', 'classifier')
-    .requiredOption('--out <dir>', 'folder for manifest.json and classifier.onnx (with --folds: fold-<j>/ and scores.csv)');
+    .requiredOption('--out <dir>', 'folder for manifest.json and classifier.onnx (with --folds: fold-<j>/ and scores.csv)')
+    .option('--report <dir>', 'also write the loss curves and, with --folds, the held-out ROC, SIC, score histograms and calibration (SVG and PNG) and report.html into DIR');
   minBackgroundOption(eventSourceOptions(train))
     .addHelpText(
       'after',
@@ -162,7 +168,7 @@ Examples:
       };
       if (o.folds === undefined) {
         const { bar, onEpoch } = epochBar('classify', o.epochs);
-        const { model } = await trainClassifier(background, signal, { ...options, onEpoch });
+        const { model, history } = await trainClassifier(background, signal, { ...options, onEpoch });
         bar.stop();
         await saveClassifier(model, o.out, o.name);
         const p = model.provenance;
@@ -170,11 +176,17 @@ Examples:
           `${p.epochs} epochs (${p.stoppedBy}), best epoch ${p.bestEpoch}; ensemble of epochs ${model.members.map((m) => m.epoch).join(', ')}: ` +
             `validation cross-entropy ${model.ensembleValidationLoss.toFixed(4)} nats/event\nexported ${join(o.out, 'manifest.json')}\n`,
         );
+        if (o.report) process.stdout.write(`wrote ${await writeTrainingReport(o.report, [history], o)}\n`);
         return;
       }
       const folds = o.folds;
       let fold = epochBar(`fold 1/${folds}`, o.epochs);
-      const result = await kFoldScores(background, signal, folds, { ...options, onEpoch: (r) => fold.onEpoch(r) }, (j) => {
+      const histories: ClassifierEpoch[][] = [[]];
+      const result = await kFoldScores(background, signal, folds, { ...options, onEpoch: (r) => {
+        fold.onEpoch(r);
+        histories.at(-1)!.push(r);
+      } }, (j) => {
+        if (j + 1 < folds) histories.push([]);
         fold.bar.stop();
         if (j + 1 < folds) fold = epochBar(`fold ${j + 2}/${folds}`, o.epochs);
       });
@@ -182,6 +194,22 @@ Examples:
       const scoresPath = join(o.out, 'scores.csv');
       await writeScores(scoresPath, result.scores, result.fold, [background.count, signal.count]);
       process.stdout.write(`held-out scores of ${background.count + signal.count} events: ${separationLine(result.scores[1].logit, result.scores[0].logit, o.minBackground)}\nwrote ${scoresPath}\n`);
+      if (o.report) {
+        const lossSection = await lossCurvesSection(o.report, histories);
+        const probability = Float64Array.from([...result.scores[0].probability, ...result.scores[1].probability]);
+        const label = Uint8Array.from({ length: probability.length }, (_, i) => (i < background.count ? 0 : 1));
+        const { reportPath } = await writeScoreReport(o.report, {
+          title: 'flowscan classify train',
+          subtitle: `held-out scores of ${folds} folds: ${o.signal.join(', ')} (signal) against ${o.background.join(', ')} (background)`,
+          scoreName: 'p(signal | x)',
+          score: probability,
+          label,
+          minBackground: o.minBackground,
+          calibration: { probability, prior: o.balance ? [1, 1] : [background.count, signal.count] },
+          sections: [lossSection],
+        });
+        process.stdout.write(`wrote ${reportPath}\n`);
+      }
     });
 
   const score = classify
@@ -190,8 +218,10 @@ Examples:
     .requiredOption('--model <dir>', 'folder of an exported classifier (manifest.json, classifier.onnx)')
     .requiredOption('--data <files...>', 'event files with the model\u2019s feature columns')
     .option('--truth <column>', 'a 0/1 label column (1 = signal): report the AUC with its error and the max SIC')
-    .option('--out <file>', 'CSV of the features, the probability and the logit per event');
+    .option('--out <file>', 'CSV of the features, the probability and the logit per event')
+    .option('--report <dir>', 'with --truth: also write the ROC, SIC, score histograms and calibration (SVG and PNG) and report.html into DIR');
   minBackgroundOption(eventSourceOptions(score)).action(async (o: ClassifyScoreCliOptions) => {
+    if (o.report && !o.truth) throw new Error('--report needs --truth <column>: its figures compare the scores of signal and background events');
     const classifier = await loadClassifier(o.model);
     try {
       const features = classifier.featureNames;
@@ -204,6 +234,20 @@ Examples:
         if (bad >= 0) throw new Error(`--truth column "${o.truth}" must hold 0 or 1, event ${bad + 1} has ${labels[bad]}`);
         const pick = (label: number): number[] => Array.from(scores.logit).filter((_, i) => labels[i] === label);
         process.stdout.write(`${separationLine(pick(1), pick(0), o.minBackground)}\n`);
+        if (o.report) {
+          // The probability estimates P(signal | x) for the class totals the training weighted to (equal when balanced).
+          const { classWeights, events: trained } = classifier.manifest.provenance;
+          const { reportPath } = await writeScoreReport(o.report, {
+            title: 'flowscan classify score',
+            subtitle: `${classifier.manifest.name} on ${o.data.join(', ')} (truth column "${o.truth}")`,
+            scoreName: 'p(signal | x)',
+            score: scores.probability,
+            label: Uint8Array.from(labels),
+            minBackground: o.minBackground,
+            calibration: { probability: scores.probability, prior: [classWeights[0] * trained[0], classWeights[1] * trained[1]] },
+          });
+          process.stdout.write(`wrote ${reportPath}\n`);
+        }
       }
       if (o.out) {
         const table: Record<string, ArrayLike<number>> = { probability: scores.probability, logit: scores.logit };
@@ -226,4 +270,30 @@ async function writeScores(path: string, scores: [ClassifierScores, ClassifierSc
     { label: column((c) => c), index: column((_, i) => i), fold: column((c, i) => fold[c][i]), probability: column((c, i) => scores[c].probability[i]), logit: column((c, i) => scores[c].logit[i]) },
     ['label', 'index', 'fold', 'probability', 'logit'],
   );
+}
+
+/** The training and validation loss per epoch of each trained network (one per fold). */
+async function lossCurvesSection(dir: string, histories: ClassifierEpoch[][]): Promise<ReportSection> {
+  const figures: ReportFigure[] = [];
+  for (const [j, history] of histories.entries()) {
+    const name = histories.length > 1 ? `loss-fold-${j}` : 'loss';
+    const spec = plots.lossCurve({
+      title: histories.length > 1 ? `Training of fold ${j + 1}/${histories.length}` : 'Training',
+      epochs: history.map((r) => r.epoch),
+      train: history.map((r) => r.trainLoss),
+      validation: history.map((r) => r.validationLoss),
+      yTitle: 'Binary cross-entropy [nats/event]',
+    });
+    figures.push({ name, caption: `Weighted binary cross-entropy per epoch on the training batches and on the validation split${histories.length > 1 ? ` of fold ${j + 1}` : ''}; the circle marks the lowest validation loss.`, ...(await writeFigure(join(dir, 'figures'), name, spec)) });
+  }
+  return { heading: 'Training', figures };
+}
+
+/** report.html with the loss curves of a training without held-out scores. */
+async function writeTrainingReport(dir: string, histories: ClassifierEpoch[][], o: ClassifyTrainCliOptions): Promise<string> {
+  const reportPath = join(dir, 'report.html');
+  const section = await lossCurvesSection(dir, histories);
+  section.text = 'Without --folds there are no held-out scores of every event: score a labelled sample with flowscan classify score --truth COLUMN --report DIR for the ROC, SIC and calibration.';
+  await writeFileAtomic(reportPath, buildReport({ title: 'flowscan classify train', subtitle: `${o.signal.join(', ')} (signal) against ${o.background.join(', ')} (background)`, sections: [section] }));
+  return reportPath;
 }
