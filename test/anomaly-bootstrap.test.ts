@@ -2,8 +2,9 @@
 // against exact likelihood ratios of a Gaussian mixture, and the iteration with an exact background fit.
 import test from 'ava';
 import { Rng } from '../runtime/src/random.ts';
-import { bootstrapBackground, bootstrapThreshold, typeIErrorRate } from '../trainer/src/anomaly/bootstrap.ts';
+import { bootstrapBackground, bootstrapThreshold, negLogLambda, typeIErrorRate } from '../trainer/src/anomaly/bootstrap.ts';
 import { type AnomalyEvents, emptyEvents } from '../trainer/src/anomaly/events.ts';
+import { scoreMetrics } from '../trainer/src/anomaly/metrics.ts';
 
 /** Brute force: the smallest λ_(k) (sorted) whose cumulative sum Σ_{j≤k} λ_(j) / N reaches α (ties included). */
 function bruteThreshold(lambda: number[], alpha: number): number {
@@ -50,6 +51,32 @@ function mixture(rng: Rng, n: number, f: number): AnomalyEvents {
 
 const logPData = (x: number, f: number): number =>
   Math.log((1 - f) * Math.exp(normalLogPdf(x, 0, 1)) + f * Math.exp(normalLogPdf(x, SIGNAL.mean, SIGNAL.sigma)));
+
+test('the score −log λ is high for signal: its AUC is the exact P(λ_signal < λ_background) of a Gaussian mixture', (t) => {
+  const f = 0.05;
+  const data = mixture(new Rng(9), 3000, f);
+  const score = negLogLambda(
+    Float64Array.from(data.x, (x) => logPData(x, f)),
+    Float64Array.from(data.x, (x) => normalLogPdf(x, 0, 1)),
+  );
+  const metrics = scoreMetrics(score, data.label);
+  // Independent oracle: the exact λ = p_bkg / p_data as a ratio of densities, and the fraction of (signal,
+  // background) pairs whose signal event has the smaller λ (ties count one half), the Neyman–Pearson ordering.
+  const lambda = Array.from(data.x, (x) => Math.exp(normalLogPdf(x, 0, 1)) / Math.exp(logPData(x, f)));
+  let wins = 0;
+  let pairs = 0;
+  for (let i = 0; i < data.count; i++) {
+    if (!data.label[i]) continue;
+    for (let j = 0; j < data.count; j++) {
+      if (data.label[j]) continue;
+      pairs++;
+      wins += lambda[i] < lambda[j] ? 1 : lambda[i] === lambda[j] ? 0.5 : 0;
+    }
+  }
+  t.true(wins / pairs > 0.9, `oracle AUC ${wins / pairs}`);
+  t.true(Math.abs(metrics.auc - wins / pairs) < 1e-9, `score AUC ${metrics.auc} against the exact ordering's ${wins / pairs}`);
+  t.throws(() => negLogLambda(new Float64Array(2), new Float64Array(3)), { message: /2 values but log p\(x\|bkg\) 3/ });
+});
 
 test('eq. 5 on data estimates the background rate of the cut λ ≤ ε (exact λ of a Gaussian mixture)', (t) => {
   const f = 0.05;

@@ -8,6 +8,15 @@
 import type { AnomalyEvents } from './events.ts';
 import { filterEvents } from './events.ts';
 
+/**
+ * The anomaly score of a likelihood ratio: −log λ(x) = log p(x|data) − log p(x|bkg) (ANODE's log R), high for
+ * signal-like events as the ROC code expects (λ itself is small for them).
+ */
+export function negLogLambda(logPData: Float64Array, logPBackground: Float64Array): Float64Array {
+  if (logPData.length !== logPBackground.length) throw new Error(`log p(x|data) holds ${logPData.length} values but log p(x|bkg) ${logPBackground.length}`);
+  return logPData.map((l, i) => l - logPBackground[i]);
+}
+
 /** The data-estimated type-I error rate of the cut λ ≤ ε (eq. 5): (1/N) Σ λ_n 1[λ_n ≤ ε]. */
 export function typeIErrorRate(lambda: Float64Array, epsilon: number): number {
   let sum = 0;
@@ -88,15 +97,16 @@ export interface BootstrapResult<M> {
 }
 
 /**
- * Runs the bootstrap on `data` given log p(x|data) on them. `fitBackground(events)` fits a background density
- * and returns it with its log-density on `data`. The start removes the fraction α of events with the lowest
+ * Runs the bootstrap on `data` given log p(x|data) on them. `fitBackground(kept, iteration, keep)` fits a
+ * background density on the kept events (`keep[i]` = 1 for the data events it may use) and returns it with its
+ * log-density on `data`. The start removes the fraction α of events with the lowest
  * p(x|data) (the −log p score): with p(x|bkg) = p(x|data), λ ≡ 1 carries no information and eq. 5 has no
  * proper solution.
  */
 export async function bootstrapBackground<M>(
   data: AnomalyEvents,
   logPData: Float64Array,
-  fitBackground: (events: AnomalyEvents, iteration: number) => Promise<{ model: M; logP: Float64Array }>,
+  fitBackground: (events: AnomalyEvents, iteration: number, keep: Uint8Array) => Promise<{ model: M; logP: Float64Array }>,
   options: BootstrapOptions,
 ): Promise<BootstrapResult<M>> {
   if (logPData.length !== data.count) throw new Error(`log p(x|data) holds ${logPData.length} values for ${data.count} events`);
@@ -110,9 +120,10 @@ export async function bootstrapBackground<M>(
   const iterations: BootstrapIteration[] = [];
   let fitted: M | null = null;
   for (let iteration = 1; iteration <= options.maxIterations; iteration++) {
-    const { model, logP } = await fitBackground(filterEvents(data, (i) => removed[i] === 0), iteration);
+    const keep = removed.map((r) => 1 - r);
+    const { model, logP } = await fitBackground(filterEvents(data, (i) => keep[i] === 1), iteration, keep);
     fitted = model;
-    const lambda = Float64Array.from(logP, (l, i) => Math.exp(l - logPData[i]));
+    const lambda = negLogLambda(logPData, logP).map((score) => Math.exp(-score));
     const epsilon = bootstrapThreshold(lambda, options.alpha);
     const next = Uint8Array.from(lambda, (l) => (l <= epsilon ? 1 : 0));
     let count = 0;

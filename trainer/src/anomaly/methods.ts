@@ -2,8 +2,10 @@
 // signal-like events and is evaluated on the held-out test split only.
 //   neg-log-p          −log p(x|data): a density baseline (Tan 2020, Table 1)
 //   idealised-ratio    log p(x|data) − log p(x|bkg), the background density trained on the labelled background
-//                      events of the training data (ANODE's R(x) with a perfect background model)
-//   bootstrap          −log λ(x) = log p(x|data) − log p(x|bkg), p(x|bkg) from Tan's bootstrap (bootstrap.ts)
+//                      events of the training data (ANODE's R(x) with a perfect background model): the training
+//                      events with the signal at weight 0, each member with its data member's seed
+//   bootstrap          −log λ(x) = log p(x|data) − log p(x|bkg), p(x|bkg) from Tan's bootstrap (bootstrap.ts),
+//                      re-fitted with the removed events at weight 0 (density.ts weightedRefit)
 //   supervised         a classifier of signal-only events against labelled background: the upper bound
 //   idealised-classifier  a classifier of data against labelled background (CWoLa with a perfect background
 //                      sample); the two classes come from disjoint halves of the training events, since a
@@ -12,9 +14,9 @@ import { classifierScorer, trainClassifier } from '../classifier/index.ts';
 import type { ClassifierOptions } from '../classifier/train.ts';
 import type { FlowConfig } from '../flows/config.ts';
 import type { TrainOptions } from '../train/train.ts';
-import { type BootstrapIteration, bootstrapBackground } from './bootstrap.ts';
-import { type DensityModel, ensembleLogDensity, logDensity, trainDensity, trainDensityEnsemble } from './density.ts';
-import { type AnomalyEvents, type LhcoSrSplit, filterEvents, selectEvents } from './events.ts';
+import { type BootstrapIteration, bootstrapBackground, negLogLambda } from './bootstrap.ts';
+import { type DensityModel, ensembleLogDensity, logDensity, trainDensityEnsemble, weightedRefit } from './density.ts';
+import { type AnomalyEvents, type LhcoSrSplit, countSignal, filterEvents, selectEvents } from './events.ts';
 
 export const METHODS = ['neg-log-p', 'idealised-ratio', 'bootstrap', 'supervised', 'idealised-classifier'] as const;
 export type Method = (typeof METHODS)[number];
@@ -65,7 +67,6 @@ export async function runMethods(split: LhcoSrSplit, settings: MethodSettings, s
   };
 
   const data = await trainDensityEnsemble(training, options(seed), settings.ensemble);
-  const logPDataTraining = await ensembleLogDensity(data, training, settings.threads);
   const logPData = await ensembleLogDensity(data, test, settings.threads);
   lap('data-density');
   say(`  p(x|data), ${data.length} flow(s): validation NLL ${data.map((m) => m.provenance.validationLoss.toFixed(4)).join(', ')} nats/event (${seconds['data-density'].toFixed(0)} s)`);
@@ -73,21 +74,21 @@ export async function runMethods(split: LhcoSrSplit, settings: MethodSettings, s
   scores['neg-log-p'] = logPData.map((l) => -l);
   lap('neg-log-p');
 
-  // The seeds of p(x|data): member k of both starts from the same weights, so part of their training error is
-  // shared and cancels in the ratio.
-  const idealised = await trainDensityEnsemble(backgroundOnly(training), options(seed), settings.ensemble);
+  // The labelled background events as the training events with the signal at weight 0, member k with the seed of
+  // p(x|data)'s member k: both then share preprocessing, initial weights and batches, so their training error
+  // largely cancels in the ratio (docs/anomaly.md compares it with background-only training).
+  const backgroundWeights = Float32Array.from(training.label, (l) => 1 - l);
+  const idealised = await trainDensityEnsemble(training, { ...options(seed), weights: backgroundWeights }, settings.ensemble);
   const logPIdealised = await ensembleLogDensity(idealised, test, settings.threads);
-  scores['idealised-ratio'] = logPData.map((l, i) => l - logPIdealised[i]);
+  scores['idealised-ratio'] = negLogLambda(logPData, logPIdealised);
   lap('idealised-ratio');
-  say(`  idealised p(x|bkg) on ${idealised[0].provenance.events} labelled background events (${seconds['idealised-ratio'].toFixed(0)} s)`);
+  say(`  idealised p(x|bkg) on the ${training.count - countSignal(training)} labelled background events (${seconds['idealised-ratio'].toFixed(0)} s)`);
 
+  // The bootstrap compares single flows of the same seed: p(x|data)'s first member and its weighted re-fits.
   const boot = await bootstrapBackground(
     training,
-    logPDataTraining,
-    async (kept, iteration) => {
-      const model = await trainDensity(kept, options(seed + 10 + iteration));
-      return { model, logP: await logDensity(model, training, settings.threads) };
-    },
+    await logDensity(data[0], training, settings.threads),
+    weightedRefit(training, options(seed), settings.threads),
     {
       ...settings.bootstrap,
       onIteration: (it) =>
@@ -95,7 +96,7 @@ export async function runMethods(split: LhcoSrSplit, settings: MethodSettings, s
     },
   );
   const logPBoot = await logDensity(boot.background, test, settings.threads);
-  scores.bootstrap = logPData.map((l, i) => l - logPBoot[i]);
+  scores.bootstrap = negLogLambda(await logDensity(data[0], test, settings.threads), logPBoot);
   lap('bootstrap');
 
   const classifier = async (background: AnomalyEvents, other: AnomalyEvents, s: number): Promise<Float64Array> => {
