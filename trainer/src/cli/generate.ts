@@ -17,6 +17,7 @@ import {
 import { parseSelection } from '../generate/cuts.ts';
 import { type GenerateComponent, checkThetaInRange, generateEvents, splitEvents } from '../generate/generate.ts';
 import { HistogramSet, parseBinnings } from '../generate/histograms.ts';
+import { featureBinnings, writeGenerateReport } from '../report/generate.ts';
 import { type ThetaSource, fixedTheta, gridTheta, parseGrid, tableTheta } from '../generate/theta.ts';
 import { choiceOption, integerOption, numberPairsOption } from './options.ts';
 import { progressBar } from './progress.ts';
@@ -36,6 +37,7 @@ interface GenerateCliOptions {
   hist?: string;
   histOut?: string;
   summary?: string;
+  report?: string;
   ep: ExecutionProviderChoice;
   threads?: number;
 }
@@ -112,6 +114,7 @@ export function register(program: Command): void {
     .option('--hist <spec>', 'fill histograms on the fly, e.g. "x=40:140:100" (name=lo:hi:bins, comma-separated)')
     .option('--hist-out <file>', 'histogram output: .json or .csv (Σw, Σw², entries per bin)')
     .option('--summary <file>', 'also write the run summary (counts, rate, peak memory) as JSON')
+    .option('--report <dir>', 'also write the histograms (the --hist ones, else every feature over the models\' training range in 50 bins) as figures (SVG and PNG) and report.html into DIR')
     .option('--ep <provider>', `execution provider: ${EXECUTION_PROVIDERS.join(' | ')}`, choiceOption('--ep', EXECUTION_PROVIDERS), 'auto')
     .option('--threads <n>', 'onnxruntime intra-op threads', integerOption('--threads', 1, 1024))
     .addHelpText(
@@ -132,8 +135,8 @@ Examples:
   flowscan generate --model models/toy-signal --theta-file points.csv --cut "x > 80 && x < 100" --out sel.csv`,
     )
     .action(async (o: GenerateCliOptions) => {
-      if (!o.out && !o.hist) throw new Error('nothing to write: give --out FILE (events) and/or --hist SPEC --hist-out FILE (histograms)');
-      if (o.hist && !o.histOut) throw new Error('--hist needs --hist-out FILE.json|FILE.csv');
+      if (!o.out && !o.hist && !o.report) throw new Error('nothing to write: give --out FILE (events), --hist SPEC --hist-out FILE (histograms) and/or --report DIR');
+      if (o.hist && !o.histOut && !o.report) throw new Error('--hist needs --hist-out FILE.json|FILE.csv (or --report DIR)');
       if (o.histOut && !o.hist) throw new Error('--hist-out needs --hist name=lo:hi:bins');
       if (o.histOut && !['.json', '.csv'].includes(extname(o.histOut).toLowerCase())) throw new Error(`--hist-out must end in .json or .csv, got ${o.histOut}`);
       if (o.grid && o.thetaFile) throw new Error('give θ per event with --grid or with --theta-file, not both');
@@ -179,7 +182,8 @@ Examples:
       const yields = specs.some((s) => s.yield !== null);
       const columns = [...features, ...(theta.perEvent ? parameters : []), ...(components.length > 1 ? ['component'] : []), ...(yields ? ['weight'] : [])];
       const selection = o.cut ? parseSelection(o.cut, [...features, ...parameters, 'component', 'weight'], '--cut') : null;
-      const histograms = o.hist ? new HistogramSet(parseBinnings(o.hist), components.map((c) => c.name)) : null;
+      const binnings = o.hist ? parseBinnings(o.hist) : o.report ? featureBinnings(models.map((m) => m.manifest)) : null;
+      const histograms = binnings ? new HistogramSet(binnings, components.map((c) => c.name)) : null;
       for (const spec of histograms?.specs ?? []) {
         if (![...features, ...parameters].includes(spec.column)) throw new Error(`--hist bins "${spec.column}", which the events do not have (${[...features, ...parameters].join(', ')})`);
       }
@@ -211,6 +215,11 @@ Examples:
         const report = { ...summary, seed: o.seed, chunk: o.chunk, ...(o.cut ? { cut: o.cut } : {}), ...(o.out ? { out: o.out } : {}), peakRssMiB: process.resourceUsage().maxRSS / 1024 };
         if (o.summary) await writeFileAtomic(o.summary, `${JSON.stringify(report, null, 2)}\n`);
         process.stdout.write(`${JSON.stringify(report)}\n`);
+        if (o.report && histograms) {
+          const units = Object.fromEntries(models.flatMap((m) => [...m.manifest.features, ...m.manifest.parameters]).map((v) => [v.name, v.unit]));
+          const subtitle = `${specs.map((s) => `${s.name} (${s.dir}${s.yield !== null ? `, yield ${s.yield}` : ''})`).join(' + ')}, seed ${o.seed}${o.cut ? `, cut ${o.cut}` : ''}`;
+          process.stdout.write(`wrote ${await writeGenerateReport(o.report, { histograms: histograms.toJSON(), summary, units, weighted: yields, subtitle })}\n`);
+        }
       } catch (error) {
         bar.stop();
         writer?.abort();

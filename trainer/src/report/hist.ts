@@ -71,6 +71,8 @@ export function pullsFigure(pulls: NuisancePull[], title: string): plots.VegaLit
   };
 }
 
+const sum = (values: number[]) => values.reduce((s, v) => s + v, 0);
+
 /** Per channel: the observed counts and the samples stacked at `parameters` (a HistFactory channel has no bin edges: bins are numbered). */
 export function channelFigures(model: hf.HistFactoryModel, parameters: ArrayLike<number>, data: ArrayLike<number>, fitLabel: string): { channel: string; spec: plots.VegaLiteSpec }[] {
   const bySample = model.expectedBySample(parameters);
@@ -82,7 +84,11 @@ export function channelFigures(model: hf.HistFactoryModel, parameters: ArrayLike
       yTitle: 'Events per bin',
       edges: Array.from({ length: channel.bins + 1 }, (_, b) => b),
       // A histosys shift can take a sample below zero in a bin; a stack cannot show that, so it is drawn empty there.
-      stack: bySample.filter((s) => s.channel === channel.name).map((s) => ({ label: s.sample, counts: s.yields.map((v) => Math.max(v, 0)) })),
+      // The largest sample at the bottom, small ones (a signal) on top.
+      stack: bySample
+        .filter((s) => s.channel === channel.name)
+        .map((s) => ({ label: s.sample, counts: s.yields.map((v) => Math.max(v, 0)) }))
+        .sort((a, b) => sum(b.counts) - sum(a.counts)),
       totalLabel: `${fitLabel}: total`,
       data: { label: 'observed', counts: Array.from(data).slice(channel.offset, channel.offset + channel.bins) },
     }),
