@@ -6,7 +6,7 @@
 // says (15.9 %).
 import test from 'ava';
 import { Rng, cholesky, choleskyInverse } from '@flowscan/runtime';
-import { type BumpHuntOptions, DijetBumpModel, bumpHunt, fitBump, histogram, thresholdForEfficiency } from '../trainer/src/anomaly/bump-hunt.ts';
+import { type BumpHuntOptions, DijetBumpModel, bumpHunt, fitBump, histogram, significanceAfterCuts, thresholdForEfficiency } from '../trainer/src/anomaly/bump-hunt.ts';
 
 const OPTIONS: BumpHuntOptions = { range: [2600, 5000], bins: 48, sqrtS: 13000, signal: { mass: 3500, sigma: 150 }, backgroundParameters: 4 };
 const WIDTH = (OPTIONS.range[1] - OPTIONS.range[0]) / OPTIONS.bins;
@@ -111,4 +111,35 @@ test('bumpHunt bins the events it is given; thresholds and bad inputs', async (t
   await t.throwsAsync(fitBump(b, { ...OPTIONS, backgroundParameters: 5 as 4 }), { message: /3 or 4 parameters, got 5/ });
   await t.throwsAsync(fitBump(b.subarray(1), OPTIONS), { message: /47 bin counts for 48 bins/ });
   await t.throwsAsync(fitBump(new Float64Array(48).fill(0).fill(3, 0, 4), OPTIONS), { message: /at least 6 bins/ });
+});
+
+test('cuts on a score: a background score flat in m_jj keeps the fit unbiased and Z follows the Asimov value of the kept counts', async (t) => {
+  // Events at the bin centres: expected background (rounded) with scores spread evenly over [0, 1) in every bin,
+  // and signal events with score 2, which every cut keeps.
+  const b = expectedBackground(200_000).map(Math.round);
+  const g = SIGNAL_SHAPE.map((v) => Math.round(300 * v));
+  const mjj: number[] = [];
+  const score: number[] = [];
+  const label: number[] = [];
+  b.forEach((n, i) => {
+    for (let k = 0; k < n; k++) mjj.push(OPTIONS.range[0] + (i + 0.5) * WIDTH), score.push((k + 0.5) / n), label.push(0);
+    for (let k = 0; k < g[i]; k++) mjj.push(OPTIONS.range[0] + (i + 0.5) * WIDTH), score.push(2), label.push(1);
+  });
+  const rows = await significanceAfterCuts({ mjj: Float64Array.from(mjj), score: Float64Array.from(score), label: Uint8Array.from(label) }, [3300, 3700], [0.1, 0.02], OPTIONS);
+  t.deepEqual(rows.map((r) => r.efficiency), [1, 0.1, 0.02]);
+  const signal = g.reduce((a, v) => a + v, 0);
+  const background = b.reduce((a, v) => a + v, 0);
+  for (const row of rows) {
+    t.is(row.signalEvents, signal);
+    // The kept background fraction, the same in every bin; the Asimov counts it leaves.
+    const kept = (row.events - signal) / background;
+    const asimov = await fitBump(b.map((bi, i) => kept * bi + g[i]), OPTIONS);
+    t.true(Math.abs(row.result.significance.z / asimov.significance.z - 1) < 0.03, `kept ${kept}: Z ${row.result.significance.z}, Asimov ${asimov.significance.z}`);
+    t.true(row.backgroundOnlyZ !== null && row.backgroundOnlyZ < 0.3, `a flat cut faked Z = ${row.backgroundOnlyZ}`);
+    t.is(row.improvement, row.result.significance.z / rows[0].result.significance.z);
+  }
+  // Keeping ≈ 10 % and 2 % of the signal region raises Z by about √10 and √50 while s ≪ b.
+  t.log(rows.map((r) => `${r.efficiency}: Z ${r.result.significance.z.toFixed(2)}, background only ${r.backgroundOnlyZ?.toFixed(2)}`).join('; '));
+  t.true(rows[1].improvement > 2.5 && rows[2].improvement > 5, rows.map((r) => r.improvement.toFixed(2)).join(', '));
+  await t.throwsAsync(significanceAfterCuts({ mjj: new Float64Array(3), score: new Float64Array(2), label: new Uint8Array(3) }, [3300, 3700], [0.1], OPTIONS), { message: /3 m_jj values, 2 scores and 3 labels/ });
 });

@@ -9,7 +9,7 @@
 // Scores are evaluated on freshly simulated SR events with the simulator's truth labels.
 import { Rng } from '@flowscan/runtime';
 import { classifierScorer, trainClassifier } from '../classifier/index.ts';
-import type { ClassifierOptions } from '../classifier/train.ts';
+import type { ClassifierOptions, TrainedClassifier } from '../classifier/train.ts';
 import { LHCO_BENCHMARK_POINT, type LhcoEvents, simulateLhcoBackground, simulateLhcoSignal } from '../data/lhco.ts';
 import type { FlowConfig } from '../flows/config.ts';
 import type { TrainOptions } from '../train/train.ts';
@@ -95,7 +95,8 @@ export interface LocalisationResult {
   /** Scores of the test events (high: signal-like). */
   anode: Float64Array;
   cathode: Float64Array;
-  models: { sidebands: DensityModel; signalRegion: DensityModel };
+  /** The flows, and CATHODE's classifier (it scores events at any m_jj: simulator-bump-hunt.ts). */
+  models: { sidebands: DensityModel; signalRegion: DensityModel; cathode: TrainedClassifier };
   seconds: { sidebands: number; anode: number; cathode: number };
 }
 
@@ -134,5 +135,5 @@ export async function runLocalisation(search: SimulatedSearch, settings: Localis
   } finally {
     await scorer.release();
   }
-  return { anode, cathode, models: { sidebands, signalRegion }, seconds: { sidebands: sidebandSeconds, anode: anodeSeconds, cathode: lap() } };
+  return { anode, cathode, models: { sidebands, signalRegion, cathode: model }, seconds: { sidebands: sidebandSeconds, anode: anodeSeconds, cathode: lap() } };
 }

@@ -10,6 +10,8 @@ import { type LhcoSrSplit, countSignal, splitLhcoSr } from '../anomaly/events.ts
 import { densityPlaneFigure, logPVersusInverseLambdaFigure, rocFigure, sicFigure } from '../anomaly/figures.ts';
 import { METHODS, METHOD_TITLES, type Method, type MethodSettings, type RepeatResult, runMethods } from '../anomaly/methods.ts';
 import { SIMULATOR_SIGNAL_REGION, type SimulatedSearchSizes, runLocalisation, simulateSearch } from '../anomaly/localisation.ts';
+import type { CutSignificance } from '../anomaly/bump-hunt.ts';
+import { BUMP_HUNT_EFFICIENCIES, simulatorBumpHunt, simulatorBumpHuntOptions } from '../anomaly/simulator-bump-hunt.ts';
 import { exportAnomalyScore } from '../anomaly/score-model.ts';
 import { MIN_BACKGROUND_COUNT, type ScoreMetrics, meanAndSpread, scoreMetrics } from '../anomaly/metrics.ts';
 import { type FlowKind, flowConfig } from '../flows/config.ts';
@@ -71,7 +73,19 @@ export interface AnomalyStudyResult {
   bitsPerDimension: { density: string; overall: number; signal: number; background: number }[];
   /** ANODE and CATHODE on the simulator, AUC and max SIC against its truth labels. */
   simulator: { method: 'anode' | 'cathode'; auc: MeanSpread; maxSic: MeanSpread }[];
+  /** The bump hunt after CATHODE cuts on fresh simulated data, per cut (efficiency 1: no cut), over the repeats. */
+  bumpHunt: BumpHuntSummary[];
   seconds: number;
+}
+
+export interface BumpHuntSummary {
+  efficiency: number;
+  z: MeanSpread;
+  improvement: MeanSpread;
+  /** NaN where too few background events pass to fit. */
+  backgroundOnlyZ: MeanSpread;
+  signalEvents: MeanSpread;
+  events: MeanSpread;
 }
 
 type MeanSpread = { mean: number; spread: number; count: number };
@@ -130,11 +144,20 @@ export async function runAnomalyStudy(o: AnomalyStudyOptions): Promise<AnomalySt
   say(`LHCO-like simulator: ${searchText}`);
   const localisationSettings = { flow: settings.flow, train: settings.train, classifier: settings.classifier, oversampling: 2, threads: settings.threads };
   const localisation: { anode: ScoreMetrics; cathode: ScoreMetrics }[] = [];
+  const bumpHunts: CutSignificance[][] = [];
   for (let r = 0; r < scale.simulator.repeats; r++) {
     const result = await runLocalisation(search, localisationSettings, o.seed + 1000 * r);
     say(`  ANODE and CATHODE, seed ${o.seed + 1000 * r}: ${Object.entries(result.seconds).map(([k, v]) => `${k} ${v.toFixed(0)} s`).join(', ')}`);
     localisation.push({ anode: scoreMetrics(result.anode, search.test.label), cathode: scoreMetrics(result.cathode, search.test.label) });
+    const hunt = await simulatorBumpHunt(result.models.cathode, scale.simulator, o.seed + 1000 * r + 500);
+    say(`  bump hunt after CATHODE cuts: ${hunt.map((h) => `${h.efficiency === 1 ? 'no cut' : `${100 * h.efficiency} %`} Z = ${h.result.significance.z.toFixed(2)}`).join(', ')}`);
+    bumpHunts.push(hunt);
   }
+  const bumpHunt: BumpHuntSummary[] = [1, ...BUMP_HUNT_EFFICIENCIES].map((efficiency, c) => {
+    const over = (value: (h: CutSignificance) => number): MeanSpread => meanAndSpread(bumpHunts.map((hunt) => value(hunt[c])));
+    return { efficiency, z: over((h) => h.result.significance.z), improvement: over((h) => h.improvement), backgroundOnlyZ: over((h) => h.backgroundOnlyZ ?? Number.NaN), signalEvents: over((h) => h.signalEvents), events: over((h) => h.events) };
+  });
+  const bumpHuntFit = simulatorBumpHuntOptions(o.seed + 501);
   const simulator = (['anode', 'cathode'] as const).map((method) => ({
     method,
     auc: meanAndSpread(localisation.map((l) => l[method].auc)),
@@ -219,6 +242,14 @@ export async function runAnomalyStudy(o: AnomalyStudyOptions): Promise<AnomalySt
           columns: ['method', 'AUC', 'max SIC'],
           rows: simulator.map((s) => [s.method === 'anode' ? 'ANODE' : 'CATHODE', fmt(s.auc, 3), fmt(s.maxSic, 2)]),
         },
+        {
+          caption:
+            `Bump hunt (trainer/src/anomaly/bump-hunt.ts): fresh simulated data of the same size (${scale.simulator.background} QCD events, ${scale.simulator.signal} signal), scored by the CATHODE classifier and cut to keep a fraction of the signal-region events; ` +
+            `binned Poisson fit of m_jj over ${bumpHuntFit.range.join('–')} GeV (${bumpHuntFit.bins} bins) with the four-parameter dijet function and a Gaussian at ${bumpHuntFit.signal.mass.toFixed(0)} GeV, σ = ${bumpHuntFit.signal.sigma.toFixed(0)} GeV; ` +
+            `Z = √q0 local. "Background only": the same fit on the QCD events that pass (what the cut's sculpting fakes). Mean ± standard deviation over ${scale.simulator.repeats} training(s)`,
+          columns: ['events kept in the signal region', 'events in the fit', 'signal events', 'Z', 'Z / Z without cut', 'Z background only'],
+          rows: bumpHunt.map((h) => [h.efficiency === 1 ? 'all (no cut)' : `${100 * h.efficiency} %`, fmt(h.events, 0), fmt(h.signalEvents, 0), fmt(h.z, 2), fmt(h.improvement, 2), Number.isNaN(h.backgroundOnlyZ.mean) ? 'too few events' : fmt(h.backgroundOnlyZ, 2)]),
+        },
       ],
       figures: [figures['simulator-roc']],
     },
@@ -232,7 +263,7 @@ export async function runAnomalyStudy(o: AnomalyStudyOptions): Promise<AnomalySt
   await writeFileAtomic(reportPath, buildReport({ title: 'flowscan — anomaly detection on the LHCO R&D signal region (issue 13)', subtitle: `scale: ${o.scale}`, sections }));
   const summaryPath = join(o.out, 'summary.json');
   const bootstrap = repeats.map((r) => ({ seed: r.seed, ...r.bootstrap }));
-  await writeFileAtomic(summaryPath, JSON.stringify({ scale: o.scale, seed: o.seed, split: describeSplit(split), methods, bitsPerDimension: bpd, bootstrap, simulator: { data: searchText, methods: simulator }, seconds }, null, 2));
+  await writeFileAtomic(summaryPath, JSON.stringify({ scale: o.scale, seed: o.seed, split: describeSplit(split), methods, bitsPerDimension: bpd, bootstrap, simulator: { data: searchText, methods: simulator, bumpHunt }, seconds }, null, 2));
   say(`anomaly study done in ${seconds.toFixed(0)} s`);
-  return { reportPath, summaryPath, methods, bitsPerDimension: bpd, simulator, seconds };
+  return { reportPath, summaryPath, methods, bitsPerDimension: bpd, simulator, bumpHunt, seconds };
 }
