@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { validateScanResult } from '@flowscan/runtime';
-import { flowscanInProcess } from './helpers/in-process.ts';
+import { flowscanInProcess, flowscanRefusal } from './helpers/in-process.ts';
 
 const run = promisify(execFile);
 const CLI = join(import.meta.dirname, '..', 'trainer', 'bin', 'flowscan.js');
@@ -118,17 +118,16 @@ test('errors name the file, the column or the option, and nothing is written', a
   t.is(bad.code, 1);
   t.regex(bad.stderr, /few\.csv.*line 3.*column "m".*abc/);
   // The other refusals in this process (the same commands, without main.ts's `flowscan: ` prefix and exit code).
-  const refusal = async (args: string[]): Promise<string> => (await flowscanInProcess(args)).error?.message ?? 'no error';
-  t.regex(await refusal(['train', '--data', csv, '--features', 'x', '--params', 'mass', '--out', join(dir, 'never')]), /mass/);
-  t.regex(await refusal(['train', '--data', csv, '--features', 'x', '--flow', 'glow', '--out', join(dir, 'never')]), /--flow must be one of maf, nsf, nsf-coupling, realnvp, got "glow"/);
-  t.regex(await refusal(['train', '--data', csv, '--features', 'x', '--support', 'x=60', '--out', join(dir, 'never')]), /x needs an interval lo:hi with lo < hi, got "60"/);
-  t.regex(await refusal(['train', '--data', csv, '--features', 'x', '--support', 'y=0:1', '--out', join(dir, 'never')]), /--support names "y", which is not in --features \(x\)/);
-  t.regex(await refusal(['train', '--data', csv, '--features', 'x', '--margin', 'y=0.5', '--out', join(dir, 'never')]), /--margin names "y", which is not in --features \(x\)/);
-  t.regex(await refusal(['train', '--data', csv, '--features', 'x', '--margin', 'x=wide', '--out', join(dir, 'never')]), /x must be a number, got "wide"/);
+  t.regex(await flowscanRefusal(['train', '--data', csv, '--features', 'x', '--params', 'mass', '--out', join(dir, 'never')]), /mass/);
+  t.regex(await flowscanRefusal(['train', '--data', csv, '--features', 'x', '--flow', 'glow', '--out', join(dir, 'never')]), /--flow must be one of maf, nsf, nsf-coupling, realnvp, got "glow"/);
+  t.regex(await flowscanRefusal(['train', '--data', csv, '--features', 'x', '--support', 'x=60', '--out', join(dir, 'never')]), /x needs an interval lo:hi with lo < hi, got "60"/);
+  t.regex(await flowscanRefusal(['train', '--data', csv, '--features', 'x', '--support', 'y=0:1', '--out', join(dir, 'never')]), /--support names "y", which is not in --features \(x\)/);
+  t.regex(await flowscanRefusal(['train', '--data', csv, '--features', 'x', '--margin', 'y=0.5', '--out', join(dir, 'never')]), /--margin names "y", which is not in --features \(x\)/);
+  t.regex(await flowscanRefusal(['train', '--data', csv, '--features', 'x', '--margin', 'x=wide', '--out', join(dir, 'never')]), /x must be a number, got "wide"/);
   await writeFile(join(dir, 'bad-request.json'), JSON.stringify({ events: {}, components: [] }));
   const request = await flowscan(['scan', '--request', join(dir, 'bad-request.json'), '--out', join(dir, 'never.json')]);
   t.is(request.code, 1);
   t.regex(request.stderr, /bad-request\.json does not follow the scan request schema: \/events must have required property 'file'; \/components must NOT have fewer than 1 items/);
   await t.throwsAsync(readFile(join(dir, 'never.json')));
-  t.regex(await refusal(['scan']), /give either --request FILE or --demo/);
+  t.regex(await flowscanRefusal(['scan']), /give either --request FILE or --demo/);
 });

@@ -35,3 +35,8 @@ export async function flowscanInProcess(args: string[]): Promise<InProcessResult
     return { error: error as InProcessResult['error'], output };
   }
 }
+
+/** The message `flowscan …args` is refused with in this process; '' (which no expected message matches) when it ran to the end. */
+export async function flowscanRefusal(args: string[]): Promise<string> {
+  return (await flowscanInProcess(args)).error?.message ?? '';
+}
