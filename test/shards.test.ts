@@ -218,18 +218,26 @@ test('arraySpec writes the fewest ranges, and they expand to exactly the indices
   }
 });
 
-test('mergeRun hands every item to the kind\'s summariser and returns its text', async (t) => {
+test('mergeRun hands every item to the kind\'s summariser and returns its text; with a report folder, to its report too', async (t) => {
   const seen: MergedShards<unknown>[] = [];
+  const reported: MergedShards<unknown>[] = [];
   SHARDED_KINDS[KIND] = async () => ({
     summarize: async (merged, out) => {
       seen.push(merged);
       return `summary of ${merged.items.length} items into ${out}`;
+    },
+    report: async (merged, dir) => {
+      reported.push(merged);
+      return join(dir, 'report.html');
     },
   });
   try {
     const dir = await run(3);
     t.is(await mergeRun(dir, join(root(), 'summary')), `summary of ${TOTAL} items into ${join(root(), 'summary')}`);
     t.deepEqual(seen[0].items, (await mergeShards(await run(1))).items);
+    t.is(reported.length, 0);
+    t.is(await mergeRun(dir, join(root(), 'summary'), join(root(), 'report')), `summary of ${TOTAL} items into ${join(root(), 'summary')}\nwrote ${join(root(), 'report', 'report.html')}`);
+    t.deepEqual(reported[0].items, seen[0].items);
   } finally {
     delete SHARDED_KINDS[KIND];
   }

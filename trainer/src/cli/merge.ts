@@ -7,6 +7,7 @@ import { arraySpec, mergeShards, shardStatus } from '../shards/shards.ts';
 interface MergeOptions {
   missing?: boolean;
   out?: string;
+  report?: string;
 }
 
 /** The missing shards as `sbatch --array` takes them ("" when the run is complete), and a line for people. */
@@ -17,8 +18,11 @@ export async function missingShards(dir: string): Promise<{ spec: string; note: 
   return { spec, note: spec === '' ? `${done}; none missing` : `${done}; missing: ${spec}` };
 }
 
-/** Merges the run in `dir` and returns what its kind's summariser prints; summaries are written into `out`. */
-export async function mergeRun(dir: string, out: string): Promise<string> {
+/**
+ * Merges the run in `dir` and returns what its kind's summariser prints; summaries are written into `out`, and with
+ * `report` also the summary, figures and report.html into that folder.
+ */
+export async function mergeRun(dir: string, out: string, report?: string): Promise<string> {
   const { kind } = await shardStatus(dir);
   const load = Object.hasOwn(SHARDED_KINDS, kind) ? SHARDED_KINDS[kind] : undefined;
   if (!load) {
@@ -26,7 +30,9 @@ export async function mergeRun(dir: string, out: string): Promise<string> {
     throw new Error(`the shards in ${dir} are of kind "${kind}", which flowscan merge cannot summarise (known kinds: ${known}).`);
   }
   const merged = await mergeShards<unknown>(dir, kind);
-  return (await load()).summarize(merged, out);
+  const summariser = await load();
+  const text = await summariser.summarize(merged, out);
+  return report === undefined ? text : `${text}\nwrote ${await summariser.report(merged, report)}`;
 }
 
 export function register(program: Command): void {
@@ -36,6 +42,7 @@ export function register(program: Command): void {
     .argument('<dir>', 'the run\'s --out folder, holding shard-I-of-N.json files')
     .option('--missing', 'print the missing shard indices as an sbatch --array value (nothing when none) and exit 0')
     .option('--out <dir>', 'folder for the summary (default: the shard folder)')
+    .option('--report <dir>', 'also write the summary, its figures (SVG and PNG) and report.html into DIR')
     .addHelpText(
       'after',
       `
@@ -50,13 +57,13 @@ See docs/batch.md (Slurm, HTCondor, Kubernetes Indexed Jobs).`,
     )
     .action(async (dir: string, o: MergeOptions) => {
       if (o.missing) {
-        if (o.out !== undefined) throw new Error('--out has no use with --missing (it writes nothing); drop one of them.');
+        if (o.out !== undefined || o.report !== undefined) throw new Error(`${o.out !== undefined ? '--out' : '--report'} has no use with --missing (it writes nothing); drop one of them.`);
         const { spec, note } = await missingShards(dir);
         process.stderr.write(`${note}\n`);
         if (spec !== '') process.stdout.write(`${spec}\n`);
         return;
       }
-      const summary = await mergeRun(dir, o.out ?? dir);
+      const summary = await mergeRun(dir, o.out ?? dir, o.report);
       process.stdout.write(summary.endsWith('\n') ? summary : `${summary}\n`);
     });
 }

@@ -4,6 +4,8 @@ import type { MergedShards } from './shards.ts';
 export interface ShardedKind {
   /** Writes the run's summary (JSON, figures) into `out` from every item of the run; returns the text to print. */
   summarize(merged: MergedShards<unknown>, out: string): Promise<string>;
+  /** Writes the run's summary, figures and one report.html into `dir` (`flowscan merge --report`); returns the report's path. */
+  report(merged: MergedShards<unknown>, dir: string): Promise<string>;
 }
 
 /** Loaded on demand, so `merge` pulls in only the command whose shards it reads. */

@@ -98,4 +98,6 @@ export async function writeToysSummary(config: ToysConfig, results: ToyResult[],
 
 export const toysKind: ShardedKind = {
   summarize: (merged, out) => writeToysSummary(merged.config as ToysConfig, merged.items.map((item) => item.result as ToyResult), out),
+  // Imported when asked for: the report module imports this one.
+  report: async (merged, dir) => (await import('../report/toys.ts')).writeToysReport(dir, merged.config as ToysConfig, merged.items.map((item) => item.result as ToyResult)),
 };

@@ -180,4 +180,8 @@ export const validateKind: ShardedKind = {
   async summarize(merged: MergedShards<unknown>, out: string): Promise<string> {
     return (await writeValidationSummary(merged.config as ValidationConfig, merged.items, out)).text;
   },
+  async report(merged: MergedShards<unknown>, dir: string): Promise<string> {
+    await writeValidationSummary(merged.config as ValidationConfig, merged.items, dir);
+    return join(dir, 'report.html');
+  },
 };
