@@ -1,6 +1,6 @@
 // CLs against the parameter of interest (the "Brazil band"): the observed CLs, the expected median dashed, the
 // ±1σ (green) and ±2σ (yellow) expected bands, and the CLs level as a red line, on a log scale in CLs.
-import { PLOT_HEIGHT, PLOT_WIDTH, baseSpec, checkFinite, fail, logAxis, type DataRow, type VegaLiteSpec } from './spec.ts';
+import { PLOT_HEIGHT, PLOT_WIDTH, baseSpec, checkFinite, fail, insideLegend, logAxis, type DataRow, type VegaLiteSpec } from './spec.ts';
 
 export interface BrazilBandOptions {
   title?: string;
@@ -44,6 +44,26 @@ export function brazilBand(options: BrazilBandOptions): VegaLiteSpec {
     { data: { name: 'cls' }, mark: { type: 'line', color: '#000000', strokeDash: [6, 4] }, encoding: { x, y: { ...y, field: 'median' } } },
     { data: { name: 'cls' }, mark: { type: 'line', color: '#000000', strokeWidth: 2, point: { filled: true, size: 25, color: '#000000' } }, encoding: { x, y: { ...y, field: 'observed' } } },
     { data: { name: 'level' }, mark: { type: 'rule', color: '#D00000' }, encoding: { y: { ...y, field: 'level' } } },
+    legendLayer(level),
   ];
   return spec;
+}
+
+/**
+ * Invisible marks that carry the legend: the observed and the expected median as lines (the latter dashed), the
+ * bands as squares, the level as a red line. Bottom left, where CLs curves falling from 1 at μ = 0 leave room.
+ */
+function legendLayer(level: number): Record<string, unknown> {
+  const entries = ['observed', 'expected (median)', 'expected ± 1σ', 'expected ± 2σ', `CLs = ${level}`];
+  const scale = (range: unknown[]) => ({ domain: entries, range });
+  return {
+    data: { values: entries.map((entry) => ({ entry })) },
+    mark: { type: 'point', filled: true, opacity: 0, strokeWidth: 2 },
+    encoding: {
+      color: { field: 'entry', type: 'nominal', scale: scale(['#000000', '#000000', '#00CC00', '#FFE000', '#D00000']), legend: { ...insideLegend(null), orient: 'bottom-left' } },
+      stroke: { field: 'entry', type: 'nominal', scale: scale(['#000000', '#000000', '#00CC00', '#FFE000', '#D00000']) },
+      shape: { field: 'entry', type: 'nominal', scale: scale(['stroke', 'stroke', 'square', 'square', 'stroke']) },
+      strokeDash: { field: 'entry', type: 'nominal', scale: scale([[1, 0], [6, 4], [1, 0], [1, 0], [1, 0]]) },
+    },
+  };
 }
