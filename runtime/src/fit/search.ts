@@ -2,8 +2,8 @@
  * The global part of a fit, around a gradient minimiser that only finds the minimum of the basin it starts in:
  * a Sobol' scan of the parameter box (values only, every point in one batched call) whose best mutually distant
  * points become starts, and, once the starts have ended, which of them reached the best minimum and which
- * other local minima they found. Generic over a BatchObjective; `likelihood/fit.ts` maps the box (log-scaled
- * parameters, yields) and chooses the tolerances (see docs/fitting.md).
+ * other local minima they found. Generic over a BatchObjective; `likelihood/fit-search.ts` maps the box (log-scaled
+ * parameters, yields) and `likelihood/fit-settings.ts` holds the tolerances (see docs/fitting.md).
  */
 import { evaluateBatch, type BatchObjective, type EvaluationCounts } from './objective.ts';
 import { sobolPoints } from './sobol.ts';
