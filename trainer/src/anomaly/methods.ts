@@ -7,16 +7,17 @@
 //   bootstrap          −log λ(x) = log p(x|data) − log p(x|bkg), p(x|bkg) from Tan's bootstrap (bootstrap.ts),
 //                      re-fitted with the removed events at weight 0 (density.ts weightedRefit)
 //   supervised         a classifier of signal-only events against labelled background: the upper bound
-//   idealised-classifier  a classifier of data against labelled background (CWoLa with a perfect background
-//                      sample); the two classes come from disjoint halves of the training events, since a
-//                      background event in both classes would make it a supervised classifier of the signal
+//   idealised-classifier  classifiers of data against labelled background (CWoLa with a perfect background
+//                      sample), bagged over random splits of the training events into a data side and a disjoint
+//                      reference (idealised-classifier.ts)
 import { classifierScorer, trainClassifier } from '../classifier/index.ts';
 import type { ClassifierOptions } from '../classifier/train.ts';
 import type { FlowConfig } from '../flows/config.ts';
 import type { TrainOptions } from '../train/train.ts';
 import { type BootstrapIteration, bootstrapBackground, negLogLambda } from './bootstrap.ts';
 import { type DensityModel, ensembleLogDensity, logDensity, trainDensityEnsemble, weightedRefit } from './density.ts';
-import { type AnomalyEvents, type LhcoSrSplit, countSignal, filterEvents, selectEvents } from './events.ts';
+import { type AnomalyEvents, type LhcoSrSplit, countSignal, filterEvents } from './events.ts';
+import { idealisedClassifierScores } from './idealised-classifier.ts';
 
 export const METHODS = ['neg-log-p', 'idealised-ratio', 'bootstrap', 'supervised', 'idealised-classifier'] as const;
 export type Method = (typeof METHODS)[number];
@@ -36,6 +37,8 @@ export interface MethodSettings {
   ensemble: number;
   bootstrap: { alpha: number; maxIterations: number; tolerance: number };
   classifier: Pick<ClassifierOptions, 'hidden' | 'maxEpochs' | 'ensemble' | 'batchSize' | 'patience'>;
+  /** Bags of the idealised classifier (an even number: idealised-classifier.ts). */
+  idealisedBags: number;
   threads: number;
 }
 
@@ -115,10 +118,8 @@ export async function runMethods(split: LhcoSrSplit, settings: MethodSettings, s
   };
   scores.supervised = await classifier(backgroundOnly(training), split.extraSignal, seed + 2);
   lap('supervised');
-  const half = Math.floor(training.count / 2);
-  const dataHalf = selectEvents(training, Uint32Array.from({ length: half }, (_, i) => i));
-  const backgroundHalf = backgroundOnly(selectEvents(training, Uint32Array.from({ length: training.count - half }, (_, i) => half + i)));
-  scores['idealised-classifier'] = await classifier(backgroundHalf, dataHalf, seed + 3);
+  const idealisedClassifier = await idealisedClassifierScores(training, test, { bags: settings.idealisedBags, dataFraction: 0.5, classifier: settings.classifier, seed: seed + 3, threads: settings.threads }, say);
+  scores['idealised-classifier'] = idealisedClassifier.scores;
   lap('idealised-classifier');
 
   return {
