@@ -6,7 +6,7 @@
 import test from 'ava';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { histfactory as hf } from '@flowscan/runtime';
+import { histfactory as hf, plots } from '@flowscan/runtime';
 import { formatNumber } from '../trainer/src/report/html.ts';
 import { channelFigures, nuisancePulls, pullsFigure } from '../trainer/src/report/hist.ts';
 import { flowscan } from './helpers/commands.ts';
@@ -100,4 +100,17 @@ test('flowscan hist limit|fit|significance --report: figures, tables with the li
   const discovery = loadModel('1bin_shapesys_q0.json');
   const p0 = (await hf.hypotest(discovery, discovery.observedData(), 0, { testStatistic: 'q0' })).pValue;
   t.true(q0.includes(`<td class="num">${formatNumber(p0)}</td>`), `observed p0 ${p0} in the table`);
+});
+
+test('stackedHistogram names the argument at fault', (t) => {
+  const stack = [{ label: 'b', counts: [1, 2] }];
+  t.throws(() => plots.stackedHistogram({ xTitle: 'bin', edges: [0, 1, 1], stack }), { message: /edges must be finite and increasing, but edges\[2\] = 1 follows 1/ });
+  t.throws(() => plots.stackedHistogram({ xTitle: 'bin', edges: [0, 1, 2], stack: [{ label: 'b', counts: [1] }] }), { message: /stack\[0\] \("b"\)\.counts has 1 entries for 2 bins/ });
+  t.throws(() => plots.stackedHistogram({ xTitle: 'bin', edges: [0, 1, 2], stack, data: { counts: [1, -3] } }), { message: /data\.counts\[1\] = -3; counts must be finite and ≥ 0/ });
+  t.throws(() => plots.stackedHistogram({ xTitle: 'bin', edges: [0, 1, 2], stack, totalLabel: 'b' }), { message: /"b" appears twice/ });
+  // Equal bins give "Events / <width> <unit>"; a log axis when the bins span more than two decades, floored below them.
+  const spec = plots.stackedHistogram({ xTitle: 'm [GeV]', edges: [0, 5, 10], stack: [{ label: 'b', counts: [1000, 2] }] });
+  t.regex(JSON.stringify(spec), /Events \/ 5 GeV/);
+  const rows = spec.datasets.stack.filter((r) => r.series === 'b');
+  t.deepEqual(rows.map((r) => r.lower), [2 / 3, 2 / 3, 2 / 3]);
 });
