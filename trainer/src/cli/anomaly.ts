@@ -6,7 +6,7 @@ import type { Command } from 'commander';
 import { EVENT_FORMATS, type EventFormat } from '@flowscan/runtime';
 import { writeEventsCsvFile } from '@flowscan/runtime/node';
 import { DEFAULT_BOOTSTRAP, bootstrapBackground } from '../anomaly/bootstrap.ts';
-import { type DensityModel, ensembleLogDensity, logDensity, trainDensity, trainDensityEnsemble } from '../anomaly/density.ts';
+import { ensembleLogDensity, trainDensityEnsemble, weightedRefit } from '../anomaly/density.ts';
 import { type AnomalyEvents, emptyEvents } from '../anomaly/events.ts';
 import { MIN_BACKGROUND_COUNT, scoreMetrics } from '../anomaly/metrics.ts';
 import { exportAnomalyScore, loadAnomalyScore } from '../anomaly/score-model.ts';
@@ -161,10 +161,10 @@ Examples:
         const boot = await bootstrapBackground(
           data,
           logPData,
-          async (kept, iteration) => {
+          // The removed events at weight 0, with the first data member's seed and preprocessing (density.ts).
+          async (kept, iteration, keep) => {
             say(`bootstrap iteration ${iteration}: p(x|bkg) on ${kept.count} events`);
-            const model: DensityModel = await trainDensity(kept, settings(o.seed + 10 + iteration, o.data));
-            return { model, logP: await logDensity(model, data, o.threads) };
+            return weightedRefit(data, settings(o.seed, o.data), o.threads)(kept, iteration, keep);
           },
           { alpha: o.alpha, maxIterations: o.iterations, tolerance: DEFAULT_BOOTSTRAP.tolerance, onIteration: (it) => say(`  ε = ${it.epsilon.toPrecision(4)}: ${it.removed} events with λ ≤ ε, ${(100 * it.changed).toFixed(1)} % of them new`) },
         );
