@@ -1,7 +1,7 @@
 // The fit page in real Chromium (onnxruntime-web, WASM threads): the server's isolation headers and bundle,
 // the page's best fit, ΔNLL map and pseudo-data against the Node runtime (onnxruntime-node CPU) on the same
 // events and models, Cancel, and specific errors for a tampered model, an unloadable graph, a manifest
-// that breaks the schema and bad CSV files, after which the page keeps working.
+// that breaks the schema and bad CSV files, after which the page keeps working; .npy and Parquet event files.
 import test, { type ExecutionContext } from 'ava';
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type Browser, type BrowserContext, type Page, chromium } from 'playwright-core';
 import { type FitResult, type FlowModel, MixtureLikelihood, Rng, fitLikelihood, formatEventsCsv, parseEventsCsv } from '@flowscan/runtime';
-import { loadModel } from '@flowscan/runtime/node';
+import { loadModel, openEventWriter, readEventFile } from '@flowscan/runtime/node';
 import { ISOLATION_HEADERS, type WebServer, buildWebApp, startWebServer } from '../runtime/src/node/web-server.ts';
 import type { PageResult } from '../runtime/src/web/page.ts';
 import * as toy from '../trainer/src/data/toy.ts';
@@ -51,6 +51,9 @@ let browser: Browser | null = null;
 /** One context for every page: they share the HTTP cache, so onnxruntime's .wasm is fetched and compiled once. */
 let context: BrowserContext | null = null;
 let eventsCsv = '';
+/** The CSV's events written as generate writes them (float32), in two chunks: a structured .npy and Parquet with two row groups. */
+let eventsNpy = '';
+let eventsParquet = '';
 
 async function copyModel(from: string, to: string, edit?: (manifest: Record<string, unknown>, dir: string) => Promise<void>): Promise<void> {
   await cp(join(MODELS, from), join(work, 'models', to), { recursive: true });
@@ -94,6 +97,19 @@ test.before(async () => {
   await writeFile(join(work, 'wrong-columns.csv'), 'mass,weight\n91.0,1\n92.5,1\n');
   await writeFile(join(work, 'not-numbers.csv'), 'x\n91.0\nabc\n95.5\n');
   await writeFile(join(work, 'outside.csv'), 'x\n91.0\n200.0\n95.5\n');
+  eventsNpy = join(work, 'events.npy');
+  eventsParquet = join(work, 'events.parquet');
+  for (const path of [eventsNpy, eventsParquet]) {
+    const writer = openEventWriter(path, ['x']);
+    const half = data.x.length >> 1;
+    writer.write({ x: Float32Array.from(data.x.subarray(0, half)) }, half);
+    writer.write({ x: Float32Array.from(data.x.subarray(half)) }, data.x.length - half);
+    writer.close();
+  }
+  // np.save of a plain 1-D float64 array: its column has no name until the page is told one.
+  const unnamed = Float64Array.of(91, 92.5, 95);
+  const header = new TextEncoder().encode(`{'descr': '<f8', 'fortran_order': False, 'shape': (${unnamed.length},), }`.padEnd(53, ' ') + '\n');
+  await writeFile(join(work, 'unnamed.npy'), Buffer.concat([Uint8Array.of(0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59, 1, 0, header.length, 0), header, new Uint8Array(unnamed.buffer)]));
 
   server = await startWebServer({ port: 0, host: '127.0.0.1', modelsDir: join(work, 'models') });
   if (!SKIP_BROWSER) {
@@ -356,6 +372,46 @@ browserTest('a fit in Chromium (WASM threads, cross-origin isolated) equals the 
   await page.screenshot({ path: SCREENSHOT_NARROW, fullPage: true });
   await page.close();
   for (const m of Object.values(models)) await m.release();
+});
+
+browserTest('the page reads .npy and Parquet event files (a block or row group at a time) and fits them as Node does', async (t) => {
+  const page = await openPage(t);
+  // The Node reference reads the same files with the same readers; the .npy and Parquet hold the same float32 values.
+  const fromNpy = (await readEventFile(eventsNpy, { columns: ['x'] })).columns.x;
+  t.deepEqual((await readEventFile(eventsParquet, { columns: ['x'] })).columns.x, fromNpy);
+  const models = await nodeModels();
+  const expected = await fitLikelihood(nodeLikelihood(models, fromNpy, SIGNAL_FRACTION), { method: 'lbfgsb', start: START, starts: 1, seed: 1 });
+  for (const m of Object.values(models)) await m.release();
+
+  for (const [file, name] of [[eventsNpy, 'events.npy'], [eventsParquet, 'events.parquet']]) {
+    await page.setInputFiles('#events-file', file);
+    await page.waitForFunction((shown) => (document.getElementById('data-info')!.textContent ?? '').startsWith(shown), `${N_SIGNAL + N_BACKGROUND} events from ${name}`);
+    await page.fill('#signal-fraction', String(SIGNAL_FRACTION));
+    for (const [parameter, value] of Object.entries(START)) await page.fill(`#start-${parameter}`, String(value));
+    await page.fill('#starts', '1');
+    await page.fill('#fit-seed', '1');
+    await page.uncheck('#map-enabled');
+    await page.click('#run-fit');
+    t.is(await waitForState(page, ['fitted', 'error'], 60_000), 'fitted', (await errorText(page)) ?? '');
+    const result = (await page.evaluate(() => window.__flowscanResult)) as PageResult;
+    t.is(result.events.source, name);
+    t.is(result.fit.data.events, N_SIGNAL + N_BACKGROUND);
+    compareFits(t, result.fit, expected);
+  }
+
+  // A plain array has no column names: the message says to type them, in the page's words; typed, the file reads.
+  await page.setInputFiles('#events-file', join(work, 'unnamed.npy'));
+  await page.waitForFunction(() => !document.getElementById('error')!.hidden);
+  t.regex((await errorText(page)) ?? '', /unnamed\.npy: no column "x"; it has "0"\. Its columns are unnamed \(numbered by position\): type them into “Array column names” \(2\. Observed events\), in order\./);
+  await page.fill('#array-names', 'x');
+  await page.setInputFiles('#events-file', join(work, 'unnamed.npy'));
+  await page.waitForFunction(() => /^3 events from unnamed\.npy/.test(document.getElementById('data-info')!.textContent ?? ''));
+  // Formats the page does not read are refused by name, with what it reads and where the others are read.
+  await page.setInputFiles('#events-file', join(REPO, 'test', 'fixtures', 'formats', 'lhco-rnd.h5'));
+  await page.waitForFunction(() => /lhco-rnd\.h5/.test(document.getElementById('error-message')!.textContent ?? ''));
+  t.regex((await errorText(page)) ?? '', /^lhco-rnd\.h5: HDF5 files cannot be read here; the page reads CSV, NumPy \(\.npy, \.npz\) and Parquet files: .*flowscan scan/);
+  t.regex((await page.textContent('#data-info')) ?? '', /^3 events from unnamed\.npy/, 'a refused file leaves the events read before');
+  await page.close();
 });
 
 browserTest('bad models and bad CSV files give specific errors; Cancel stops a fit; the page keeps working', async (t) => {

@@ -2,7 +2,8 @@
 // CSV, NumPy .npy/.npz, Parquet, HDF5 (plain datasets and pandas DataFrames) and ROOT TTrees. Browser-safe:
 // files are ByteSources (runtime/src/data/byte-source.ts) read range by range; the binary formats are read in
 // chunks of rows into arrays allocated once, so a 10^7-row file costs its columns, not a copy of the file.
-// HDF5 needs the h5wasm build of the platform, opened by the caller (Node: runtime/src/node/event-files.ts).
+// HDF5 and ROOT come from the caller (PlatformReaders): HDF5 needs the h5wasm build of the platform, and ROOT's
+// jsroot (~0.7 MB minified) stays out of the page's bundle. Node: runtime/src/node/event-files.ts.
 import type { File as H5File } from 'h5wasm';
 import type { ByteSource } from './byte-source.ts';
 import type { EventSourceOptions, EventTable } from './event-table.ts';
@@ -10,7 +11,6 @@ import { MAX_REPORTED_SKIPS, parseEventsCsv, type ParsedEvents, type SkippedRow 
 import { hdf5Table } from './hdf5.ts';
 import { npyTable, npzTable } from './npy-table.ts';
 import { parquetTable } from './parquet.ts';
-import { rootTables } from './root.ts';
 
 export { EVENT_BLOCK_ROWS, evenBlocks, type EventSourceOptions, type EventTable } from './event-table.ts';
 
@@ -76,10 +76,11 @@ function checkColumns(table: EventTable, wanted: string[]): void {
   }
   const missing = wanted.filter((name) => !table.columns.includes(name));
   if (missing.length > 0) {
-    throw new Error(
-      `${table.where}: no ${missing.length > 1 ? plural(table.columnWord) : table.columnWord} ${quoted(missing)}; it has ${quoted(table.columns)}. ` +
-        `Ask for ${plural(table.columnWord)} it has, or point at another ${table.columnWord === 'branch' ? 'tree' : 'table'}.`,
-    );
+    // An unlabelled array's columns are "0", "1", …: the fix is to name them, not to ask for "0".
+    const fix = table.columns.every((name) => /^\d+$/.test(name))
+      ? `Its columns are unnamed (numbered by position): name them (names), in order.`
+      : `Ask for ${plural(table.columnWord)} it has, or point at another ${table.columnWord === 'branch' ? 'tree' : 'table'}.`;
+    throw new Error(`${table.where}: no ${missing.length > 1 ? plural(table.columnWord) : table.columnWord} ${quoted(missing)}; it has ${quoted(table.columns)}. ${fix}`);
   }
 }
 
@@ -153,10 +154,28 @@ export function concatenateEvents(parts: ParsedEvents[], columns: string[]): Par
 export type OpenHdf5 = (source: ByteSource) => Promise<H5File>;
 
 /**
- * Reads the named columns of an event file. The format is `options.format` or the file's extension; `openHdf5`
- * is needed for HDF5 files only (Node: the file is read in place; browsers: h5wasm copies it into its memory).
+ * The readers that depend on the platform or on a large library, given by the caller; a format whose reader is
+ * absent is refused by name, with `unsupported` as the reason when given (the page says what it reads).
  */
-export async function readEvents(source: ByteSource, options: ReadEventsOptions, openHdf5?: OpenHdf5): Promise<ParsedEvents> {
+export interface PlatformReaders {
+  /** Opens HDF5 files (Node: in place; browsers: h5wasm copies the file into its memory). */
+  openHdf5?: OpenHdf5;
+  /** The trees of a ROOT file: rootTables of runtime/src/data/root.ts (jsroot). */
+  rootTables?: (source: ByteSource, key?: string) => Promise<EventTable[]>;
+  /** Why a format without a reader cannot be read here, and what to do instead. */
+  unsupported?: string;
+}
+
+function missingReader(source: ByteSource, format: EventFormat, readers: PlatformReaders): Error {
+  const why = readers.unsupported ?? 'read it with readEventFile of @flowscan/runtime/node (flowscan train, scan, toys, validate)';
+  return new Error(`${source.name}: ${format === 'hdf5' ? 'HDF5' : 'ROOT'} files cannot be read here; ${why}.`);
+}
+
+/**
+ * Reads the named columns of an event file. The format is `options.format` or the file's extension; HDF5 and
+ * ROOT files need the caller's readers (see PlatformReaders).
+ */
+export async function readEvents(source: ByteSource, options: ReadEventsOptions, readers: PlatformReaders = {}): Promise<ParsedEvents> {
   const format = eventFormatOf(source.name, options.format);
   const skipBadRows = options.skipBadRows ?? false;
   if (format === 'csv') {
@@ -176,10 +195,12 @@ export async function readEvents(source: ByteSource, options: ReadEventsOptions,
   if (format === 'npy') tables = [await npyTable(source, options)];
   else if (format === 'npz') tables = [await npzTable(source, options)];
   else if (format === 'parquet') tables = [await parquetTable(source)];
-  else if (format === 'root') tables = await rootTables(source, options.key);
-  else {
-    if (openHdf5 === undefined) throw new Error(`${source.name}: HDF5 files need the platform's h5wasm; read them with readEventFile (Node) or the web page.`);
-    const file = await openHdf5(source);
+  else if (format === 'root') {
+    if (readers.rootTables === undefined) throw missingReader(source, format, readers);
+    tables = await readers.rootTables(source, options.key);
+  } else {
+    if (readers.openHdf5 === undefined) throw missingReader(source, format, readers);
+    const file = await readers.openHdf5(source);
     try {
       return await readEventTable(hdf5Table(file, source.name, options), options.columns, skipBadRows);
     } finally {

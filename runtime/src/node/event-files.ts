@@ -4,6 +4,7 @@ import { open, readFile, stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { ByteSource } from '../data/byte-source.ts';
 import { readEvents, type OpenHdf5, type ReadEventsOptions } from '../data/events.ts';
+import { rootTables } from '../data/root.ts';
 import { parseNpy, parseNpz, type NpyArray } from '../data/npy.ts';
 import type { ParsedEvents } from '../data/csv.ts';
 
@@ -87,5 +88,5 @@ const openHdf5InPlace: OpenHdf5 = async (source) => {
  * `options.format` or the extension); see readEvents.
  */
 export async function readEventFile(path: string, options: ReadEventsOptions): Promise<ParsedEvents> {
-  return withFileSource(path, (source) => readEvents(source, options, openHdf5InPlace));
+  return withFileSource(path, (source) => readEvents(source, options, { openHdf5: openHdf5InPlace, rootTables }));
 }

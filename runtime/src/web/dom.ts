@@ -57,6 +57,9 @@ export function numberField(id: string, text: string, value: number, title: stri
  */
 const PAGE_TERMS: [RegExp, string][] = [
   [/skip bad rows explicitly \(skipBadRows\)/g, 'tick “Skip rows that cannot be read” (2. Observed events)'],
+  [/name them \(names\)/g, 'type them into “Array column names” (2. Observed events)'],
+  [/drop the names option/g, 'clear “Array column names” (2. Observed events)'],
+  [/or name the 2-D array to read \(key\) and its columns \(names\)/g, 'or keep one array in the archive (the page cannot choose among several; flowscan scan can, with events.key)'],
   [/use the outside-support policy "drop" to drop and report them/g, 'choose “drop them and report how many” for “Events outside the models\' support” (3. Fit)'],
   [/maxEvaluations = (\d+) per start/g, '“Evaluations per start” = $1 (3. Fit)'],
   [/\(scan request fields of these names; flowscan scan (--max-evaluations, --gtol, --ftol-abs)\)/g, '(raise “Evaluations per start”; gtol and ftolAbs are set with flowscan scan --gtol, --ftol-abs)'],

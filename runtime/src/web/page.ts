@@ -1,8 +1,11 @@
-// The page's behaviour: pick models (served or from disk), get events (CSV or pseudo-data sampled by the flows),
+// The page's behaviour: pick models (served or from disk), get events (a CSV, NumPy or Parquet file read by the
+// runtime's event-source layer, or pseudo-data sampled by the flows),
 // fit, and show the fit table, the ΔNLL map with gradient arrows and the data with the fitted model. The flows,
 // the likelihood and the fits live in the fit worker (worker.ts), so the page answers the user while they run.
 // Every user action reports failures in the error box and leaves the page usable.
-import { formatEventsCsv, parseEventsCsv } from '../data/csv.ts';
+import { blobSource } from '../data/byte-source.ts';
+import { formatEventsCsv } from '../data/csv.ts';
+import { type EventFormat, type PlatformReaders, eventFormatOf, readEvents } from '../data/events.ts';
 import type { FitResult } from '../likelihood/fit.ts';
 import { yieldName } from '../likelihood/mixture.ts';
 import type { ManifestVariable } from '../model/manifest.ts';
@@ -14,6 +17,15 @@ import { FitCancelled, type LoadedModels, type ModelSpec, type Progress } from '
 import { PREDICTION_SAMPLES, drawFigures, showFit } from './results.ts';
 import { type PickedFolder, pickedModelFolders } from './sources.ts';
 import { FitWorker } from './worker-client.ts';
+
+/**
+ * Why the page reads no HDF5 or ROOT files: h5wasm's browser build is 4 MB, which the page's single bundle would
+ * load on every visit (it has no lazily loaded chunks), and it copies the whole file into its memory; jsroot's
+ * I/O is ~0.7 MB minified.
+ */
+const PAGE_READERS: PlatformReaders = {
+  unsupported: 'the page reads CSV, NumPy (.npy, .npz) and Parquet files: convert it to one of these, or fit it with flowscan scan, which reads HDF5 and ROOT too',
+};
 
 /** What the page exposes after a fit, for scripts and tests (window.__flowscanResult). */
 export interface PageResult {
@@ -113,7 +125,7 @@ export class Page {
     const eventsFile = element<HTMLInputElement>('events-file');
     // Picking the same file again (after fixing it) must fire another change event.
     eventsFile.addEventListener('click', () => (eventsFile.value = ''));
-    eventsFile.addEventListener('change', () => void this.action('Reading the event file failed', 'reading-events', () => this.readCsv(eventsFile)));
+    eventsFile.addEventListener('change', () => void this.action('Reading the event file failed', 'reading-events', () => this.readEventFile(eventsFile)));
     element('generate').addEventListener('click', () => void this.action('Generating pseudo-data failed', 'generating', () => this.generate()));
     element('download-events').addEventListener('click', () => void this.action('Writing the events failed', 'writing-events', async () => this.downloadEvents()));
     element('run-fit').addEventListener('click', () => void this.action('The fit failed', 'fitting', () => this.runFit()));
@@ -310,20 +322,25 @@ export class Page {
     return this.current;
   }
 
-  private async readCsv(input: HTMLInputElement): Promise<void> {
+  private async readEventFile(input: HTMLInputElement): Promise<void> {
     const file = input.files?.[0];
     if (!file) return;
     try {
       const { models } = this.requireModels('the event file must have one column per model feature.');
+      const format = eventFormatOf(file.name);
       const columns = [...new Set(COMPONENTS.flatMap((c) => models[c].featureNames))];
       const skipBadRows = element<HTMLInputElement>('skip-bad-rows').checked;
-      const parsed = parseEventsCsv(await file.text(), { source: file.name, columns, skipBadRows });
+      const names = this.arrayColumnNames(format);
+      // NumPy and Parquet files are read range by range (a block of .npy rows, a Parquet row group), not copied whole.
+      const parsed = await readEvents(blobSource(file.name, file), { columns, skipBadRows, ...(names ? { names } : {}) }, PAGE_READERS);
       this.setEvents({ columns: parsed.columns, count: parsed.rows, source: file.name });
       // The composition of the user's events is unknown: the fraction of the last pseudo-data (or the paper's) must not stay.
       this.setSignalFraction(null);
       const info = element('data-info');
       if (parsed.skippedCount > 0) {
-        const listed = parsed.skipped.map((s) => `line ${s.line}: ${s.reason}`).join('\n');
+        // CSV problems are counted in lines of the text, the binary formats' in rows from 0.
+        const where = format === 'csv' ? (n: number) => `line ${n}` : (n: number) => `row ${n} (counting from 0)`;
+        const listed = parsed.skipped.map((s) => `${where(s.line)}: ${s.reason}`).join('\n');
         const more = parsed.skippedCount > parsed.skipped.length ? `\n… and ${parsed.skippedCount - parsed.skipped.length} more` : '';
         info.textContent += `\nSkipped ${parsed.skippedCount} row${parsed.skippedCount === 1 ? '' : 's'} that could not be read:\n${listed}${more}`;
       }
@@ -333,6 +350,15 @@ export class Page {
       input.value = '';
       throw error;
     }
+  }
+
+  /** The names typed for the columns of an unlabelled NumPy array; null when none are typed or the file is not NumPy. */
+  private arrayColumnNames(format: EventFormat): string[] | null {
+    const text = element<HTMLInputElement>('array-names').value.trim();
+    if (text === '' || (format !== 'npy' && format !== 'npz')) return null;
+    const names = text.split(',').map((name) => name.trim());
+    if (names.some((name) => name === '')) throw new Error(`“Array column names” (2. Observed events) must be names separated by commas, e.g. "x" or "mjj, mj1", got "${text}".`);
+    return names;
   }
 
   private async generate(): Promise<void> {
@@ -431,7 +457,7 @@ export class Page {
 
   private async runFit(): Promise<void> {
     const current = this.requireModels('the likelihood is built from them.');
-    if (!this.events) throw new Error('there are no observed events: pick a CSV file or generate pseudo-data first (2. Observed events).');
+    if (!this.events) throw new Error('there are no observed events: pick an event file or generate pseudo-data first (2. Observed events).');
     const settings = this.readSettings();
     const mapWanted = element<HTMLInputElement>('map-enabled').checked;
     const mapX = element<HTMLSelectElement>('map-x').value;
