@@ -4,9 +4,10 @@
 // issue 15: < 1 GB at 10^7 rows) with the sampled peaks of its JS heap and ArrayBuffers (memory-peaks.mjs).
 // With several row counts it fits peak RSS = fixed + bytes per event × rows through them (least squares).
 // The fit is capped (no global search, 3 evaluations per start) — the question is the memory of reading and
-// evaluating the events, not the fit's length. --probe runs events-memory-probe.ts instead of the scan: the same
-// reading and likelihood, one evaluation (a scan's ~50 points over 10^7 events take hours on a loaded machine).
-//   nice -n 10 npx tsx test/bench/big-events.ts [--out DIR] [--probe] [rows ...]      (default: 10^7 rows)
+// evaluating the events, not the fit's length. --full runs the fit as `flowscan scan --demo` does (global search,
+// default budgets; the event-evaluation limit raised to what 10^7 rows plan). --probe runs events-memory-probe.ts
+// instead of the scan: the same reading and likelihood, one evaluation.
+//   nice -n 10 npx tsx test/bench/big-events.ts [--out DIR] [--full | --probe] [rows ...]      (default: 10^7 rows)
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -20,12 +21,18 @@ const outAt = args.indexOf('--out');
 const outDir = resolve(outAt >= 0 ? args.splice(outAt, 2)[1] : join(REPO_ROOT, 'out', 'big-events'));
 const probeAt = args.indexOf('--probe');
 const probe = probeAt >= 0 && args.splice(probeAt, 1).length > 0;
+const fullAt = args.indexOf('--full');
+const full = fullAt >= 0 && args.splice(fullAt, 1).length > 0;
+if (probe && full) throw new Error('--probe and --full exclude each other: the probe evaluates once, --full runs the whole fit');
 const rowCounts = (args.length > 0 ? args : ['1e7']).map((text) => {
   const rows = Number(text);
   if (!(Number.isInteger(rows) && rows >= 1000)) throw new Error(`row count "${text}" must be an integer ≥ 1000`);
   return rows;
 });
 mkdirSync(outDir, { recursive: true });
+
+/** Likelihood points a full fit may plan (the demo's fit plans ~130: the global search and one start's budget). */
+const FULL_FIT_POINTS = 1000;
 
 interface Measured {
   rows: number;
@@ -50,7 +57,7 @@ function measure(rows: number): Measured {
 
   const request = toyRequest(join(REPO_ROOT, 'models', 'toy-signal'), join(REPO_ROOT, 'models', 'toy-background'), 0, false);
   request.events = { file };
-  request.globalSearch = false;
+  if (!full) request.globalSearch = false;
   const requestPath = join(outDir, `request-${rows}.json`);
   writeFileSync(requestPath, JSON.stringify(request, null, 2));
 
@@ -58,7 +65,7 @@ function measure(rows: number): Measured {
   const sampler = join(REPO_ROOT, 'test', 'bench', 'memory-peaks.mjs');
   const command = probe
     ? ['--import', 'tsx', '--conditions=flowscan-source', join(REPO_ROOT, 'test', 'bench', 'events-memory-probe.ts'), requestPath]
-    : [join(REPO_ROOT, 'trainer', 'bin', 'flowscan.js'), 'scan', '--request', requestPath, '--out', join(outDir, `result-${rows}.json`), '--max-evaluations', '3'];
+    : [join(REPO_ROOT, 'trainer', 'bin', 'flowscan.js'), 'scan', '--request', requestPath, '--out', join(outDir, `result-${rows}.json`), ...(full ? ['--max-event-evaluations', String(FULL_FIT_POINTS * rows)] : ['--max-evaluations', '3'])];
   const t1 = performance.now();
   // A fit capped at 3 evaluations may end "not converged"; /usr/bin/time reports the memory either way.
   const run = spawnSync('/usr/bin/time', ['-v', 'node', '--import', sampler, ...command], { encoding: 'utf8', maxBuffer: 1 << 26, env: { ...process.env, MEMORY_PEAKS_FILE: peaksPath } });

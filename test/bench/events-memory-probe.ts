@@ -2,9 +2,10 @@
 // the request's models loaded, the file's columns read as the CLI reads them (readColumns), the request's mixture
 // likelihood built, and one evaluation with gradients at the request's start (which makes the events resident and
 // fills onnxruntime's arenas to the memory budget). Prints the peak resident set, the time and, run with
-// --expose-gc, the ArrayBuffers still held after a collection (typed arrays: the columns and the likelihood's
-// resident events; deterministic where peak RSS depends on when the allocator returns freed blocks). A full scan repeats such
-// evaluations (K points per call, chunks bounded by the same budget) without holding more per event.
+// --expose-gc, the ArrayBuffers (typed arrays: the columns, the likelihood's resident events) and the JS heap
+// (JavaScript arrays) still held after a collection: steadier than peak RSS, which depends on when the allocator
+// returns freed blocks. A full scan repeats such evaluations (K points per call, chunks bounded by the same
+// budget) without holding more per event.
 //   node --expose-gc --import tsx --conditions=flowscan-source test/bench/events-memory-probe.ts REQUEST.json
 import { resolve, dirname } from 'node:path';
 import { readFile } from 'node:fs/promises';
@@ -27,13 +28,17 @@ if (start.some(Number.isNaN)) throw new Error(`${requestPath}: the probe evaluat
 const { values } = await likelihood.evaluate(start, 1, true);
 const seconds = (performance.now() - t0) / 1000;
 let liveMiB: number | null = null;
+let heapMiB: number | null = null;
 if (globalThis.gc) {
   // V8 frees ArrayBuffer backing stores after the collection, on a task of its own: collect, let it run, repeat.
   for (let round = 0; round < 3; round++) {
     globalThis.gc();
     await new Promise((done) => setTimeout(done, 50));
   }
-  liveMiB = process.memoryUsage().arrayBuffers / 2 ** 20;
+  const usage = process.memoryUsage();
+  liveMiB = usage.arrayBuffers / 2 ** 20;
+  // JavaScript arrays (a number[] of row indices, an Array.from copy) live on the heap, not in ArrayBuffers.
+  heapMiB = usage.heapUsed / 2 ** 20;
 }
 // The likelihood (and with it the resident events) must still be alive at the collection above.
-process.stdout.write(`${JSON.stringify({ rows: likelihood.data.events, maxRssMiB: process.resourceUsage().maxRSS / 1024, liveMiB, readSeconds, seconds, nll: values[0] })}\n`);
+process.stdout.write(`${JSON.stringify({ rows: likelihood.data.events, maxRssMiB: process.resourceUsage().maxRSS / 1024, liveMiB, heapMiB, readSeconds, seconds, nll: values[0] })}\n`);
