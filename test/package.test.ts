@@ -38,9 +38,32 @@ function chromiumPath(): string | null {
   }
 }
 
+/** Newest modification time (ms) of the files under `path` (a file or a folder); 0 when it does not exist. */
+async function newestChange(path: string): Promise<number> {
+  const info = await stat(path).catch(() => null);
+  if (!info) return 0;
+  if (!info.isDirectory()) return info.mtimeMs;
+  const entries = await readdir(path, { withFileTypes: true, recursive: true });
+  const times = await Promise.all(entries.filter((e) => e.isFile()).map(async (e) => (await stat(join(e.parentPath, e.name))).mtimeMs));
+  return Math.max(0, ...times);
+}
+
+/**
+ * Whether the build is newer than everything it is built from: `npm test` builds just before ava, so this test
+ * does not build a second time (~7 s of CPU); a source changed since (a single test run while editing) rebuilds.
+ * The build removes dist/ first, so the oldest file it writes, runtime/dist/index.js, dates its start.
+ */
+async function buildIsFresh(): Promise<boolean> {
+  const built = await stat(join(REPO, 'runtime', 'dist', 'index.js')).catch(() => null);
+  if (!built || !(await stat(join(REPO, 'trainer', 'dist', 'cli', 'main.js')).catch(() => null))) return false;
+  const inputs = ['runtime/src', 'trainer/src', 'schemas', 'scripts', 'package.json', 'runtime/package.json', 'trainer/package.json', 'runtime/tsconfig.build.json', 'tsconfig.json'];
+  const changes = await Promise.all(inputs.map((input) => newestChange(join(REPO, input))));
+  return Math.max(...changes) < built.mtimeMs;
+}
+
 test.before(async () => {
   work = await mkdtemp(join(tmpdir(), 'flowscan-package-'));
-  await run('npm', ['run', 'build'], { cwd: REPO });
+  if (!(await buildIsFresh())) await run('npm', ['run', 'build'], { cwd: REPO });
   const { stdout } = await run('npm', ['pack', './runtime', '--pack-destination', work, '--json'], { cwd: REPO });
   const tarball = join(work, (JSON.parse(stdout) as { filename: string }[])[0].filename);
   consumer = join(work, 'consumer');
@@ -65,7 +88,11 @@ interface FitSummary {
   errors: Record<string, number>;
 }
 
-async function sourceFit(): Promise<FitSummary> {
+/** The reference fit, run once for both consumers. */
+let reference: Promise<FitSummary> | undefined;
+const sourceFit = (): Promise<FitSummary> => (reference ??= fitFromSources());
+
+async function fitFromSources(): Promise<FitSummary> {
   const options = { ep: 'cpu', precision: 'float32' } as const;
   const signal = await loadModel(join(MODELS, 'toy-signal'), options);
   const background = await loadModel(join(MODELS, 'toy-background'), options);
