@@ -170,7 +170,7 @@ export async function writeHistReport(dir: string, command: 'fit' | 'limit' | 's
   }
 
   const reportPath = join(dir, 'report.html');
-  const subtitle = `${inputs.workspace}: measurement '${model.measurement.name}', POI '${model.poi}', channels ${model.channels.map((c) => `${c.name} (${c.bins} bins)`).join(', ')}`;
+  const subtitle = `${inputs.workspace}: measurement '${model.measurement.name}', POI '${model.poi}', channels ${model.channels.map((c) => `${c.name} (${c.bins} bin${c.bins === 1 ? '' : 's'})`).join(', ')}`;
   await writeFileAtomic(reportPath, buildReport({ title: `flowscan hist ${command}`, subtitle, sections }));
   return reportPath;
 }
