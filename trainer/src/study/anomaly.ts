@@ -92,7 +92,7 @@ export interface BumpHuntSummary {
 
 type MeanSpread = { mean: number; spread: number; count: number };
 
-function methodSettings(scale: AnomalyScale, threads: number): MethodSettings {
+export function methodSettings(scale: AnomalyScale, threads: number): MethodSettings {
   return {
     flow: flowConfig(scale.flow.kind, { blocks: scale.flow.blocks, hidden: scale.flow.hidden }),
     train: { maxEpochs: scale.epochs, batchSize: 256, learningRate: 1e-3, patience: 5 },
