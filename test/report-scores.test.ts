@@ -106,6 +106,13 @@ test('flowscan classify train --folds --report and classify score --truth --repo
   const scoredAuc = /AUC (\d\.\d{4}) ± (\d\.\d{4})/.exec(scored.stdout)![0];
   t.true(readFileSync(join(dir, 'score-report', 'report.html'), 'utf8').includes(scoredAuc), `${scoredAuc} in report.html`);
 
+  // Without --folds: the loss curve only, and where the separation figures come from.
+  const single = await flowscan(['classify', 'train', '--signal', join(dir, 'signal.csv'), '--background', join(dir, 'background.csv'), ...tiny, '--out', join(dir, 'clf-single'), '--report', join(dir, 'single-report')]);
+  t.is(single.code, 0, single.stderr);
+  t.true(existsSync(join(dir, 'single-report', 'figures', 'loss.svg')));
+  t.false(existsSync(join(dir, 'single-report', 'figures', 'roc.svg')));
+  t.regex(readFileSync(join(dir, 'single-report', 'report.html'), 'utf8'), /classify score --truth COLUMN --report DIR/);
+
   t.regex(await flowscanRefusal(['classify', 'score', '--model', join(dir, 'clf', 'fold-0'), '--data', join(dir, 'signal.csv'), '--report', join(dir, 'never')]), /--report needs --truth <column>/);
   t.false(existsSync(join(dir, 'never')));
 });
