@@ -13,7 +13,7 @@ test('format → parse round-trips every float64 exactly, with \\n line ends', (
   const x = Float64Array.from({ length: 500 }, () => (rng.uniform() - 0.5) * 10 ** (rng.int(40) - 20));
   const special = [0, -1.5, 5e-324, 1.7976931348623157e308, -2.2250738585072014e-308, 0.1 + 0.2, 1 / 3, 91.2];
   x.set(special, 0);
-  const y = Float64Array.from(x, (v, i) => i);
+  const y = Float64Array.from(x, (_, i) => i);
   const text = formatEventsCsv({ x, y }, ['x', 'y']);
   t.false(text.includes('\r'));
   t.true(text.startsWith('x,y\n'));

@@ -19,7 +19,6 @@ import {
   minimize,
   runScan,
   sandwichCovariance,
-  sandwichErrors,
   weightedScoreMoments,
 } from '@flowscan/runtime';
 import { loadModel } from '@flowscan/runtime/node';

@@ -37,7 +37,6 @@ export interface ParsedEvents {
 /** How many skipped rows are reported individually; the rest are only counted. */
 export const MAX_REPORTED_SKIPS = 10;
 
-const COMMA = 44;
 const SPACE = 32;
 const TAB = 9;
 const QUOTE = 34;

@@ -349,7 +349,7 @@ export class MixtureLikelihood implements BatchObjective {
       const end = Math.min(this.count, start + size);
       const n = end - start;
       const logProbs = [];
-      for (let c = 0; c < C; c++) logProbs.push(await this.componentLogProb(this.components[c], stencils[c].thetas, stencils[c].K, start, end));
+      for (let c = 0; c < C; c++) logProbs.push(await this.componentLogProb(this.components[c], stencils[c].thetas, start, end));
       const weights = this.chunkWeights(start, end);
       const scores = new Float64Array(n * F);
       for (let i = 0; i < n; i++) {
@@ -412,7 +412,7 @@ export class MixtureLikelihood implements BatchObjective {
         logProbs.push({ data: logProb, stride: size });
         this.subtractGradient(comp, grad, fullGradient);
       } else {
-        for (let c = 0; c < C; c++) logProbs.push(await this.componentLogProb(this.components[c], thetas[c], K, start, end));
+        for (let c = 0; c < C; c++) logProbs.push(await this.componentLogProb(this.components[c], thetas[c], start, end));
       }
       const responsibilities = this.components.map((c, j) => (differentiated[j] && !alone ? c.model.evaluationArray(K * size) : null));
       const chunkWeights = this.chunkWeights(start, end);
@@ -529,7 +529,7 @@ export class MixtureLikelihood implements BatchObjective {
    * log p of the chunk's events for K points: [K×n] (stride n), or, for a component without free parameters,
    * one row shared by every point (stride 0), computed once over all events and cached.
    */
-  private async componentLogProb(c: Component, thetas: Float64Array, K: number, start: number, end: number): Promise<{ data: FloatArray; stride: number }> {
+  private async componentLogProb(c: Component, thetas: Float64Array, start: number, end: number): Promise<{ data: FloatArray; stride: number }> {
     const constant = c.parameterIndex.every((i) => this.parameters[i].fixed !== null);
     if (!constant) {
       this.graphRuns++;

@@ -1,7 +1,7 @@
 // Node file helpers: event tables from and to CSV files, and atomic writes (results, models and event files are
 // never left half-written: a crash or a full disk leaves the old file or none, not a truncated one).
 import { randomBytes } from 'node:crypto';
-import { open, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { open, readFile, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { formatEventsCsv, parseEventsCsv, type ParseEventsCsvOptions, type ParsedEvents } from '../data/csv.ts';
 

@@ -7,7 +7,7 @@ import { writeFileAtomic } from '@flowscan/runtime/node';
 import { type ReportFigure, type ReportSection, type ReportTable, buildReport } from './html.ts';
 import { writeFigure } from './render.ts';
 
-const { PALETTE, physicsConfig } = plots;
+const { physicsConfig } = plots;
 
 /** A constrained parameter's pull (θ̂ − θ₀)/Δθ and constraint σ̂/Δθ against its pre-fit value θ₀ ± Δθ. */
 export interface NuisancePull {
