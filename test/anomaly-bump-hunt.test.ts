@@ -140,6 +140,6 @@ test('cuts on a score: a background score flat in m_jj keeps the fit unbiased an
   }
   // Keeping ≈ 10 % and 2 % of the signal region raises Z by about √10 and √50 while s ≪ b.
   t.log(rows.map((r) => `${r.efficiency}: Z ${r.result.significance.z.toFixed(2)}, background only ${r.backgroundOnlyZ?.toFixed(2)}`).join('; '));
-  t.true(rows[1].improvement > 2.5 && rows[2].improvement > 5, rows.map((r) => r.improvement.toFixed(2)).join(', '));
+  t.true((rows[1].improvement ?? 0) > 2.5 && (rows[2].improvement ?? 0) > 5, rows.map((r) => r.improvement?.toFixed(2)).join(', '));
   await t.throwsAsync(significanceAfterCuts({ mjj: new Float64Array(3), score: new Float64Array(2), label: new Uint8Array(3) }, [3300, 3700], [0.1], OPTIONS), { message: /3 m_jj values, 2 scores and 3 labels/ });
 });

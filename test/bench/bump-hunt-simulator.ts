@@ -31,19 +31,20 @@ for (const seed of values.seeds!.split(',').map(Number)) {
   for (const h of hunt) {
     say(
       `  ${h.efficiency === 1 ? 'no cut' : `keep ${100 * h.efficiency} %`}: ${h.events} events in the fit, ${h.signalEvents} signal; Z ${h.result.significance.z.toFixed(2)} ` +
-        `(fitted yield ${h.result.signalYield.toFixed(0)}), Z / Z(no cut) ${h.improvement.toFixed(2)}, background only Z ${h.backgroundOnlyZ?.toFixed(2) ?? '—'}`,
+        `(fitted yield ${h.result.signalYield.toFixed(0)}), Z / Z(no cut) ${h.improvement?.toFixed(2) ?? '— (no uncut signal)'}, background only Z ${h.backgroundOnlyZ?.toFixed(2) ?? '—'}`,
     );
   }
   hunts.push(hunt);
 }
 const summary = (values: number[]): string => {
+  if (values.length === 0) return '—';
   const s = meanAndSpread(values);
   return `${s.mean.toFixed(2)} ± ${s.spread.toFixed(2)}`;
 };
 hunts[0].forEach((row, c) => {
   const rows = hunts.map((h) => h[c]);
   say(
-    `${row.efficiency === 1 ? 'no cut' : `keep ${100 * row.efficiency} %`}: Z ${summary(rows.map((r) => r.result.significance.z))}, Z / Z(no cut) ${summary(rows.map((r) => r.improvement))}, ` +
+    `${row.efficiency === 1 ? 'no cut' : `keep ${100 * row.efficiency} %`}: Z ${summary(rows.map((r) => r.result.significance.z))}, Z / Z(no cut) ${summary(rows.flatMap((r) => (r.improvement === null ? [] : [r.improvement])))}, ` +
       `background only Z ${summary(rows.map((r) => r.backgroundOnlyZ ?? Number.NaN))}, signal events ${summary(rows.map((r) => r.signalEvents))}`,
   );
 });

@@ -251,8 +251,8 @@ export interface CutSignificance {
    * bump); null when they fill fewer than 6 bins.
    */
   backgroundOnlyZ: number | null;
-  /** Z with the cut over Z without. */
-  improvement: number;
+  /** Z with the cut over Z without; null when the uncut fit finds no signal (Z = 0: a downward fluctuation). */
+  improvement: number | null;
 }
 
 /**
@@ -288,7 +288,7 @@ export async function significanceAfterCuts(events: ScoredSpectrum, signalRegion
       signalEvents,
       result,
       backgroundOnlyZ: histogram(background, options.range, options.bins).filter((c) => c > 0).length >= 6 ? (await bumpHunt(background, options)).significance.z : null,
-      improvement: rows.length > 0 ? z / rows[0].result.significance.z : 1,
+      improvement: rows.length === 0 ? 1 : rows[0].result.significance.z > 0 ? z / rows[0].result.significance.z : null,
     });
   }
   return rows;

@@ -83,6 +83,7 @@ export interface AnomalyStudyResult {
 export interface BumpHuntSummary {
   efficiency: number;
   z: MeanSpread;
+  /** Over the repeats whose uncut fit found a signal (count: how many). */
   improvement: MeanSpread;
   /** NaN where too few background events pass to fit. */
   backgroundOnlyZ: MeanSpread;
@@ -158,7 +159,10 @@ export async function runAnomalyStudy(o: AnomalyStudyOptions): Promise<AnomalySt
   }
   const bumpHunt: BumpHuntSummary[] = [1, ...BUMP_HUNT_EFFICIENCIES].map((efficiency, c) => {
     const over = (value: (h: CutSignificance) => number): MeanSpread => meanAndSpread(bumpHunts.map((hunt) => value(hunt[c])));
-    return { efficiency, z: over((h) => h.result.significance.z), improvement: over((h) => h.improvement), backgroundOnlyZ: over((h) => h.backgroundOnlyZ ?? Number.NaN), signalEvents: over((h) => h.signalEvents), events: over((h) => h.events) };
+    // Repeats whose uncut fit found no signal have no ratio; NaN when none has one.
+    const ratios = bumpHunts.flatMap((hunt) => (hunt[c].improvement === null ? [] : [hunt[c].improvement]));
+    const improvement = ratios.length > 0 ? meanAndSpread(ratios) : { mean: Number.NaN, spread: Number.NaN, count: 0 };
+    return { efficiency, z: over((h) => h.result.significance.z), improvement, backgroundOnlyZ: over((h) => h.backgroundOnlyZ ?? Number.NaN), signalEvents: over((h) => h.signalEvents), events: over((h) => h.events) };
   });
   const bumpHuntFit = simulatorBumpHuntOptions(o.seed + 501);
   const simulator = (['anode', 'cathode'] as const).map((method) => ({
@@ -251,7 +255,7 @@ export async function runAnomalyStudy(o: AnomalyStudyOptions): Promise<AnomalySt
             `binned Poisson fit of m_jj over ${bumpHuntFit.range.join('–')} GeV (${bumpHuntFit.bins} bins) with the four-parameter dijet function and a Gaussian at ${bumpHuntFit.signal.mass.toFixed(0)} GeV, σ = ${bumpHuntFit.signal.sigma.toFixed(0)} GeV; ` +
             `Z = √q0 local. "Background only": the same fit on the QCD events that pass (what the cut's sculpting fakes). Mean ± standard deviation over ${scale.simulator.repeats} training(s)`,
           columns: ['events kept in the signal region', 'events in the fit', 'signal events', 'Z', 'Z / Z without cut', 'Z background only'],
-          rows: bumpHunt.map((h) => [h.efficiency === 1 ? 'all (no cut)' : `${100 * h.efficiency} %`, fmt(h.events, 0), fmt(h.signalEvents, 0), fmt(h.z, 2), fmt(h.improvement, 2), Number.isNaN(h.backgroundOnlyZ.mean) ? 'too few events' : fmt(h.backgroundOnlyZ, 2)]),
+          rows: bumpHunt.map((h) => [h.efficiency === 1 ? 'all (no cut)' : `${100 * h.efficiency} %`, fmt(h.events, 0), fmt(h.signalEvents, 0), fmt(h.z, 2), h.improvement.count === scale.simulator.repeats ? fmt(h.improvement, 2) : h.improvement.count > 0 ? `${fmt(h.improvement, 2)} (${h.improvement.count} of ${scale.simulator.repeats})` : 'no uncut signal', Number.isNaN(h.backgroundOnlyZ.mean) ? 'too few events' : fmt(h.backgroundOnlyZ, 2)]),
         },
       ],
       figures: [figures['simulator-roc']],
