@@ -40,6 +40,8 @@ export interface LhcoReportInputs {
   scaleName: string;
   scale: LhcoScale;
   seed: number;
+  /** Seed of the pseudo-data. */
+  dataSeed: number;
   /** performance.now() when the study started (the report gives its wall time). */
   started: number;
   trained: { signal: TrainedModel; background: TrainedModel };
@@ -197,7 +199,7 @@ export async function writeLhcoReport(s: LhcoReportInputs): Promise<{ reportPath
     {
       heading: 'Fit of the pseudo-data',
       text:
-        `${data.nSignal} signal events at (m_Z′, m_X, m_Y) = (${LHCO_STUDY_TRUTH.m_zprime}, ${LHCO_STUDY_TRUTH.m_x}, ${LHCO_STUDY_TRUTH.m_y}) GeV and ${data.nBackground} QCD events, ` +
+        `${data.nSignal} signal events at (m_Z′, m_X, m_Y) = (${LHCO_STUDY_TRUTH.m_zprime}, ${LHCO_STUDY_TRUTH.m_x}, ${LHCO_STUDY_TRUTH.m_y}) GeV and ${data.nBackground} QCD events (pseudo-data seed ${s.dataSeed}), ` +
         `all inside the selection m_JJ ∈ [${LHCO_ANALYSIS_MJJ_WINDOW.join(', ')}] GeV, fitted with the exported flows (onnxruntime, CPU): ` +
         `mixture likelihood with fixed fractions, the five features per event, the three signal masses free within the training ranges. ` +
         `${s.dropped} events lay outside a flow's training range and were dropped. ` +

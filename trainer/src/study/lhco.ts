@@ -62,6 +62,8 @@ export interface LhcoStudyOptions {
    * as pseudo-experiments do — for bias studies over many seeds, where the scan would cost more than the fit.
    */
   fitStart?: 'scan' | 'truth';
+  /** Seed of the pseudo-data (default: the study's seed, so that studies over seeds are independent pseudo-experiments). */
+  dataSeed?: number;
 }
 
 export interface LhcoStudyResult {
@@ -195,7 +197,8 @@ export async function runLhcoStudy(o: LhcoStudyOptions): Promise<LhcoStudyResult
   endStage('interpolation check');
 
   // 3. Fit of the pseudo-data with fixed fractions (the paper), starting from a coarse scan's best point.
-  const data = lhcoStudyPseudoData();
+  const dataSeed = o.dataSeed ?? seed;
+  const data = lhcoStudyPseudoData(dataSeed);
   const signalFraction = data.nSignal / (data.nSignal + data.nBackground);
   const mixture = (signal: FlowModel, background: FlowModel): MixtureLikelihood =>
     new MixtureLikelihood({
@@ -211,7 +214,7 @@ export async function runLhcoStudy(o: LhcoStudyOptions): Promise<LhcoStudyResult
   const likelihood = mixture(sModel, bModel);
   const likelihood32 = mixture(sModel32, bModel32);
   const dropped = likelihood.data.droppedOutsideSupport;
-  say(`pseudo-data: ${data.nSignal} signal + ${data.nBackground} background events at ${pointLabel({ mZprime: LHCO_STUDY_TRUTH.m_zprime, mX: LHCO_STUDY_TRUTH.m_x, mY: LHCO_STUDY_TRUTH.m_y })} GeV; ${dropped} outside the flows' ranges dropped`);
+  say(`pseudo-data (seed ${dataSeed}): ${data.nSignal} signal + ${data.nBackground} background events at ${pointLabel({ mZprime: LHCO_STUDY_TRUTH.m_zprime, mX: LHCO_STUDY_TRUTH.m_x, mY: LHCO_STUDY_TRUTH.m_y })} GeV; ${dropped} outside the flows' ranges dropped`);
   const names = likelihood.freeNames;
   const bounds = likelihood.bounds();
   const fitStart = o.fitStart ?? 'scan';
@@ -276,6 +279,7 @@ export async function runLhcoStudy(o: LhcoStudyOptions): Promise<LhcoStudyResult
     scaleName: o.scale,
     scale,
     seed,
+    dataSeed,
     started,
     trained,
     sModel,
@@ -301,7 +305,7 @@ export async function runLhcoStudy(o: LhcoStudyOptions): Promise<LhcoStudyResult
   const summaryPath = join(o.out, 'summary.json');
   await writeFileAtomic(
     summaryPath,
-    JSON.stringify({ scale: o.scale, seed, parameters, significance, interpolation, backgroundKs, droppedEvents: dropped, timings, fit }, null, 2),
+    JSON.stringify({ scale: o.scale, seed, dataSeed, parameters, significance, interpolation, backgroundKs, droppedEvents: dropped, timings, fit }, null, 2),
   );
   for (const model of [sModel, bModel, sModel32, bModel32]) await model.release();
   say(`LHCO study done in ${timings.total.toFixed(0)} s`);
