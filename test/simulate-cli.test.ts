@@ -73,8 +73,9 @@ test.serial('lhco: grid training set with exclusions, background, pseudo-data', 
   t.false((await readFile(bkg, 'utf8')).split('\n')[0].includes('m_zprime'));
   const data = join(dir, 'lhco-data.csv');
   await cli(['lhco', '--process', 'pseudo-data', '--signal-events', '10', '--background-events', '90', '--point', '3750,500,100', '--out', data]);
-  const d = await readEventsCsvFile(data, { columns: ['mjj', 'is_signal'] });
+  const d = await readEventsCsvFile(data, { columns: ['mjj', 'is_signal', 'mj1', 'dmj', 'mj2'] });
   t.is(d.rows, 100);
+  t.true(d.columns.mj2.every((m, i) => Math.abs(m - (d.columns.mj1[i] - d.columns.dmj[i])) < 1e-9 * d.columns.mj1[i]), 'mj2 = mj1 − dmj on every row');
 });
 
 test.serial('invalid options and combinations are refused with what to do', async (t) => {
@@ -103,5 +104,5 @@ test.serial('--help lists the options, the columns and runnable examples', (t) =
   program.commands[0].outputHelp();
   t.regex(help, /--exclude-mzprime <list>/);
   t.regex(help, /Examples:\n {2}flowscan simulate toy --out data\/toy-signal\.csv/);
-  t.regex(help, /lhco signal {6}mj1, dmj, tau21j1, tau21j2, mjj, m_zprime, m_x, m_y/);
+  t.regex(help, /lhco signal {6}mj1, dmj, mj2, tau21j1, tau21j2, mjj, m_zprime, m_x, m_y/);
 });

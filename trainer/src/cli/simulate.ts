@@ -36,6 +36,7 @@ import { choiceOption, integerOption } from './options.ts';
 import { type Progress, progressBar } from './progress.ts';
 
 const STUDIES = ['toy', 'lhco'] as const;
+const LHCO_FILE_COLUMNS = LHCO_FEATURES.flatMap((name) => (name === 'dmj' ? ['dmj', 'mj2'] : [name]));
 export type Study = (typeof STUDIES)[number];
 const PROCESSES = ['signal', 'background', 'pseudo-data'] as const;
 export type SimProcess = (typeof PROCESSES)[number];
@@ -119,6 +120,16 @@ interface Simulated {
   columns: Record<string, Float64Array>;
   order: string[];
   what: string;
+}
+
+/**
+ * LHCO files also carry m_J2 = m_J1 − Δm_J after Δm_J: the study's signal flow models m_J2 and its background flow
+ * Δm_J (docs/lhco-simulator.md), so a scan or validate request over both reads one file.
+ */
+function withMj2Column(simulated: Simulated): Simulated {
+  const { mj1, dmj } = simulated.columns;
+  const order = simulated.order.flatMap((name) => (name === 'dmj' ? ['dmj', 'mj2'] : [name]));
+  return { ...simulated, columns: { ...simulated.columns, mj2: Float64Array.from(mj1, (m, i) => m - dmj[i]) }, order };
 }
 
 function simulate(study: Study, o: SimulateOptions, rng: Rng, bar: (total: number) => Progress | null): Simulated {
@@ -242,6 +253,7 @@ export async function runSimulate(study: Study, o: SimulateOptions, given: (name
   let simulated: Simulated;
   try {
     simulated = simulate(study, o, rng, bar('simulate'));
+    if (study === 'lhco') simulated = withMj2Column(simulated);
   } finally {
     for (const b of bars.splice(0)) b.stop();
   }
@@ -307,9 +319,10 @@ Columns written:
   toy signal       x, m_pole, gamma          (θ uniform on [60,120] × [0.5,5] GeV)
   toy background   x, tau                    (log10 τ uniform on [−3, −1])
   toy pseudo-data  x, is_signal
-  lhco signal      ${LHCO_FEATURES.join(', ')}, ${LHCO_PARAMETERS.join(', ')}
-  lhco background  ${LHCO_FEATURES.join(', ')}   (QCD has no parameters)
-  lhco pseudo-data ${LHCO_FEATURES.join(', ')}, is_signal
+  lhco signal      ${LHCO_FILE_COLUMNS.join(', ')}, ${LHCO_PARAMETERS.join(', ')}
+  lhco background  ${LHCO_FILE_COLUMNS.join(', ')}   (QCD has no parameters)
+  lhco pseudo-data ${LHCO_FILE_COLUMNS.join(', ')}, is_signal
+  (mj2 = mj1 − dmj, the lighter jet's mass, for flows in that coordinate)
 Masses in GeV. The simulator's formulas and calibration: docs/lhco-simulator.md.
 
 Examples:
