@@ -249,7 +249,7 @@ export async function writeLhcoReport(s: LhcoReportInputs): Promise<{ reportPath
       text:
         `Signal: ${trained.signal.provenance.events} events per epoch (${signalEventsSimulated(scale)} simulated, ${scale.signalPerPoint} per grid point before the selection; new ones every epoch), ` +
         `${trained.signal.provenance.epochs} epochs, validation NLL ${trained.signal.provenance.validationLoss.toFixed(4)} nats/event; ` +
-        `background: ${trained.background.provenance.events} events, ${trained.background.provenance.epochs} epochs, validation NLL ` +
+        `background: ${trained.background.provenance.events} events per epoch (new ones every epoch), ${trained.background.provenance.epochs} epochs, validation NLL ` +
         `${trained.background.provenance.validationLoss.toFixed(4)} nats/event. Flows: rational-quadratic spline (NSF), ${scale.blocks} blocks of ${scale.hidden} hidden units; the signal flow on (m_J1, m_J2 = m_J1 − Δm_J, τ21, τ21, m_J1J2) (a unit-Jacobian change of variables), with ${LHCO_SIGNAL_SPLINE_BINS} spline bins, a linear θ path, θ weight decay ${LHCO_SIGNAL_THETA_DECAY} and a support margin of ${LHCO_SIGNAL_MJJ_MARGIN} × the range for m_J1J2; ` +
         `Trained on ${trained.signal.provenance.backend}. Study wall time ${((performance.now() - s.started) / 1000).toFixed(0)} s.`,
       tables: [timingTable],
