@@ -33,10 +33,13 @@ import {
   simulateSignalTraining,
 } from '../data/toy.ts';
 import { choiceOption, integerOption } from './options.ts';
+import { withLighterJetMass } from '../study/lhco-data.ts';
 import { type Progress, progressBar } from './progress.ts';
 
 const STUDIES = ['toy', 'lhco'] as const;
-const LHCO_FILE_COLUMNS = LHCO_FEATURES.flatMap((name) => (name === 'dmj' ? ['dmj', 'mj2'] : [name]));
+/** A column order with mj2 after dmj (see withMj2Column). */
+const withMj2After = (order: readonly string[]): string[] => order.flatMap((name) => (name === 'dmj' ? ['dmj', 'mj2'] : [name]));
+const LHCO_FILE_COLUMNS = withMj2After(LHCO_FEATURES);
 export type Study = (typeof STUDIES)[number];
 const PROCESSES = ['signal', 'background', 'pseudo-data'] as const;
 export type SimProcess = (typeof PROCESSES)[number];
@@ -128,8 +131,7 @@ interface Simulated {
  */
 function withMj2Column(simulated: Simulated): Simulated {
   const { mj1, dmj } = simulated.columns;
-  const order = simulated.order.flatMap((name) => (name === 'dmj' ? ['dmj', 'mj2'] : [name]));
-  return { ...simulated, columns: { ...simulated.columns, mj2: Float64Array.from(mj1, (m, i) => m - dmj[i]) }, order };
+  return { ...simulated, columns: withLighterJetMass({ ...simulated.columns, mj1, dmj }), order: withMj2After(simulated.order) };
 }
 
 function simulate(study: Study, o: SimulateOptions, rng: Rng, bar: (total: number) => Progress | null): Simulated {
