@@ -31,6 +31,21 @@ export interface ClassifierTensor {
   description: string;
 }
 
+/** Gradient-boosted decision trees (trainer/src/classifier/boosted-trees.ts) in place of a network. */
+export interface BoostedTreesNetwork {
+  kind: 'boosted-trees';
+  /** Boosted models averaged in probability. */
+  models: number;
+  /** Trees of all models together. */
+  trees: number;
+  maxDepth: number;
+  maxLeafNodes: number;
+  learningRate: number;
+  minSamplesLeaf: number;
+  l2: number;
+  maxBins: number;
+}
+
 export interface ClassifierManifest {
   format: 'flowscan-classifier';
   formatVersion: 1;
@@ -39,7 +54,7 @@ export interface ClassifierManifest {
   features: ClassifierFeature[];
   /** [label 0, label 1]; the probability is that of label 1. */
   classes: [string, string];
-  network: { hidden: number[]; activation: 'relu' | 'silu' };
+  network: { hidden: number[]; activation: 'relu' | 'silu' } | BoostedTreesNetwork;
   ensemble: {
     /** Epochs whose networks the graph averages, lowest validation loss first. */
     epochs: number[];

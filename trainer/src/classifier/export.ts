@@ -58,8 +58,12 @@ export function exportClassifierGraph(model: TrainedClassifier, name: string, de
 }
 
 /** Writes `dir/manifest.json` and `dir/classifier.onnx`; returns the manifest. */
-export async function saveClassifier(model: TrainedClassifier, dir: string, name: string, description?: string): Promise<ClassifierManifest> {
-  const { manifest, bytes } = exportClassifierGraph(model, name, description);
+export function saveClassifier(model: TrainedClassifier, dir: string, name: string, description?: string): Promise<ClassifierManifest> {
+  return writeClassifierFiles(dir, exportClassifierGraph(model, name, description));
+}
+
+/** Writes an exported classifier (a graph and its manifest, network or trees) into `dir`. */
+export async function writeClassifierFiles(dir: string, { manifest, bytes }: { manifest: ClassifierManifest; bytes: Uint8Array }): Promise<ClassifierManifest> {
   await mkdir(dir, { recursive: true });
   await writeFileAtomic(join(dir, GRAPH_FILE), bytes);
   await writeFileAtomic(join(dir, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);

@@ -91,14 +91,21 @@ export interface TrainedClassifier {
 /** Events per validation call: bounds the memory of the forward pass. */
 const VALIDATION_CHUNK = 8192;
 
-function checkOptions(o: ClassifierOptions): void {
-  const check = (ok: boolean, message: string): void => {
-    if (!ok) throw new Error(message);
-  };
+/** Throws `message` unless `ok`. */
+export function check(ok: boolean, message: string): void {
+  if (!ok) throw new Error(message);
+}
+
+/** The options every classifier kind shares: features and class names. */
+export function checkFeaturesAndClasses(o: Pick<ClassifierOptions, 'features' | 'classes'>): void {
   check(o.features.length >= 1, 'the classifier needs at least one feature (options.features is empty)');
   const duplicate = o.features.find((f, i) => o.features.findIndex((g) => g.name === f.name) !== i);
   check(!duplicate, `feature "${duplicate?.name}" is named twice`);
   check(o.classes.length === 2 && o.classes.every((c) => c.length > 0) && o.classes[0] !== o.classes[1], `classes must be two different non-empty names, got [${o.classes.join(', ')}]`);
+}
+
+function checkOptions(o: ClassifierOptions): void {
+  checkFeaturesAndClasses(o);
   check(o.hidden.length >= 1 && o.hidden.every((h) => Number.isInteger(h) && h >= 1), `hidden layers must be a non-empty list of positive integers, got [${o.hidden.join(', ')}]`);
   check(CLASSIFIER_ACTIVATIONS.includes(o.activation), `activation must be one of ${CLASSIFIER_ACTIVATIONS.join(', ')}, got "${o.activation}"`);
   check(Number.isInteger(o.maxEpochs) && o.maxEpochs >= 1, `epochs must be a positive integer, got ${o.maxEpochs}`);
@@ -111,7 +118,7 @@ function checkOptions(o: ClassifierOptions): void {
 }
 
 /** A class's events checked against D features; returns its event count and weights. */
-function checkClass(events: ClassEvents, D: number, what: string): { count: number; weights: Float64Array } {
+export function checkClass(events: ClassEvents, D: number, what: string): { count: number; weights: Float64Array } {
   const fail = (message: string): never => {
     throw new Error(`${what}: ${message}`);
   };
@@ -149,7 +156,7 @@ function standardisation(x: Float32Array, rows: Uint32Array, D: number): { mean:
 }
 
 /** Weighted mean binary cross-entropy of probabilities p against labels y (float64, clamped away from 0 and 1). */
-function crossEntropy(p: Float64Array, y: Float32Array, w: Float32Array): number {
+export function crossEntropy(p: Float64Array, y: Float32Array, w: Float32Array): number {
   let total = 0;
   let weight = 0;
   p.forEach((pi, i) => {
@@ -173,7 +180,7 @@ function stepModels(spec: NetworkSpec): { step: Uint8Array; forward: Uint8Array;
 }
 
 /** Both classes in one table, label 0 first: events, labels, and weights with the class weights applied. */
-interface LabelledTable {
+export interface LabelledTable {
   x: Float32Array;
   y: Float32Array;
   w: Float32Array;
@@ -183,7 +190,7 @@ interface LabelledTable {
   eventWeights: [Float64Array, Float64Array];
 }
 
-function labelledTable(x0: ClassEvents, x1: ClassEvents, o: ClassifierOptions): LabelledTable {
+export function labelledTable(x0: ClassEvents, x1: ClassEvents, o: Pick<ClassifierOptions, 'features' | 'classes' | 'balance'>): LabelledTable {
   const D = o.features.length;
   const classes = [checkClass(x0, D, `${o.classes[0]} events (label 0)`), checkClass(x1, D, `${o.classes[1]} events (label 1)`)];
   const counts: [number, number] = [classes[0].count, classes[1].count];
@@ -200,7 +207,7 @@ function labelledTable(x0: ClassEvents, x1: ClassEvents, o: ClassifierOptions): 
 }
 
 /** Rows of the table for training and validation: each class gives the same fraction (at least one event) to validation. */
-function stratifiedSplit(rng: Rng, counts: [number, number], fraction: number): { trainRows: Uint32Array; validRows: Uint32Array } {
+export function stratifiedSplit(rng: Rng, counts: [number, number], fraction: number): { trainRows: Uint32Array; validRows: Uint32Array } {
   const shuffled = [rng.shuffle(new Uint32Array(counts[0]).map((_, i) => i)), rng.shuffle(new Uint32Array(counts[1]).map((_, i) => counts[0] + i))];
   const held = shuffled.map((order) => Math.max(1, Math.floor(order.length * fraction)));
   const trainRows = new Uint32Array(counts[0] + counts[1] - held[0] - held[1]);
@@ -213,7 +220,7 @@ function stratifiedSplit(rng: Rng, counts: [number, number], fraction: number): 
 }
 
 /** [min, max] of each feature over all events. */
-function featureRanges(x: Float32Array, D: number): [number, number][] {
+export function featureRanges(x: Float32Array, D: number): [number, number][] {
   return Array.from({ length: D }, (_, d): [number, number] => {
     let lo = Infinity;
     let hi = -Infinity;
