@@ -4,16 +4,27 @@
 //   ratio       the idealised flow ratio log p(x|data) − log p(x|bkg) for each seed: every single pair of flows
 //               and the ensembles of the first 1 … n members (AUC, max SIC with ≥ 25 test background events)
 //   bootstrap   Tan's bootstrap per iteration: events removed, their signal purity, the test AUC and max SIC of
-//               −log λ, and how many test events fall into holes of the re-fitted density (λ < e^−20)
+//               −log λ, and how many test events fall into holes of the re-fitted density (λ < e^−20);
+//               --start truth (a diagnostic, not a method) starts from the signal events themselves: does the
+//               loop stay on the signal once it has it? --start mixed --truth-fraction q: the default start (the
+//               fraction α with the lowest p(x|data)) and a random fraction q of the signal events: how much of the
+//               signal must a start hold for the loop to find the rest?
+//   noise       −log p(x|data) on the test and the training events, in TeV and in the flow's own (logit,
+//               standardised) coordinates; two data densities that differ only in seed: the test AUC of their
+//               log ratio and its spread on background events; the idealised pair of the same seeds (signal at
+//               weight 0): how large the signal's log ratio is against that spread, single and averaged over both
 // --refit weighted (what the study does): p(x|bkg) is trained on all training events with the left-out ones
 // (signal, or the bootstrap's removed events) at weight 0, with its data member's seed; --refit separate: on the
 // kept events alone (the study before), the bootstrap's re-fits with seeds seed + 10 + iteration.
 //   nice -n 10 npx tsx test/bench/anomaly-flows.ts ratio [--seeds 1,1001,2001] [--members 5] [--refit weighted]
-//   nice -n 10 npx tsx test/bench/anomaly-flows.ts bootstrap [--seeds 1] [--iterations 4] [--alpha 0.02] [--refit weighted]
+//   nice -n 10 npx tsx test/bench/anomaly-flows.ts bootstrap [--seeds 1] [--iterations 4] [--alpha 0.02] [--refit weighted] [--start neg-log-p|truth|mixed] [--truth-fraction 0.25]
+//   nice -n 10 npx tsx test/bench/anomaly-flows.ts noise [--seeds 1,1001,2001]    (seed s against s + 1)
 import { parseArgs } from 'node:util';
-import { bootstrapBackground, negLogLambda } from '../../trainer/src/anomaly/bootstrap.ts';
-import { type DensityTrainingOptions, logDensity, trainDensity, weightedRefit } from '../../trainer/src/anomaly/density.ts';
-import { countSignal, filterEvents, splitLhcoSr } from '../../trainer/src/anomaly/events.ts';
+import { bootstrapBackground, lowestDensityStart, negLogLambda } from '../../trainer/src/anomaly/bootstrap.ts';
+import { Rng } from '../../runtime/src/random.ts';
+import { type DensityModel, type DensityTrainingOptions, logDensity, trainDensity, weightedRefit } from '../../trainer/src/anomaly/density.ts';
+import { type AnomalyEvents, countSignal, filterEvents, splitLhcoSr } from '../../trainer/src/anomaly/events.ts';
+import { LOGIT_EPSILON } from '../../trainer/src/flows/preprocess.ts';
 import { scoreMetrics } from '../../trainer/src/anomaly/metrics.ts';
 import { flowConfig } from '../../trainer/src/flows/config.ts';
 import { LHCO_SR_DATA_DIR } from '../../trainer/src/study/anomaly.ts';
@@ -29,10 +40,13 @@ const { values, positionals } = parseArgs({
     blocks: { type: 'string', default: '5' },
     hidden: { type: 'string', default: '64' },
     epochs: { type: 'string', default: '15' },
+    start: { type: 'string', default: 'neg-log-p' },
+    'truth-fraction': { type: 'string', default: '1' },
   },
 });
 const mode = positionals[0];
-if (mode !== 'ratio' && mode !== 'bootstrap') throw new Error(`expected the mode ratio or bootstrap, got ${mode ?? 'none'}`);
+if (mode !== 'ratio' && mode !== 'bootstrap' && mode !== 'noise') throw new Error(`expected the mode ratio, bootstrap or noise, got ${mode ?? 'none'}`);
+if (!['neg-log-p', 'truth', 'mixed'].includes(values.start)) throw new Error(`--start must be neg-log-p, truth or mixed, got ${values.start}`);
 if (values.refit !== 'weighted' && values.refit !== 'separate') throw new Error(`--refit must be weighted or separate, got ${values.refit}`);
 const weighted = values.refit === 'weighted';
 const seeds = values.seeds.split(',').map(Number);
@@ -45,13 +59,67 @@ const options = (seed: number): DensityTrainingOptions => ({
 });
 const started = performance.now();
 const say = (line: string): void => void process.stdout.write(`[${((performance.now() - started) / 1000).toFixed(0)} s] ${line}\n`);
-const describe = (score: Float64Array): string => {
-  const m = scoreMetrics(score, test.label);
+const describe = (score: Float64Array, label = test.label): string => {
+  const m = scoreMetrics(score, label);
   return `AUC ${m.auc.toFixed(3)}, max SIC ${m.maxSic?.sic.toFixed(2) ?? '–'}`;
 };
 
+/**
+ * log |dy/dx| of the flow's preprocessing y = (logit((x − lo)/(hi − lo)) − mean)/std, summed over features:
+ * log p(y) = log p(x) − log |dy/dx|.
+ */
+function logJacobianToFlowCoordinates(model: DensityModel, events: AnomalyEvents): Float64Array {
+  const D = events.features.length;
+  return Float64Array.from({ length: events.count }, (_, i) =>
+    model.definition.preprocessing.reduce((sum, p, d) => {
+      const width = p.hi - p.lo;
+      const u = Math.min(Math.max((events.x[i * D + d] - p.lo) / width, LOGIT_EPSILON), 1 - LOGIT_EPSILON);
+      return sum - Math.log(p.std * width * u * (1 - u));
+    }, 0),
+  );
+}
+
+/** The bootstrap's start with truth in it: the signal events, or the lowest-density start and a random share of them. */
+function diagnosticStart(logPDataTraining: Float64Array, seed: number): Uint8Array {
+  if (values.start === 'truth') return Uint8Array.from(training.label);
+  const share = Number(values['truth-fraction']);
+  if (!(share > 0 && share <= 1)) throw new Error(`--truth-fraction must be in (0, 1], got ${values['truth-fraction']}`);
+  const rng = new Rng(seed + 7);
+  const start = lowestDensityStart(logPDataTraining, Number(values.alpha));
+  for (let i = 0; i < training.count; i++) if (training.label[i] === 1 && rng.uniform() < share) start[i] = 1;
+  const signal = start.reduce((s, r, i) => s + r * training.label[i], 0);
+  say(`seed ${seed}: the start removes ${start.reduce((s, r) => s + r, 0)} events, ${signal} of the ${countSignal(training)} signal events`);
+  return start;
+}
+
+/** Mean and standard deviation of `values` on the test events of one class. */
+function spread(values: Float64Array, label: 0 | 1): string {
+  const v = values.filter((_, i) => test.label[i] === label);
+  const mean = v.reduce((s, x) => s + x, 0) / v.length;
+  return `${mean.toFixed(3)} ± ${Math.sqrt(v.reduce((s, x) => s + (x - mean) ** 2, 0) / (v.length - 1)).toFixed(3)}`;
+}
+
 for (const seed of seeds) {
-  if (mode === 'ratio') {
+  if (mode === 'noise') {
+    const data = [await trainDensity(training, options(seed)), await trainDensity(training, options(seed + 1))];
+    const logPTest = await Promise.all(data.map((m) => logDensity(m, test)));
+    const logPTraining = await logDensity(data[0], training);
+    const toFlow = [logJacobianToFlowCoordinates(data[0], test), logJacobianToFlowCoordinates(data[0], training)];
+    say(`seed ${seed}: −log p(x|data) in TeV: test ${describe(logPTest[0].map((l) => -l))}, training events ${describe(logPTraining.map((l) => -l), training.label)}`);
+    say(`seed ${seed}: −log p(x|data) in the flow's coordinates: test ${describe(logPTest[0].map((l, i) => -(l - toFlow[0][i])))}, training events ${describe(logPTraining.map((l, i) => -(l - toFlow[1][i])), training.label)}`);
+    const seedOnly = negLogLambda(logPTest[0], logPTest[1]);
+    say(`seed ${seed} against ${seed + 1}, both on the data: test ${describe(seedOnly)}; log ratio on background ${spread(seedOnly, 0)}, on signal ${spread(seedOnly, 1)}`);
+    const backgroundWeights = Float32Array.from(training.label, (l) => 1 - l);
+    const idealised = [await trainDensity(training, { ...options(seed), weights: backgroundWeights }), await trainDensity(training, { ...options(seed + 1), weights: backgroundWeights })];
+    const logPIdealised = await Promise.all(idealised.map((m) => logDensity(m, test)));
+    say(`seed ${seed}: −log p(x|bkg), idealised: test ${describe(logPIdealised[0].map((l) => -l))}`);
+    for (const k of [0, 1]) {
+      const ratio = negLogLambda(logPTest[k], logPIdealised[k]);
+      say(`seed ${seed + k}, idealised pair: test ${describe(ratio)}; log ratio on background ${spread(ratio, 0)}, on signal ${spread(ratio, 1)}`);
+    }
+    const averaged = negLogLambda(logPTest[0].map((l, i) => (l + logPTest[1][i]) / 2), logPIdealised[0].map((l, i) => (l + logPIdealised[1][i]) / 2));
+    say(`seeds ${seed}, ${seed + 1}, idealised ensembles of 2: test ${describe(averaged)}; log ratio on background ${spread(averaged, 0)}, on signal ${spread(averaged, 1)}`);
+  } else if (mode === 'ratio') {
     const background = filterEvents(training, (i) => training.label[i] === 0);
     const backgroundWeights = Float32Array.from(training.label, (l) => 1 - l);
     const sumData = new Float64Array(test.count);
@@ -89,6 +157,7 @@ for (const seed of seeds) {
         return fitted;
       },
       {
+        ...(values.start === 'neg-log-p' ? {} : { start: diagnosticStart(logPDataTraining, seed) }),
         alpha: Number(values.alpha),
         maxIterations: Number(values.iterations),
         tolerance: 0.05,

@@ -86,9 +86,33 @@ export interface BootstrapOptions {
   tolerance: number;
   /** Reports each iteration as it ends. */
   onIteration?: (it: BootstrapIteration) => void;
+  /**
+   * The events the first re-fit leaves out (1: removed), for a start from another score; default the fraction α
+   * with the lowest p(x|data). With a background density flexible enough to fit what it is given, every removed
+   * set is nearly a fixed point of the loop (docs/anomaly.md), so the start decides what the loop finds.
+   */
+  start?: Uint8Array;
 }
 
 export const DEFAULT_BOOTSTRAP: Omit<BootstrapOptions, 'onIteration'> = { alpha: 0.02, maxIterations: 4, tolerance: 0.05 };
+
+/** The default start: the lowest-density fraction α (a density threshold found as the α-quantile of log p). */
+export function lowestDensityStart(logPData: Float64Array, alpha: number): Uint8Array {
+  const sortedLogP = Float64Array.from(logPData).sort();
+  const threshold = sortedLogP[Math.max(0, Math.ceil(alpha * logPData.length) - 1)];
+  return Uint8Array.from(logPData, (l) => (l <= threshold ? 1 : 0));
+}
+
+function checkedStart(start: Uint8Array, count: number): Uint8Array {
+  if (start.length !== count) throw new Error(`the bootstrap's start marks ${start.length} events but the data hold ${count}`);
+  let removed = 0;
+  for (const r of start) {
+    if (r !== 0 && r !== 1) throw new Error(`the bootstrap's start marks events with 0 (kept) or 1 (removed), got ${r}`);
+    removed += r;
+  }
+  if (removed === 0 || removed === count) throw new Error(`the bootstrap's start must remove some events and keep some, it removes ${removed} of ${count}`);
+  return Uint8Array.from(start);
+}
 
 export interface BootstrapResult<M> {
   background: M;
@@ -99,9 +123,9 @@ export interface BootstrapResult<M> {
 /**
  * Runs the bootstrap on `data` given log p(x|data) on them. `fitBackground(kept, iteration, keep)` fits a
  * background density on the kept events (`keep[i]` = 1 for the data events it may use) and returns it with its
- * log-density on `data`. The start removes the fraction α of events with the lowest
- * p(x|data) (the −log p score): with p(x|bkg) = p(x|data), λ ≡ 1 carries no information and eq. 5 has no
- * proper solution.
+ * log-density on `data`. The first re-fit leaves out `options.start`, by default the fraction α of events with
+ * the lowest p(x|data) (the −log p score): with p(x|bkg) = p(x|data), λ ≡ 1 carries no information and eq. 5
+ * has no proper solution.
  */
 export async function bootstrapBackground<M>(
   data: AnomalyEvents,
@@ -113,10 +137,7 @@ export async function bootstrapBackground<M>(
   if (!(Number.isInteger(options.maxIterations) && options.maxIterations >= 1)) {
     throw new Error(`the bootstrap needs at least one iteration, got ${options.maxIterations}`);
   }
-  // Start: the lowest-density fraction α (a density threshold found as the α-quantile of log p).
-  const sortedLogP = Float64Array.from(logPData).sort();
-  const start = sortedLogP[Math.max(0, Math.ceil(options.alpha * data.count) - 1)];
-  let removed = Uint8Array.from(logPData, (l) => (l <= start ? 1 : 0));
+  let removed = options.start ? checkedStart(options.start, data.count) : lowestDensityStart(logPData, options.alpha);
   const iterations: BootstrapIteration[] = [];
   let fitted: M | null = null;
   for (let iteration = 1; iteration <= options.maxIterations; iteration++) {
