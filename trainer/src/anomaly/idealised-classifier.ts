@@ -11,9 +11,14 @@
 // pairs whose data sides are the two ends of one permutation (the two halves when `dataFraction` is ½), so every
 // event sits on the data side of one bag of each pair. The score is the logit of the bags' mean probability
 // (each bag itself the ensemble of its lowest-validation-loss epochs, docs/classifier.md).
+//
+// The classifier of each bag is an MLP or boosted decision trees (`kind: 'bdt'`): tree ensembles learn the small
+// signal over-density from few events more reliably (Finke et al., PRD 109 (2024) 034033); docs/anomaly.md
+// compares the two on the real data.
 import { Rng } from '@flowscan/runtime';
-import { classifierScorer } from '../classifier/export.ts';
-import { type ClassifierOptions, type TrainedClassifier, trainClassifier } from '../classifier/train.ts';
+import type { BoostedTreesOptions } from '../classifier/boosted-trees.ts';
+import { type AnyClassifier, type ClassifierKind, scorerOf, trainChosenClassifier, trainingLength } from '../classifier/kinds.ts';
+import type { ClassifierOptions } from '../classifier/train.ts';
 import { type AnomalyEvents, countSignal, filterEvents } from './events.ts';
 
 export interface BaggedClassifierOptions {
@@ -21,7 +26,11 @@ export interface BaggedClassifierOptions {
   bags: number;
   /** Fraction of the training events on the data side of each bag, in (0, 1). */
   dataFraction: number;
+  /** The MLP's settings (kind 'mlp'). */
   classifier: Pick<ClassifierOptions, 'hidden' | 'maxEpochs' | 'ensemble' | 'batchSize' | 'patience'> & Partial<Pick<ClassifierOptions, 'learningRate'>>;
+  /** 'bdt': boosted decision trees with `boostedTrees` (defaults: DEFAULT_BOOSTED_TREES_OPTIONS) instead of the MLP. Default 'mlp'. */
+  kind?: ClassifierKind;
+  boostedTrees?: Partial<BoostedTreesOptions>;
   seed: number;
   threads: number;
 }
@@ -30,7 +39,7 @@ export interface Bag {
   /** Indices into the training events: the data side, and the reference (background events only). */
   data: Uint32Array;
   reference: Uint32Array;
-  model: TrainedClassifier;
+  model: AnyClassifier;
 }
 
 function checkOptions(o: BaggedClassifierOptions): void {
@@ -81,14 +90,14 @@ export async function idealisedClassifierScores(
       return filterEvents(training, (i) => keep[i] === 1);
     };
     const data = pick(split.data);
-    const { model } = await trainClassifier({ x: pick(split.reference).x }, { x: data.x }, {
-      ...options.classifier,
+    const choice = options.kind === 'bdt' ? { kind: 'bdt' as const, options: options.boostedTrees ?? {} } : { kind: 'mlp' as const, options: options.classifier };
+    const model = await trainChosenClassifier({ x: pick(split.reference).x }, { x: data.x }, choice, {
       features,
       classes: ['labelled background', 'data'],
       seed: options.seed + 1 + r,
       threads: options.threads,
     });
-    const scorer = await classifierScorer(model);
+    const scorer = await scorerOf(model);
     try {
       // The probability from the logit in float64: the graph's float32 probability rounds to 1 sooner.
       const { logit } = await scorer.score(test.x, test.count);
@@ -96,7 +105,7 @@ export async function idealisedClassifierScores(
     } finally {
       await scorer.release();
     }
-    say(`  idealised classifier bag ${r + 1}/${options.bags}: data ${data.count} events (${countSignal(data)} signal) against ${split.reference.length} labelled background events, ${model.provenance.epochs} epochs`);
+    say(`  idealised classifier bag ${r + 1}/${options.bags}: data ${data.count} events (${countSignal(data)} signal) against ${split.reference.length} labelled background events, ${trainingLength(model)}`);
     bags.push({ ...split, model });
   }
   return { scores: meanProbability.map((p) => Math.log(p) - Math.log1p(-p)), bags };

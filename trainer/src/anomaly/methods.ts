@@ -7,10 +7,12 @@
 //   bootstrap          −log λ(x) = log p(x|data) − log p(x|bkg), p(x|bkg) from Tan's bootstrap (bootstrap.ts),
 //                      re-fitted with the removed events at weight 0 (density.ts weightedRefit)
 //   supervised         a classifier of signal-only events against labelled background: the upper bound
+//                      (both classifiers: MLPs, or boosted decision trees with classifierKind 'bdt')
 //   idealised-classifier  classifiers of data against labelled background (CWoLa with a perfect background
 //                      sample), bagged over random splits of the training events into a data side and a disjoint
 //                      reference (idealised-classifier.ts)
-import { classifierScorer, trainClassifier } from '../classifier/index.ts';
+import type { BoostedTreesOptions } from '../classifier/boosted-trees.ts';
+import { type ClassifierKind, scorerOf, trainChosenClassifier } from '../classifier/kinds.ts';
 import type { ClassifierOptions } from '../classifier/train.ts';
 import type { FlowConfig } from '../flows/config.ts';
 import type { TrainOptions } from '../train/train.ts';
@@ -37,6 +39,9 @@ export interface MethodSettings {
   ensemble: number;
   bootstrap: { alpha: number; maxIterations: number; tolerance: number };
   classifier: Pick<ClassifierOptions, 'hidden' | 'maxEpochs' | 'ensemble' | 'batchSize' | 'patience'>;
+  /** The supervised and idealised classifiers: MLPs with `classifier` (default) or boosted trees with `boostedTrees`. */
+  classifierKind?: ClassifierKind;
+  boostedTrees?: Partial<BoostedTreesOptions>;
   /** Bags of the idealised classifier (an even number: idealised-classifier.ts). */
   idealisedBags: number;
   threads: number;
@@ -103,13 +108,13 @@ export async function runMethods(split: LhcoSrSplit, settings: MethodSettings, s
   lap('bootstrap');
 
   const classifier = async (background: AnomalyEvents, other: AnomalyEvents, s: number): Promise<Float64Array> => {
-    const { model } = await trainClassifier({ x: background.x }, { x: other.x }, {
-      ...settings.classifier,
+    const choice = settings.classifierKind === 'bdt' ? { kind: 'bdt' as const, options: settings.boostedTrees ?? {} } : { kind: 'mlp' as const, options: settings.classifier };
+    const model = await trainChosenClassifier({ x: background.x }, { x: other.x }, choice, {
       features: training.features.map((name) => ({ name, unit: '' })),
       seed: s,
       threads: settings.threads,
     });
-    const scorer = await classifierScorer(model);
+    const scorer = await scorerOf(model);
     try {
       return Float64Array.from((await scorer.score(test.x, test.count)).logit);
     } finally {
@@ -118,7 +123,15 @@ export async function runMethods(split: LhcoSrSplit, settings: MethodSettings, s
   };
   scores.supervised = await classifier(backgroundOnly(training), split.extraSignal, seed + 2);
   lap('supervised');
-  const idealisedClassifier = await idealisedClassifierScores(training, test, { bags: settings.idealisedBags, dataFraction: 0.5, classifier: settings.classifier, seed: seed + 3, threads: settings.threads }, say);
+  const idealisedClassifier = await idealisedClassifierScores(training, test, {
+      bags: settings.idealisedBags,
+      dataFraction: 0.5,
+      classifier: settings.classifier,
+      ...(settings.classifierKind ? { kind: settings.classifierKind } : {}),
+      ...(settings.boostedTrees ? { boostedTrees: settings.boostedTrees } : {}),
+      seed: seed + 3,
+      threads: settings.threads,
+    }, say);
   scores['idealised-classifier'] = idealisedClassifier.scores;
   lap('idealised-classifier');
 

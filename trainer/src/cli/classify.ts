@@ -8,6 +8,10 @@ import { CLASSIFIER_ACTIVATIONS, type ClassifierActivation } from '../classifier
 import { type ClassEvents, type ClassifierOptions, DEFAULT_CLASSIFIER_OPTIONS, trainClassifier } from '../classifier/train.ts';
 import { saveClassifier } from '../classifier/export.ts';
 import { kFoldScores } from '../classifier/kfold.ts';
+import { DEFAULT_BOOSTED_TREES_OPTIONS, trainBoostedTrees } from '../classifier/boosted-trees.ts';
+import { saveBoostedTrees } from '../classifier/boosted-trees-export.ts';
+import { MAX_BINS } from '../classifier/binning.ts';
+import { CLASSIFIER_KINDS, type ClassifierKind, trainingLength } from '../classifier/kinds.ts';
 import { writeScoreReport } from '../report/scores.ts';
 import { type ReportFigure, type ReportSection, buildReport } from '../report/html.ts';
 import { writeFigure } from '../report/render.ts';
@@ -28,11 +32,17 @@ interface ClassifyTrainCliOptions extends EventSourceCliOptions {
   features: string[];
   units: Record<string, string>;
   weights?: string;
+  classifier: ClassifierKind;
   hidden: number[];
   activation: ClassifierActivation;
   epochs: number;
   batchSize: number;
-  lr: number;
+  lr?: number;
+  iterations: number;
+  leaves: number;
+  minLeaf: number;
+  l2: number;
+  bins: number;
   validation: number;
   patience: number;
   ensemble: number;
@@ -108,7 +118,7 @@ const minBackgroundOption = (command: Command): Command =>
   command.option('--min-background <n>', 'max SIC only where at least n background events pass (25: a 20 % error on ε_B)', integerOption('--min-background', 1), 25);
 
 export function register(program: Command): void {
-  const classify = program.command('classify').description('Binary classifiers (MLP) of signal against background events, exported to ONNX.');
+  const classify = program.command('classify').description('Binary classifiers (MLP or boosted decision trees) of signal against background events, exported to ONNX.');
 
   const train = classify
     .command('train')
@@ -118,14 +128,20 @@ export function register(program: Command): void {
     .requiredOption('--features <names>', 'feature columns, comma-separated (the exported graph reads them in this order)', listOption)
     .option('--units <pairs>', 'units, e.g. "mjj=TeV,mj1=TeV"', pairsOption, {})
     .option('--weights <column>', 'per-event weight column (both files)')
+    .option('--classifier <kind>', `mlp: a multilayer perceptron; bdt: gradient-boosted decision trees (docs/classifier.md)`, choiceOption('--classifier', CLASSIFIER_KINDS), 'mlp')
     .option('--hidden <widths>', 'hidden layer widths, comma-separated', widthsOption, DEFAULT_CLASSIFIER_OPTIONS.hidden)
     .option('--activation <name>', `activation: ${CLASSIFIER_ACTIVATIONS.join(' | ')}`, choiceOption('--activation', CLASSIFIER_ACTIVATIONS), DEFAULT_CLASSIFIER_OPTIONS.activation)
     .option('--epochs <n>', 'maximum epochs', integerOption('--epochs', 1, 100000), DEFAULT_CLASSIFIER_OPTIONS.maxEpochs)
     .option('--batch-size <n>', 'events per mini-batch', integerOption('--batch-size', 1, 1 << 20), DEFAULT_CLASSIFIER_OPTIONS.batchSize)
-    .option('--lr <rate>', 'Adam learning rate', numberOption('--lr', (n) => n > 0 && n < 1, 'in (0, 1)'), DEFAULT_CLASSIFIER_OPTIONS.learningRate)
+    .option('--lr <rate>', `learning rate: Adam's (mlp, default ${DEFAULT_CLASSIFIER_OPTIONS.learningRate}) or the boosting shrinkage (bdt, default ${DEFAULT_BOOSTED_TREES_OPTIONS.learningRate})`, numberOption('--lr', (n) => n > 0 && n < 1, 'in (0, 1)'))
+    .option('--iterations <n>', 'bdt: boosting iterations at most (one tree each)', integerOption('--iterations', 1, 100000), DEFAULT_BOOSTED_TREES_OPTIONS.maxIterations)
+    .option('--leaves <n>', 'bdt: leaves per tree at most (grown leaf-wise)', integerOption('--leaves', 2, 4096), DEFAULT_BOOSTED_TREES_OPTIONS.maxLeafNodes)
+    .option('--min-leaf <n>', 'bdt: training events per leaf at least', integerOption('--min-leaf', 1), DEFAULT_BOOSTED_TREES_OPTIONS.minSamplesLeaf)
+    .option('--l2 <lambda>', 'bdt: L2 penalty on leaf values', numberOption('--l2', (n) => n >= 0, '≥ 0'), DEFAULT_BOOSTED_TREES_OPTIONS.l2)
+    .option('--bins <n>', `bdt: quantile bins per feature (≤ ${MAX_BINS})`, integerOption('--bins', 2, MAX_BINS), DEFAULT_BOOSTED_TREES_OPTIONS.maxBins)
     .option('--validation <fraction>', 'held-out fraction of each class', numberOption('--validation', (n) => n > 0 && n < 0.9, 'in (0, 0.9)'), DEFAULT_CLASSIFIER_OPTIONS.validationFraction)
     .option('--patience <epochs>', 'early-stopping patience', integerOption('--patience', 1), DEFAULT_CLASSIFIER_OPTIONS.patience)
-    .option('--ensemble <n>', 'average the networks of the n epochs with the lowest validation loss (CATHODE: 10)', integerOption('--ensemble', 1), DEFAULT_CLASSIFIER_OPTIONS.ensemble)
+    .option('--ensemble <n>', 'mlp: average the networks of the n epochs with the lowest validation loss (CATHODE: 10); bdt: average n boosted models, each on its own training/validation split', integerOption('--ensemble', 1), DEFAULT_CLASSIFIER_OPTIONS.ensemble)
     .option('--no-balance', 'keep the classes\u2019 own total weights (default: scale them to equal totals)')
     .option('--folds <k>', 'k-fold: train k classifiers, score every event with the one that left it out (scores.csv)', integerOption('--folds', 2, 255))
     .option('--seed <n>', 'random seed', integerOption('--seed', 0), DEFAULT_CLASSIFIER_OPTIONS.seed)
@@ -140,9 +156,11 @@ export function register(program: Command): void {
 Examples:
   flowscan classify train --signal sig.csv --background bkg.csv --features mj1,dmj,tau21_1,tau21_2 --out runs/clf
   flowscan classify train --signal data.csv --background samples.csv --features mj1,dmj,tau21_1,tau21_2 \\
-    --ensemble 10 --folds 5 --out runs/cathode        # held-out scores of every event in runs/cathode/scores.csv`,
+    --ensemble 10 --folds 5 --out runs/cathode        # held-out scores of every event in runs/cathode/scores.csv
+  flowscan classify train --classifier bdt --ensemble 10 --signal sig.csv --background bkg.csv --features mj1,dmj,tau21_1,tau21_2 --out runs/bdt`,
     )
-    .action(async (o: ClassifyTrainCliOptions) => {
+    .action(async (o: ClassifyTrainCliOptions, command: Command) => {
+      checkKindOptions(o.classifier, command);
       const columns = [...o.features, ...(o.weights ? [o.weights] : [])];
       const duplicate = columns.find((c, i) => columns.indexOf(c) !== i);
       if (duplicate) throw new Error(`column "${duplicate}" is named twice in --features/--weights`);
@@ -157,7 +175,7 @@ Examples:
         activation: o.activation,
         maxEpochs: o.epochs,
         batchSize: o.batchSize,
-        learningRate: o.lr,
+        learningRate: o.lr ?? DEFAULT_CLASSIFIER_OPTIONS.learningRate,
         validationFraction: o.validation,
         patience: o.patience,
         ensemble: o.ensemble,
@@ -166,6 +184,25 @@ Examples:
         threads: o.threads,
         dataFiles: [...o.background, ...o.signal],
       };
+      if (o.classifier === 'bdt') {
+        const bar = progressBar('boost', o.iterations * o.ensemble);
+        const model = trainBoostedTrees(background, signal, {
+          ...options,
+          learningRate: o.lr ?? DEFAULT_BOOSTED_TREES_OPTIONS.learningRate,
+          maxIterations: o.iterations,
+          maxLeafNodes: o.leaves,
+          minSamplesLeaf: o.minLeaf,
+          l2: o.l2,
+          maxBins: o.bins,
+          onIteration: (k, r) => bar.update(k * o.iterations + r.epoch, { model: k + 1, loss: r.trainLoss.toFixed(4), 'val loss': r.validationLoss.toFixed(4) }),
+        });
+        bar.stop();
+        await saveBoostedTrees(model, o.out, o.name);
+        const mean = model.members.reduce((a, m) => a + m.validationLoss, 0) / model.members.length;
+        process.stdout.write(`${trainingLength(model)}: mean validation cross-entropy ${mean.toFixed(4)} nats/event\nexported ${join(o.out, 'manifest.json')}\n`);
+        if (o.report) process.stdout.write(`wrote ${await writeTrainingReport(o.report, [model.members[0].history], o)}\n`);
+        return;
+      }
       if (o.folds === undefined) {
         const { bar, onEpoch } = epochBar('classify', o.epochs);
         const { model, history } = await trainClassifier(background, signal, { ...options, onEpoch });
@@ -259,6 +296,22 @@ Examples:
       await classifier.release();
     }
   });
+}
+
+/** Options of one classifier kind given on the command line for the other are refused, not ignored. */
+const KIND_OPTIONS: Record<ClassifierKind, string[]> = {
+  mlp: ['hidden', 'activation', 'epochs', 'batchSize', 'threads', 'folds'],
+  bdt: ['iterations', 'leaves', 'minLeaf', 'l2', 'bins'],
+};
+
+function checkKindOptions(kind: ClassifierKind, command: Command): void {
+  const other: ClassifierKind = kind === 'mlp' ? 'bdt' : 'mlp';
+  for (const key of KIND_OPTIONS[other]) {
+    if (command.getOptionValueSource(key) === 'cli') {
+      const flag = `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+      throw new Error(`${flag} is an option of --classifier ${other}${key === 'folds' ? ' (k-fold scoring trains networks)' : ''}; --classifier ${kind} does not read it`);
+    }
+  }
 }
 
 /** One row per event: its label (0 background, 1 signal), index within its class, fold and held-out scores. */

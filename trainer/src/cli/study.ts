@@ -1,6 +1,7 @@
 // `flowscan study toy|lhco`: reproduce a study of the paper end to end, with its report.
 import type { Command } from 'commander';
 import { BACKEND_CHOICES, type BackendChoice } from '../train/backend.ts';
+import { CLASSIFIER_KINDS, type ClassifierKind } from '../classifier/kinds.ts';
 import { choiceOption, integerOption } from './options.ts';
 
 interface StudyCliOptions {
@@ -16,6 +17,7 @@ interface StudyCliOptions {
   maps: boolean;
   fitStart: 'scan' | 'truth';
   dataSeed?: number;
+  classifier: ClassifierKind;
 }
 
 export function register(program: Command): void {
@@ -33,6 +35,7 @@ export function register(program: Command): void {
     .option('--no-maps', 'lhco: skip the ΔNLL maps (paper Fig. 7; more than half of the default scale\'s time), e.g. for a study over many seeds')
     .option('--fit-start <where>', 'lhco: start the fit at the best point of the coarse scan (as the paper) or at the truth, skipping the scan (bias studies over seeds, as toys do)', choiceOption('--fit-start', ['scan', 'truth'] as const), 'scan')
     .option('--data-seed <n>', 'lhco: seed of the pseudo-data (default: --seed, so that every seed is an independent pseudo-experiment)', integerOption('--data-seed', 0))
+    .option('--classifier <kind>', 'anomaly: the supervised and idealised classifiers, mlp or bdt (boosted decision trees)', choiceOption('--classifier', CLASSIFIER_KINDS), 'mlp')
     .option('--no-quantile', 'amplify: the flows map features by logit (probit for m_JJ) instead of Gauss-rank')
     .option('--models <dir>', 'toy: fit and report with models exported earlier (folder with toy-signal/ and toy-background/), no training')
     .addHelpText('after', '\nExamples:\n  flowscan study toy            # what `npm start` runs\n  flowscan study lhco --quick')
@@ -64,7 +67,7 @@ export function register(program: Command): void {
         );
       } else if (study === 'anomaly') {
         const { runAnomalyStudy } = await import('../study/anomaly.ts');
-        const result = await runAnomalyStudy({ scale, out, seed: o.seed, ...(o.data ? { dataDir: o.data } : {}) });
+        const result = await runAnomalyStudy({ scale, out, seed: o.seed, classifier: o.classifier, ...(o.data ? { dataDir: o.data } : {}) });
         process.stdout.write(`\nreport: ${result.reportPath}\nsummary: ${result.summaryPath}\n`);
       } else {
         const { runLhcoStudy } = await import('../study/lhco.ts');
