@@ -3,12 +3,13 @@
 // events, determinism given the seed, and the exported ONNX graph against the TypeScript evaluation.
 import test from 'ava';
 import { join } from 'node:path';
-import { Rng, aucWithError } from '@flowscan/runtime';
+import * as ortWeb from 'onnxruntime-web';
+import { ClassifierModel, Rng, aucWithError } from '@flowscan/runtime';
 import { loadClassifier } from '@flowscan/runtime/node';
 import erfc from '@stdlib/math-base-special-erfc';
 import { binOf, quantileEdges } from '../trainer/src/classifier/binning.ts';
 import { boostedTreesScores, trainBoostedTrees } from '../trainer/src/classifier/boosted-trees.ts';
-import { boostedTreesScorer, saveBoostedTrees } from '../trainer/src/classifier/boosted-trees-export.ts';
+import { boostedTreesScorer, exportBoostedTreesGraph, saveBoostedTrees } from '../trainer/src/classifier/boosted-trees-export.ts';
 import { temporaryFolder } from './helpers/temporary.ts';
 
 const folder = temporaryFolder('flowscan-bdt-');
@@ -89,7 +90,7 @@ test('training is deterministic given the seed; another seed changes the validat
   t.notDeepEqual(members[0].trees, members[1].trees, 'each model of the ensemble has its own training/validation split');
 });
 
-test('the ONNX graph scores as the TypeScript trees to float32 precision, also at the thresholds; it saves and loads', async (t) => {
+test('the ONNX graph scores as the TypeScript trees to float32 precision, also at the thresholds, in onnxruntime-node and onnxruntime-web (WASM); it saves and loads', async (t) => {
   const rng = new Rng(8);
   const model = trainBoostedTrees({ x: gaussian(rng, 3000, [0, 0, 0]) }, { x: gaussian(rng, 3000, [0.7, 0, -0.4]) }, { features: features(3), ensemble: 3, seed: 9, maxLeafNodes: 15 });
   const events = Array.from(gaussian(rng, 2000, [0.3, 0, -0.2]));
@@ -114,6 +115,13 @@ test('the ONNX graph scores as the TypeScript trees to float32 precision, also a
   const loaded = await loadClassifier(dir);
   t.deepEqual((await loaded.score(x, count)).logit, graph.logit);
   await loaded.release();
+  // The browser's runtime: standard ops only, so the WASM build runs the same graph.
+  ortWeb.env.wasm.numThreads = 1;
+  const { manifest: inMemory, bytes } = exportBoostedTreesGraph(model, 'web');
+  const web = await ClassifierModel.fromGraph(inMemory, bytes, ortWeb, ['wasm']);
+  const webScores = await web.score(x, count);
+  await web.release();
+  for (let i = 0; i < count; i++) t.true(Math.abs(webScores.logit[i] - reference.logit[i]) < 1e-5 * (1 + Math.abs(reference.logit[i])), `event ${i}: WASM logit ${webScores.logit[i]} against ${reference.logit[i]}`);
 });
 
 test('bad options are refused with the value and what was expected', (t) => {
