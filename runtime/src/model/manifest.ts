@@ -52,8 +52,11 @@ export interface ModelManifest {
   preprocessing: {
     supportMargin: number;
     logitEpsilon: number;
-    /** knots: the quantile map's x_0 = lo < … < x_K = hi, F̂(x_k) = k/K (the graphs hold them; recorded for readers). */
-    features: { lo: number; hi: number; map: 'logit' | 'probit' | 'quantile'; mean: number; std: number; knots?: number[] }[];
+    /**
+     * knots: the quantile map's x_0 = lo < … < x_K = hi, F̂(x_k) = k/K (the graphs hold them; recorded for readers).
+     * scaledBy: the parameter a feature is measured in units of (lo, hi and the map are of x/θ; `support` is physical).
+     */
+    features: { lo: number; hi: number; map: 'logit' | 'probit' | 'quantile'; mean: number; std: number; knots?: number[]; scaledBy?: string }[];
   };
   support?: [number, number][];
   graphs: {
@@ -101,6 +104,11 @@ export function validateManifest(json: unknown, source: string): ModelManifest {
   if (m.preprocessing.features.length !== m.features.length) {
     throw new Error(`${source}: preprocessing lists ${m.preprocessing.features.length} features, the model has ${m.features.length}`);
   }
+  m.preprocessing.features.forEach((p, d) => {
+    if (p.scaledBy !== undefined && !m.parameters.some((q) => q.name === p.scaledBy)) {
+      throw new Error(`${source}: feature ${m.features[d].name} is scaled by "${p.scaledBy}", which is not one of the parameters (${m.parameters.map((q) => q.name).join(', ') || 'none'})`);
+    }
+  });
   if (m.parameters.length > 0 && !m.graphs.log_prob_grad) {
     throw new Error(`${source}: a conditional model must export the log_prob_grad graph`);
   }

@@ -25,6 +25,7 @@ interface TrainCliOptions {
   support: Record<string, [number, number]>;
   margin: Record<string, number>;
   quantile: string[];
+  scaleBy: Record<string, string>;
   linearTheta?: boolean;
   weights?: string;
   flow: FlowKind;
@@ -140,6 +141,12 @@ export function register(program: Command): void {
       listOption,
       [],
     )
+    .option(
+      '--scale-by <pairs>',
+      'features measured in units of a parameter, e.g. "mjj=m_zprime": the flow models mjj/m_zprime (a mass peak near 1 at every θ) and log p gains −log m_zprime',
+      pairsOption,
+      {},
+    )
     .option('--weights <column>', 'per-event weight column')
     .option('--flow <kind>', `flow: ${FLOW_KINDS.join(' | ')}`, choiceOption('--flow', FLOW_KINDS), 'nsf')
     .option('--blocks <n>', 'transform blocks (default per flow)', integerOption('--blocks', 1, 64))
@@ -189,9 +196,10 @@ Example (the toy signal of the paper, §3.1):
     .action(async (o: TrainCliOptions) => {
       if (!o.resume && !o.force) await refuseFinishedModel(o.out);
       for (const p of o.logParams) if (!o.params.includes(p)) throw new Error(`--log-params names "${p}", which is not in --params (${o.params.join(', ') || 'none'})`);
-      for (const [option, named] of [['--support', Object.keys(o.support)], ['--margin', Object.keys(o.margin)], ['--quantile', o.quantile]] as const) {
+      for (const [option, named] of [['--support', Object.keys(o.support)], ['--margin', Object.keys(o.margin)], ['--quantile', o.quantile], ['--scale-by', Object.keys(o.scaleBy)]] as const) {
         for (const f of named) if (!o.features.includes(f)) throw new Error(`${option} names "${f}", which is not in --features (${o.features.join(', ')})`);
       }
+      for (const [f, p] of Object.entries(o.scaleBy)) if (!o.params.includes(p)) throw new Error(`--scale-by ${f}=${p}: "${p}" is not in --params (${o.params.join(', ') || 'none'})`);
       const columns = [...o.features, ...o.params, ...(o.weights ? [o.weights] : [])];
       const duplicate = columns.find((c, i) => columns.indexOf(c) !== i);
       if (duplicate) throw new Error(`column "${duplicate}" is named twice in --features/--params/--weights`);
@@ -218,6 +226,7 @@ Example (the toy signal of the paper, §3.1):
           ...(o.support[name] ? { support: o.support[name] } : {}),
           ...(o.margin[name] !== undefined ? { margin: o.margin[name] } : {}),
           ...(o.quantile.includes(name) ? { quantile: true } : {}),
+          ...(o.scaleBy[name] !== undefined ? { scaledBy: o.scaleBy[name] } : {}),
         })),
         params: o.params.map((name) => ({ name, unit: o.units[name] ?? '', logScale: o.logParams.includes(name) })),
         flow,

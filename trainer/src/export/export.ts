@@ -30,14 +30,14 @@ interface GraphPlan {
  * noise correlated through the shared θ-dependent knots (≈ 0.05 in the toy's NLL, 5 % of a Hessian column at its
  * σ); double costs about the same on one-feature spline flows and 2–3× on wide MLPs (docs/engine.md). They take events through the preprocessing bijection
  * (`preprocess_f64`), which does not depend on θ: a scan runs it once per dataset (it was half of the toy's
- * log-density cost). WebGPU has no float64 and keeps the float32 graphs on physical x.
+ * log-density cost); θ-scaled features pass it unchanged and are mapped in the batched graphs, at each θ. WebGPU has no float64 and keeps the float32 graphs on physical x.
  */
 function float64Plans(def: TrainedModel['definition']): GraphPlan[] {
   const D = def.features.length;
   const P = def.params.length;
   const f64 = <X extends object>(t: X): X & { dtype: 'float64' } => ({ ...t, dtype: 'float64' as const });
-  const y = f64({ name: 'y', shape: ['N', D], description: `events after the preprocessing bijection (output y of preprocess_f64)` });
-  const logDet = f64({ name: 'log_det', shape: ['N'], description: 'log|det| of the preprocessing per event (output log_det of preprocess_f64)' });
+  const y = f64({ name: 'y', shape: ['N', D], description: `events after the preprocessing bijection (output y of preprocess_f64; θ-scaled features still in physical units)` });
+  const logDet = f64({ name: 'log_det', shape: ['N'], description: 'log|det| of the preprocessing per event, θ-scaled features excluded (output log_det of preprocess_f64)' });
   const thetaK = f64({ name: 'theta', shape: ['K', P], description: `K parameter points [K, ${P}] evaluated against the same N events` });
   const logProbKN = f64({ name: 'log_prob', shape: ['K', 'N'], description: 'log p(x_i|θ_k), density in physical units' });
   const list: GraphPlan[] = [
@@ -129,6 +129,19 @@ export interface ExportOptions {
   description?: string;
 }
 
+/**
+ * Where each feature's density is defined, in physical units. A θ-scaled feature's support [lo, hi] is of x/θ_j, so
+ * in x it moves with θ: the manifest gives its union over the parameter's range, [lo·min θ_j, hi·max θ_j] (the
+ * graphs clamp an event outside the support at the θ it is evaluated at, as they do at any support edge).
+ */
+function physicalSupport(def: TrainedModel['definition']): [number, number][] {
+  return def.preprocessing.map((p) => {
+    if (p.scaledBy === undefined) return [p.lo, p.hi];
+    const [min, max] = def.params.find((q) => q.name === p.scaledBy)!.range;
+    return [Math.min(p.lo * min, p.lo * max), Math.max(p.hi * min, p.hi * max)];
+  });
+}
+
 /** Writes `outDir/manifest.json` and one .onnx file per graph; returns the manifest. */
 export async function exportModel(model: TrainedModel, outDir: string, options: ExportOptions): Promise<ModelManifest> {
   await mkdir(outDir, { recursive: true });
@@ -164,7 +177,7 @@ export async function exportModel(model: TrainedModel, outDir: string, options: 
     parameters: def.params.map((p) => ({ name: p.name, unit: p.unit, range: p.range, logScale: p.logScale })),
     flow: def.flow,
     preprocessing: { supportMargin: def.supportMargin, logitEpsilon: LOGIT_EPSILON, features: def.preprocessing },
-    support: def.preprocessing.map((p) => [p.lo, p.hi]),
+    support: physicalSupport(def),
     graphs,
     onnx: { opset: ONNX_OPSET, irVersion: ONNX_IR_VERSION },
     provenance: { ...model.provenance, exportedAt: new Date().toISOString() },

@@ -63,6 +63,12 @@ export interface FeaturePreprocessing {
    * of the training values in between); F̂ is linear between knots.
    */
   knots?: number[];
+  /**
+   * The parameter this feature is measured in units of: the flow sees x/θ_j (support, map and statistics are of
+   * the ratio) and log p gains −log θ_j. A resonance's mass peak then sits near 1 at every θ, so the networks learn
+   * one shape instead of placing a peak to a fraction of its width at each θ (issue 17); θ_j must be > 0.
+   */
+  scaledBy?: string;
 }
 
 export interface ModelDefinition {

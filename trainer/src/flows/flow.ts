@@ -4,7 +4,7 @@
 import { baseLogDensity } from './base.ts';
 import type { ModelDefinition } from './config.ts';
 import { type ConditionerLayout, conditioner } from './conditioner.ts';
-import { normaliseParameters, preprocessFromBase, preprocessToBase } from './preprocess.ts';
+import { normaliseParameters, preprocessFromBase, preprocessPerFeature, preprocessToBase } from './preprocess.ts';
 import { type ElementwiseTransform, affineTransform, rationalQuadraticSpline } from './transforms.ts';
 import type { GraphBuilder, T } from '../ir/graph.ts';
 
@@ -101,6 +101,41 @@ export interface FlowGraphs {
    * a scan computes them once per dataset instead of once per evaluation.
    */
   logProbPreprocessed(y: T, preLogDet: T, theta: T | null): T;
+  /**
+   * The part of the preprocessing that does not depend on θ, as `logProbPreprocessed` takes it: features scaled by
+   * a parameter pass through unchanged (their map needs θ) and add nothing to the log|det|.
+   */
+  preprocess(x: T): { y: T; logDet: T };
+}
+
+/** Smallest divisor a θ-scaled feature sees (θ ≤ 0 is outside every such model's range; this keeps it finite). */
+const SCALE_FLOOR = 1e-30;
+
+/**
+ * Features measured in units of a parameter (`scaledBy`): s(θ) [..., D] holds θ_j at such a feature and 1 elsewhere
+ * (θ times a 0/1 selection matrix, plus 1 at the unscaled features), so x/s is what the preprocessing maps and
+ * −Σ log s_d its log|det|. Null when no feature is scaled.
+ */
+function featureScaling(g: GraphBuilder, def: ModelDefinition): { isScaled: T; centre: T; scaleOf(theta: T): T } | null {
+  const scaledBy = def.preprocessing.map((p) => p.scaledBy);
+  if (scaledBy.every((name) => name === undefined)) return null;
+  const D = def.features.length;
+  const P = def.params.length;
+  const selection = new Float32Array(P * D);
+  scaledBy.forEach((name, d) => {
+    if (name === undefined) return;
+    const j = def.params.findIndex((p) => p.name === name);
+    if (j < 0) throw new Error(`feature "${def.features[d].name}" is scaled by "${name}", which is not a parameter (have: ${def.params.map((p) => p.name).join(', ')})`);
+    selection[j * D + d] = 1;
+  });
+  const select = g.constant(selection, [P, D]);
+  const unscaledOnes = g.constant(scaledBy.map((name) => (name === undefined ? 1 : 0)), [D]);
+  return {
+    isScaled: g.constant(scaledBy.map((name) => (name === undefined ? 0 : 1)), [D]),
+    // A point inside every feature's support, standing in for the unscaled features where only the scaled ones are mapped.
+    centre: g.constant(def.preprocessing.map((p) => (p.lo + p.hi) / 2), [D]),
+    scaleOf: (theta) => theta.maximum(SCALE_FLOOR).matmul(select).add(unscaledOnes),
+  };
 }
 
 /** Binds a model definition to a graph under construction. */
@@ -123,26 +158,54 @@ export function flowGraphs(g: GraphBuilder, def: ModelDefinition): FlowGraphs {
     }
     return { z, logDet };
   };
+  const scaling = featureScaling(g, def);
+  /** Physical x → the flow's input y and log|det| of the whole preprocessing, θ-scaled features included. */
+  const preprocessAt = (x: T, theta: T | null): { y: T; logDet: T } => {
+    if (!scaling) return preprocessToBase(g, def.preprocessing, x);
+    if (!theta) throw new Error('this flow has θ-scaled features: θ is required');
+    const s = scaling.scaleOf(theta);
+    const pre = preprocessToBase(g, def.preprocessing, x.div(s));
+    return { y: pre.y, logDet: pre.logDet.sub(s.log().sumLast()) };
+  };
   const toBase = (x: T, theta: T | null): { z: T; logDet: T } => {
-    const pre = preprocessToBase(g, def.preprocessing, x);
+    const pre = preprocessAt(x, theta);
     return blocksToBase(pre.y, pre.logDet, theta);
   };
   const logProbPreprocessed = (y: T, preLogDet: T, theta: T | null): T => {
-    const { z, logDet } = blocksToBase(y, preLogDet, theta);
+    let input = { y, logDet: preLogDet };
+    if (scaling) {
+      // y holds the θ-scaled features still in physical units (see `preprocess`): map them now, at each θ.
+      if (!theta) throw new Error('this flow has θ-scaled features: θ is required');
+      const s = scaling.scaleOf(theta);
+      const scaled = preprocessPerFeature(g, def.preprocessing, g.where(scaling.isScaled, y.div(s), scaling.centre));
+      input = {
+        y: g.where(scaling.isScaled, scaled.y, y),
+        logDet: preLogDet.add(g.where(scaling.isScaled, scaled.logDerivative, 0).sumLast()).sub(s.log().sumLast()),
+      };
+    }
+    const { z, logDet } = blocksToBase(input.y, input.logDet, theta);
     return baseLogDensity(def.flow.base, z).add(logDet);
   };
   return {
     toBase,
     logProbPreprocessed,
     logProb(x, theta) {
-      const pre = preprocessToBase(g, def.preprocessing, x);
-      return logProbPreprocessed(pre.y, pre.logDet, theta);
+      const { z, logDet } = toBase(x, theta);
+      return baseLogDensity(def.flow.base, z).add(logDet);
+    },
+    preprocess(x) {
+      if (!scaling) return preprocessToBase(g, def.preprocessing, x);
+      const mapped = preprocessPerFeature(g, def.preprocessing, g.where(scaling.isScaled, scaling.centre, x));
+      return { y: g.where(scaling.isScaled, x, mapped.y), logDet: g.where(scaling.isScaled, 0, mapped.logDerivative).sumLast() };
     },
     sample(z, theta) {
       const context = contextOf(theta);
       let y = z;
       for (let b = blocks.length - 1; b >= 0; b--) y = blocks[b].fromBase(y, context);
-      return preprocessFromBase(g, def.preprocessing, y);
+      const x = preprocessFromBase(g, def.preprocessing, y);
+      if (!scaling) return x;
+      if (!theta) throw new Error('this flow has θ-scaled features: θ is required');
+      return x.mul(scaling.scaleOf(theta));
     },
   };
 }

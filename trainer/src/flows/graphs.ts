@@ -1,7 +1,6 @@
 // The graphs built from one flow description: training (tfjs) and the exported ONNX graphs.
 import type { ModelDefinition } from './config.ts';
 import { flowGraphs } from './flow.ts';
-import { preprocessToBase } from './preprocess.ts';
 import { GraphBuilder, type ParamSpec, type T } from '../ir/graph.ts';
 import { vjp } from '../ir/vjp.ts';
 
@@ -43,10 +42,10 @@ export function logProbBatchGraph(def: ModelDefinition, events: EventInput = 'ph
   return { graph: g, outputs: { log_prob: batchedLogProb(g, def, events).logProb } };
 }
 
-/** The preprocessing bijection alone: x [N, D] → y [N, D] and its log|det| [N] (independent of θ). */
+/** The preprocessing bijection alone, the part independent of θ: x [N, D] → y [N, D] and its log|det| [N]. */
 export function preprocessGraph(def: ModelDefinition): BuiltGraph {
   const g = new GraphBuilder();
-  const { y, logDet } = preprocessToBase(g, def.preprocessing, g.input('x', ['N', def.features.length]));
+  const { y, logDet } = flowGraphs(g, def).preprocess(g.input('x', ['N', def.features.length]));
   return { graph: g, outputs: { y, log_det: logDet } };
 }
 

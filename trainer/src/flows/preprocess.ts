@@ -125,16 +125,10 @@ function quantileCdf(g: GraphBuilder, q: NonNullable<ReturnType<typeof quantileC
   return { u, v, logSlope: inSegment.mul(q.slope).sumLast().log() };
 }
 
-/**
- * Features → the flow's space, with log|det J| summed over features. Each feature is scaled to (0, 1) by its
- * support and mapped to the real line: by the logit (then standardised), or by the normal quantile Φ⁻¹, whose
- * Gaussian tails match the base's when the density stays finite at a hard edge of the support (a window).
- */
-export function preprocessToBase(g: GraphBuilder, pre: FeaturePreprocessing[], x: T): { y: T; logDet: T } {
+/** Per-feature log|dy_d/dx_d| without its constant part, and y: what both forms of the forward map share. */
+function preprocessCore(g: GraphBuilder, pre: FeaturePreprocessing[], x: T): { y: T; logDerivative: T } {
   const { lo, hi, width, mean, std, isProbit } = supportConstants(g, pre);
   const quantile = quantileConstants(g, pre);
-  // The quantile map's slope carries its own 1/width.
-  const constantLogDet = pre.reduce((s, p) => s - (p.map === 'quantile' ? 0 : Math.log(p.hi - p.lo)) - Math.log(p.std), 0);
   const u = x.sub(lo).div(width);
   const v = hi.sub(x).div(width);
   const logU = u.clamp(LOGIT_EPSILON, 1 - LOGIT_EPSILON).log();
@@ -151,9 +145,25 @@ export function preprocessToBase(g: GraphBuilder, pre: FeaturePreprocessing[], x
     if (cdf && quantile) probitLogDerivative = probitLogDerivative.add(g.where(quantile.isQuantile, cdf.logSlope, 0));
     logDerivative = g.where(isProbit, probitLogDerivative, logDerivative);
   }
-  const y = mapped.sub(mean).div(std);
-  const logDet = logDerivative.sumLast().add(constantLogDet);
-  return { y, logDet };
+  return { y: mapped.sub(mean).div(std), logDerivative };
+}
+
+/**
+ * Features → the flow's space, with log|det J| summed over features. Each feature is scaled to (0, 1) by its
+ * support and mapped to the real line: by the logit (then standardised), or by the normal quantile Φ⁻¹, whose
+ * Gaussian tails match the base's when the density stays finite at a hard edge of the support (a window).
+ */
+export function preprocessToBase(g: GraphBuilder, pre: FeaturePreprocessing[], x: T): { y: T; logDet: T } {
+  const { y, logDerivative } = preprocessCore(g, pre, x);
+  // The quantile map's slope carries its own 1/width.
+  const constantLogDet = pre.reduce((s, p) => s - (p.map === 'quantile' ? 0 : Math.log(p.hi - p.lo)) - Math.log(p.std), 0);
+  return { y, logDet: logDerivative.sumLast().add(constantLogDet) };
+}
+
+/** The same map with each feature's log|dy_d/dx_d| kept apart ([..., D]), for graphs that map some features elsewhere. */
+export function preprocessPerFeature(g: GraphBuilder, pre: FeaturePreprocessing[], x: T): { y: T; logDerivative: T } {
+  const { y, logDerivative } = preprocessCore(g, pre, x);
+  return { y, logDerivative: logDerivative.add(perFeature(g, pre, (p) => -(p.map === 'quantile' ? 0 : Math.log(p.hi - p.lo)) - Math.log(p.std))) };
 }
 
 export function preprocessFromBase(g: GraphBuilder, pre: FeaturePreprocessing[], y: T): T {

@@ -36,6 +36,12 @@ export interface VariableDeclaration {
    * is the declared window or the training range with its margin.
    */
   quantile?: boolean;
+  /**
+   * A parameter (by name) this feature is measured in units of: the flow models x/θ (its support, margin and map
+   * are of the ratio) and log p gains −log θ. For a mass peaking at a mass parameter, with a resolution relative to
+   * it, the ratio's shape hardly depends on θ: the flow need not place the peak at each θ (issue 17).
+   */
+  scaledBy?: string;
 }
 
 /** Builds row-major training arrays from named columns. */
@@ -73,7 +79,7 @@ export function trainingDataFromColumns(
   return data;
 }
 
-function columnRange(data: Float32Array, width: number, j: number): [number, number] {
+function columnRange(data: ArrayLike<number>, width: number, j: number): [number, number] {
   let lo = Infinity;
   let hi = -Infinity;
   for (let i = j; i < data.length; i += width) {
@@ -175,34 +181,43 @@ export function defineModel(
   });
   const segments = Math.min(QUANTILE_MAX_SEGMENTS, Math.max(2, Math.floor(data.count / QUANTILE_EVENTS_PER_SEGMENT)));
   const preprocessing: FeaturePreprocessing[] = featureVars.map((v, j) => {
-    const { support, margin: ownMargin, quantile } = features[j];
+    const { support, margin: ownMargin, quantile, scaledBy } = features[j];
     if (support && ownMargin !== undefined) {
       throw new Error(`feature "${v.name}": a declared support has no margin (its edges are the window's); give one or the other`);
     }
     const margin = ownMargin ?? supportMargin;
     if (!support && !(Number.isFinite(margin) && margin > 0)) throw new Error(`feature "${v.name}": the support margin must be a number > 0, got ${margin}`);
-    const [min, max] = v.range;
+    // The values the preprocessing sees: the feature, or its ratio to the parameter it is scaled by.
+    const values = Float64Array.from({ length: data.count }, (_, i) => data.features[i * D + j]);
+    if (scaledBy !== undefined) {
+      const k = paramVars.findIndex((p) => p.name === scaledBy);
+      if (k < 0) throw new Error(`feature "${v.name}" is scaled by "${scaledBy}", which is not a parameter of the model (have: ${paramVars.map((p) => p.name).join(', ') || 'none'})`);
+      if (support) throw new Error(`feature "${v.name}": a declared support is a window in physical units, a θ-scaled feature's support is of x/${scaledBy}; give one or the other`);
+      if (!(paramVars[k].range[0] > 0)) throw new Error(`feature "${v.name}" is scaled by "${scaledBy}", which must be > 0 in every training event (min ${paramVars[k].range[0]})`);
+      for (let i = 0; i < data.count; i++) values[i] /= data.params[i * P + k];
+    }
+    const scaling = scaledBy !== undefined ? { scaledBy } : {};
+    const [min, max] = scaledBy !== undefined ? columnRange(values, 1, 0) : v.range;
     const span = max > min ? max - min : Math.max(Math.abs(min), 1);
     if (quantile) {
       const window = support ? declaredSupport(data, D, j, v, support) : { lo: min - margin * span, hi: max + margin * span };
-      const values = Float64Array.from({ length: data.count }, (_, i) => data.features[i * D + j]);
       const knots = quantileKnots(values, data.weights, window.lo, window.hi, segments);
       // The support's ends as the float32 knots hold them, so the graph's clamp and its first and last knots agree.
-      return { lo: knots[0], hi: knots[segments], map: 'quantile', mean: 0, std: 1, knots };
+      return { lo: knots[0], hi: knots[segments], map: 'quantile', mean: 0, std: 1, knots, ...scaling };
     }
     if (support) return declaredSupport(data, D, j, v, support);
     const lo = min - margin * span;
     const hi = max + margin * span;
     let sum = 0;
     let sumSq = 0;
-    for (let i = j; i < data.features.length; i += D) {
-      const t = logit((data.features[i] - lo) / (hi - lo));
+    for (const value of values) {
+      const t = logit((value - lo) / (hi - lo));
       sum += t;
       sumSq += t * t;
     }
     const mean = sum / data.count;
     const std = Math.sqrt(Math.max(sumSq / data.count - mean * mean, 0)) || 1;
-    return { lo, hi, map: 'logit', mean, std };
+    return { lo, hi, map: 'logit', mean, std, ...scaling };
   });
   return { features: featureVars, params: paramVars, flow, preprocessing, supportMargin };
 }
