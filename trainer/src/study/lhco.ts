@@ -40,6 +40,12 @@ import { writeLhcoReport } from './lhco-report.ts';
  */
 export const LHCO_SIGNAL_FLOW_FEATURES = ['mj1', 'mj2', 'tau21j1', 'tau21j2', 'mjj'] as const;
 type SignalFlowFeature = (typeof LHCO_SIGNAL_FLOW_FEATURES)[number];
+/**
+ * The signal flow's masses in units of the parameter each peaks at: the detector response in the simulator is
+ * relative (m_J resolution 5.4 %, m_JJ 3.4 %; docs/lhco-simulator.md), so m_J1/m_X, m_J2/m_Y and m_J1J2/m_Z′ have
+ * nearly the same shape at every grid point.
+ */
+const LHCO_SIGNAL_MASS_SCALES = { mjj: 'm_zprime', mj1: 'm_x', mj2: 'm_y' } as const satisfies Partial<Record<SignalFlowFeature, (typeof LHCO_PARAMETERS)[number]>>;
 
 const FEATURE_UNITS: Record<LhcoFeature | SignalFlowFeature, string> = { mj1: 'GeV', dmj: 'GeV', mj2: 'GeV', tau21j1: '', tau21j2: '', mjj: 'GeV' };
 /** Cell-centred scan box: n points per axis at lo + (k + ½)(hi − lo)/n, as endpoints of a shrunk box. */
@@ -126,13 +132,18 @@ export function lhcoTrainingJob(which: 'signal' | 'background', scaleName: keyof
     label: 'signal flow',
     data: columns(simulateSelected(signalStream)),
     dataFiles: [`simulated: LHCO-like signal, ${scale.signalPerPoint} events per grid point (new ones every epoch) without m_Z′ = ${LHCO_INTERPOLATION_M_ZPRIME} GeV, ${window}, seed ${seed}`],
-    // The signal peak in m_JJ follows m_Z′, and only three m_Z′ are trained. A wide margin keeps the logit nearly
-    // linear over the window, so the peak moves nearly linearly in the flow's coordinate too; the linear θ path
-    // carries that motion, and the θ weight decay keeps the networks from bending it between the trained values:
-    // without both, the flow matched 3000, 3500 and 4500 GeV and its m_J1J2 median bulged by up to +49 GeV at
-    // 4000. The flow then leaks little outside the window it never saw events beyond (0.01 % at the pseudo-data's
-    // point, ≤ 1.3 % at m_Z′ = 3000 GeV with heavy X, where the low tail reaches the cut).
-    features: LHCO_SIGNAL_FLOW_FEATURES.map((name) => ({ name, unit: FEATURE_UNITS[name], ...(name === 'mjj' ? { margin: LHCO_SIGNAL_MJJ_MARGIN } : {}) })),
+    // Each mass in units of the parameter it peaks at (LHCO_SIGNAL_MASS_SCALES): the flow learns one peak shape near
+    // 1 instead of placing three peaks to a fraction of a GeV at every θ, and m_J1J2/m_Z′ at the untrained
+    // m_Z′ = 4000 GeV is the shape it saw at 3000, 3500 and 4500 (issue 17: seed 1's fitted m_Y went from −1.2σ to
+    // +0.5σ, its m_J1J2 KS at 4000 from 0.047 to 0.015). Before the scaling, the wide m_JJ margin (a nearly linear
+    // logit), the linear θ path and the θ weight decay were what kept the m_J1J2 median from bulging by up to +49 GeV
+    // at 4000; they stay, for the selection window's edges, which move with m_Z′ in the ratio.
+    features: LHCO_SIGNAL_FLOW_FEATURES.map((name) => ({
+      name,
+      unit: FEATURE_UNITS[name],
+      ...(name === 'mjj' ? { margin: LHCO_SIGNAL_MJJ_MARGIN } : {}),
+      ...(name in LHCO_SIGNAL_MASS_SCALES ? { scaledBy: LHCO_SIGNAL_MASS_SCALES[name as keyof typeof LHCO_SIGNAL_MASS_SCALES] } : {}),
+    })),
     params: LHCO_PARAMETERS.map((name) => ({ name, unit: 'GeV' })),
     flow: flow(true, LHCO_SIGNAL_SPLINE_BINS),
     // The simulator is cheap: every epoch sees a new sample of the same size at the same grid points.
@@ -169,7 +180,7 @@ export async function runLhcoStudy(o: LhcoStudyOptions): Promise<LhcoStudyResult
   await exportModel(trained.signal, modelDirs.signal, {
     name: 'lhco-signal',
     description:
-      `LHCO-like Z′ → X Y → (qq)(qq) signal: p(m_J1, m_J1 − m_J2, τ21(J1), τ21(J2), m_J1J2 | m_Z′, m_X, m_Y) on the (m_Z′, m_X, m_Y) grid ` +
+      `LHCO-like Z′ → X Y → (qq)(qq) signal: p(m_J1, m_J2, τ21(J1), τ21(J2), m_J1J2 | m_Z′, m_X, m_Y), masses in units of m_X, m_Y and m_Z′, on the (m_Z′, m_X, m_Y) grid ` +
       `without m_Z′ = ${LHCO_INTERPOLATION_M_ZPRIME} GeV, m_JJ ∈ [${LHCO_ANALYSIS_MJJ_WINDOW.join(', ')}] GeV (Saito et al. 2024, §3.2)`,
   });
   await exportModel(trained.background, modelDirs.background, {
