@@ -1,26 +1,12 @@
 // The flowscan command line end to end: help everywhere, a small simulate → train → export → scan chain whose
 // result validates against its schema, and errors a user can act on.
 import test from 'ava';
-import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { validateScanResult } from '@flowscan/runtime';
+import { flowscan } from './helpers/commands.ts';
 import { flowscanInProcess, flowscanRefusal } from './helpers/in-process.ts';
-
-const run = promisify(execFile);
-const CLI = join(import.meta.dirname, '..', 'trainer', 'bin', 'flowscan.js');
-
-async function flowscan(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run(process.execPath, [CLI, ...args], { maxBuffer: 1 << 26, env: { ...process.env, FORCE_COLOR: '0' } });
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const e = error as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
 
 let dir = '';
 test.before(async () => {

@@ -19,6 +19,8 @@ import { chromium } from 'playwright-core';
 import { MixtureLikelihood, Rng, fitLikelihood, formatEventsCsv } from '@flowscan/runtime';
 import { loadModel } from '@flowscan/runtime/node';
 import * as toy from '../trainer/src/data/toy.ts';
+import { buildIsFresh } from './helpers/build.ts';
+import { HANG_GUARD_MS, withinHangGuard } from './helpers/hang-guard.ts';
 
 const run = promisify(execFile);
 const REPO = resolve(import.meta.dirname, '..');
@@ -38,31 +40,9 @@ function chromiumPath(): string | null {
   }
 }
 
-/** Newest modification time (ms) of the files under `path` (a file or a folder); 0 when it does not exist. */
-async function newestChange(path: string): Promise<number> {
-  const info = await stat(path).catch(() => null);
-  if (!info) return 0;
-  if (!info.isDirectory()) return info.mtimeMs;
-  const entries = await readdir(path, { withFileTypes: true, recursive: true });
-  const times = await Promise.all(entries.filter((e) => e.isFile()).map(async (e) => (await stat(join(e.parentPath, e.name))).mtimeMs));
-  return Math.max(0, ...times);
-}
-
-/**
- * Whether the build is newer than everything it is built from: `npm test` builds just before ava, so this test
- * does not build a second time (~7 s of CPU); a source changed since (a single test run while editing) rebuilds.
- * The build removes dist/ first, so the oldest file it writes, runtime/dist/index.js, dates its start.
- */
-async function buildIsFresh(): Promise<boolean> {
-  const built = await stat(join(REPO, 'runtime', 'dist', 'index.js')).catch(() => null);
-  if (!built || !(await stat(join(REPO, 'trainer', 'dist', 'cli', 'main.js')).catch(() => null))) return false;
-  const inputs = ['runtime/src', 'trainer/src', 'schemas', 'scripts', 'package.json', 'runtime/package.json', 'trainer/package.json', 'runtime/tsconfig.build.json', 'tsconfig.json'];
-  const changes = await Promise.all(inputs.map((input) => newestChange(join(REPO, input))));
-  return Math.max(...changes) < built.mtimeMs;
-}
-
 test.before(async () => {
   work = await mkdtemp(join(tmpdir(), 'flowscan-package-'));
+  // `npm test` has just built; a build older than the sources (a single test run while editing) is rebuilt.
   if (!(await buildIsFresh())) await run('npm', ['run', 'build'], { cwd: REPO });
   const { stdout } = await run('npm', ['pack', './runtime', '--pack-destination', work, '--json'], { cwd: REPO });
   const tarball = join(work, (JSON.parse(stdout) as { filename: string }[])[0].filename);
@@ -256,8 +236,10 @@ browserTest('a browser page bundled against the installed package loads the mode
   const browser = await chromium.launch({ executablePath: chromiumPath()!, args: ['--headless', '--no-sandbox', '--disable-gpu'] });
   try {
     const page = await browser.newPage();
+    // The page's fit ends with window.result set; the limit only catches a hang.
+    page.setDefaultTimeout(HANG_GUARD_MS);
     await page.goto(`http://127.0.0.1:${port}/`);
-    await page.waitForFunction(() => (window as unknown as { result?: unknown }).result !== undefined, null, { timeout: 120_000 });
+    await page.waitForFunction(() => (window as unknown as { result?: unknown }).result !== undefined);
     const result = (await page.evaluate(() => (window as unknown as { result: unknown }).result)) as { nll: number; values: Record<string, number>; error?: string };
     t.is(result.error, undefined);
     const expected = await sourceFit();
@@ -289,17 +271,17 @@ test('flowscan web runs from the build with tsx and esbuild unresolvable (an ins
   child.stdout.on('data', (chunk: Buffer) => (output += chunk));
   child.stderr.on('data', (chunk: Buffer) => (output += chunk));
   try {
-    const url = await new Promise<string>((done, fail) => {
-      const timer = setTimeout(() => fail(new Error(`no page URL after 30 s:\n${output}`)), 30_000);
-      child.stdout.on('data', () => {
-        const found = /flowscan page: (\S+)/.exec(output);
-        if (found) {
-          clearTimeout(timer);
-          done(found[1]);
-        }
-      });
-      child.on('exit', (code) => fail(new Error(`flowscan web exited (${code}):\n${output}`)));
-    });
+    // The server's URL line, or its exit with what it wrote.
+    const url = await withinHangGuard(
+      () => `flowscan web printed no page URL:\n${output}`,
+      new Promise<string>((done, fail) => {
+        child.stdout.on('data', () => {
+          const found = /flowscan page: (\S+)/.exec(output);
+          if (found) done(found[1]);
+        });
+        child.on('exit', (code) => fail(new Error(`flowscan web exited (${code}):\n${output}`)));
+      }),
+    );
     for (const path of ['', 'app.js', 'worker.js', 'models/toy-signal/manifest.json']) t.is((await fetch(new URL(path, url))).status, 200, path);
     // The prebuilt page is the one `npm run build` wrote.
     t.deepEqual(new Uint8Array(await (await fetch(new URL('worker.js', url))).arrayBuffer()), new Uint8Array(await readFile(join(REPO, 'runtime', 'dist', 'web', 'worker.js'))));

@@ -4,11 +4,9 @@
 // exponential sample sit at its known quantiles, the sampler inverts the map, an exported flow's log p equals the
 // trainer's evaluation of the same IR and integrates to 1, and a flow trains with the map.
 import test from 'ava';
-import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { Rng } from '@flowscan/runtime';
 import { loadModel } from '@flowscan/runtime/node';
 import type { FeaturePreprocessing, ModelDefinition } from '../trainer/src/flows/config.ts';
@@ -19,6 +17,7 @@ import { exportModel } from '../trainer/src/export/export.ts';
 import { GraphBuilder } from '../trainer/src/ir/graph.ts';
 import { defineModel, quantileKnots, trainingDataFromColumns } from '../trainer/src/train/dataset.ts';
 import { trainFlow } from '../trainer/src/train/train.ts';
+import { flowscan } from './helpers/commands.ts';
 import { randomModel, runIr, runOnnx64 } from './helpers/flows.ts';
 import { useCpuBackend } from './helpers/tf.ts';
 
@@ -151,19 +150,20 @@ test('quantile preprocessing refuses a window the training data leave', (t) => {
 
 test('flowscan train --quantile: the exported manifest carries the map and its knots; a name not in --features is refused', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'flowscan-quantile-cli-'));
-  const cli = join(import.meta.dirname, '..', 'trainer', 'bin', 'flowscan.js');
-  const train = (args: string[]) => promisify(execFile)(process.execPath, [cli, 'train', ...args], { env: { ...process.env, FORCE_COLOR: '0' } });
+  const train = (args: string[]) => flowscan(['train', ...args]);
   try {
     const rng = new Rng(12);
     const csv = join(dir, 'exp.csv');
     await writeFile(csv, `x,y\n${Array.from({ length: 600 }, () => `${-Math.log(1 - rng.uniform())},${rng.uniform()}`).join('\n')}\n`);
-    await train(['--data', csv, '--features', 'x,y', '--quantile', 'x', '--flow', 'nsf-coupling', '--blocks', '1', '--hidden', '8', '--epochs', '1', '--engine', 'onnxruntime', '--out', join(dir, 'run'), '--export', 'exp']);
+    const trained = await train(['--data', csv, '--features', 'x,y', '--quantile', 'x', '--flow', 'nsf-coupling', '--blocks', '1', '--hidden', '8', '--epochs', '1', '--engine', 'onnxruntime', '--out', join(dir, 'run'), '--export', 'exp']);
+    t.is(trained.code, 0, trained.stderr);
     const manifest = JSON.parse(await readFile(join(dir, 'run', 'onnx', 'manifest.json'), 'utf8'));
     t.is(manifest.preprocessing.features[0].map, 'quantile');
     t.is(manifest.preprocessing.features[0].knots.length, 13, '600 events: 12 segments of 50');
     t.is(manifest.preprocessing.features[1].map, 'logit');
-    const refused = await train(['--data', csv, '--features', 'x', '--quantile', 'z', '--out', join(dir, 'never')]).then(() => null, (e: { stderr: string }) => e.stderr);
-    t.regex(refused ?? '', /--quantile names "z", which is not in --features \(x\)/);
+    const refused = await train(['--data', csv, '--features', 'x', '--quantile', 'z', '--out', join(dir, 'never')]);
+    t.not(refused.code, 0);
+    t.regex(refused.stderr, /--quantile names "z", which is not in --features \(x\)/);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

@@ -8,15 +8,14 @@ import { access, readdir, readFile, rm } from 'node:fs/promises';
 import { delimiter, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type ShardItem, mergeShards, shardFileName } from '../trainer/src/shards/shards.ts';
-import { FLOWSCAN_CLI, flowscan, runCommand } from './helpers/commands.ts';
+import { FLOWSCAN_CLI, flowscan, flowscanEnvironment, runCommand } from './helpers/commands.ts';
+import { HANG_GUARD_MS } from './helpers/hang-guard.ts';
 import { temporaryFolder } from './helpers/temporary.ts';
 
 const SBATCH_SCRIPT = join(import.meta.dirname, '..', 'trainer', 'batch', 'flowscan-array.sbatch');
 /** A small sharded run: 6 pseudo-experiments fitted with the shipped toy models, a few seconds per shard. */
 const SHARDED_RUN = ['toys', '--demo', '--toys', '6', '--events', '3000', '--threads', '1'];
 const SHARDS = 3;
-// Generous: the tasks take seconds alone, but share the cores with the rest of the test suite.
-const JOB_TIMEOUT_MS = 240_000;
 
 async function onPath(command: string): Promise<boolean> {
   for (const dir of (process.env.PATH ?? '').split(delimiter).filter(Boolean)) {
@@ -63,7 +62,8 @@ async function submit(indices: string, out: string): Promise<string> {
   const result = await runCommand(
     'sbatch',
     ['--parsable', `--array=${indices}`, `--output=${join(root(), 'slurm-%A_%a.out')}`, `--chdir=${root()}`, SBATCH_SCRIPT, ...SHARDED_RUN, '--out', out],
-    { env: { FLOWSCAN_SHARDS: String(SHARDS), FLOWSCAN_BIN: FLOWSCAN_CLI } },
+    // The tasks run flowscan as the test's own commands do: from the build when it is fresh (sbatch passes the environment on).
+    { env: { FLOWSCAN_SHARDS: String(SHARDS), FLOWSCAN_BIN: FLOWSCAN_CLI, ...(await flowscanEnvironment()) } },
   );
   if (result.code !== 0) throw new Error(`sbatch failed (${result.code}): ${result.stderr}`);
   return result.stdout.trim().split(';')[0];
@@ -79,18 +79,19 @@ interface ArrayTask {
 }
 
 /**
- * Waits until no task of the job is queued or running; then every task must have completed with exit code 0.
+ * Waits until no task of the job is queued or running (the tasks take seconds alone, but share the cores with the
+ * rest of the suite: only a hang is cut short); then every task must have completed with exit code 0.
  * Returns the tasks as the controller recorded them.
  */
 async function waitForJob(job: string, indices: number[]): Promise<ArrayTask[]> {
-  const deadline = Date.now() + JOB_TIMEOUT_MS;
+  const deadline = Date.now() + HANG_GUARD_MS;
   for (;;) {
     const queued = await runCommand('squeue', ['--noheader', `--jobs=${job}`, '--format=%i %T']);
     if (queued.code !== 0) throw new Error(`squeue failed: ${queued.stderr}`);
     if (queued.stdout.trim() === '') break;
     if (Date.now() > deadline) {
       await runCommand('scancel', [job]);
-      throw new Error(`job ${job} still queued or running after ${JOB_TIMEOUT_MS / 1000} s (cancelled): ${queued.stdout}`);
+      throw new Error(`job ${job} still queued or running after ${HANG_GUARD_MS / 1000} s (cancelled): ${queued.stdout}`);
     }
     await sleep(500);
   }
