@@ -53,4 +53,5 @@ test('classify train refuses options of the other classifier kind and unknown ki
   t.regex(await flowscanRefusal([...base, '--min-leaf', '5']), /--min-leaf is an option of --classifier bdt; --classifier mlp does not read it/);
   t.regex(await flowscanRefusal([...base, '--classifier', 'xgboost']), /--classifier.*xgboost/);
   t.regex(await flowscanRefusal([...base, '--classifier', 'bdt', '--bins', '300']), /--bins/);
+  t.regex(await flowscanRefusal(['study', 'anomaly', '--quick', '--classifier', 'forest']), /--classifier.*forest/);
 });
