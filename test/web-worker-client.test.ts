@@ -37,7 +37,8 @@ function fitWorker(fitMs: number, deaf: boolean): Behaviour {
     if (request.call === 'start') return reply({ id: request.id, kind: 'done', value: { started: true } });
     running = request.id;
     reply({ id: request.id, kind: 'progress', progress: { text: 'stage 1' } });
-    setTimeout(() => reply({ id: request.id, kind: 'done', value: 'fitted' }), fitMs);
+    // Unref: the stuck worker's answer (60 s) must not keep the test file's process alive after its tests end.
+    setTimeout(() => reply({ id: request.id, kind: 'done', value: 'fitted' }), fitMs).unref();
   };
 }
 
