@@ -8,19 +8,17 @@
 // pay for the deepest one, and the [N, group] index tensors stay small); each group's leaf values are summed per
 // model by a matmul with a 0/1 membership matrix. The outputs are those of the MLP classifier's graph: the
 // models' mean probability and its logit log Σσ(F_k) − log Σσ(−F_k), with log-sum-exp written out.
-import { createHash } from 'node:crypto';
 import onnxProto from 'onnx-proto';
 import type { onnx as OnnxTypes } from 'onnx-proto';
 import * as ort from 'onnxruntime-node';
 import { type ClassifierManifest, ClassifierModel, validateClassifierManifest } from '@flowscan/runtime';
 import { ONNX_IR_VERSION, ONNX_OPSET } from '../ir/onnx.ts';
 import type { TrainedBoostedTrees } from './boosted-trees.ts';
-import { writeClassifierFiles } from './export.ts';
+import { classifierGraphEntry, writeClassifierFiles } from './export.ts';
 import { type Tree, treeDepth } from './tree.ts';
 
 const { onnx } = onnxProto;
 const { DataType } = onnx.TensorProto;
-const GRAPH_FILE = 'classifier.onnx';
 /** Trees descended side by side in one group: bounds the [N, group] int64 node indices (N ≤ 32768 per runtime call). */
 const GROUP_SIZE = 64;
 
@@ -177,16 +175,7 @@ export function exportBoostedTreesGraph(model: TrainedBoostedTrees, name: string
       average: 'probability',
       validationLoss: model.members.reduce((a, m) => a + m.validationLoss, 0) / K,
     },
-    graph: {
-      file: GRAPH_FILE,
-      sha256: createHash('sha256').update(bytes).digest('hex'),
-      bytes: bytes.byteLength,
-      inputs: [{ name: 'x', shape: ['N', D], description: `events [N, ${D}] in physical units (${featureList})` }],
-      outputs: [
-        { name: 'probability', shape: ['N'], description: `P(${model.classes[1]} | x): the mean of the ${K} boosted models' σ(F_k)` },
-        { name: 'logit', shape: ['N'], description: 'log p/(1 − p) of the averaged probability p; with balanced classes an estimate of log p₁(x)/p₀(x)' },
-      ],
-    },
+    graph: classifierGraphEntry(bytes, D, featureList, `P(${model.classes[1]} | x): the mean of the ${K} boosted models' σ(F_k)`),
     onnx: { opset: ONNX_OPSET, irVersion: ONNX_IR_VERSION },
     provenance: {
       ...model.provenance,

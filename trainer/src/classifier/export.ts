@@ -41,20 +41,25 @@ export function exportClassifierGraph(model: TrainedClassifier, name: string, de
       average: 'probability',
       validationLoss: model.ensembleValidationLoss,
     },
-    graph: {
-      file: GRAPH_FILE,
-      sha256: createHash('sha256').update(bytes).digest('hex'),
-      bytes: bytes.byteLength,
-      inputs: [{ name: 'x', shape: ['N', D], description: `events [N, ${D}] in physical units (${featureList})` }],
-      outputs: [
-        { name: 'probability', shape: ['N'], description: `P(${model.classes[1]} | x): the mean of the ${K} networks' sigmoid outputs` },
-        { name: 'logit', shape: ['N'], description: 'log p/(1 − p) of the averaged probability p; with balanced classes an estimate of log p₁(x)/p₀(x)' },
-      ],
-    },
+    graph: classifierGraphEntry(bytes, D, featureList, `P(${model.classes[1]} | x): the mean of the ${K} networks' sigmoid outputs`),
     onnx: { opset: ONNX_OPSET, irVersion: ONNX_IR_VERSION },
     provenance: model.provenance,
   };
   return { manifest: validateClassifierManifest(JSON.parse(JSON.stringify(manifest)), `classifier "${name}"`), bytes };
+}
+
+/** The manifest's graph entry of a classifier (either kind): x [N, D] → probability [N] (described by the caller) and its logit. */
+export function classifierGraphEntry(bytes: Uint8Array, D: number, featureList: string, probability: string): ClassifierManifest['graph'] {
+  return {
+    file: GRAPH_FILE,
+    sha256: createHash('sha256').update(bytes).digest('hex'),
+    bytes: bytes.byteLength,
+    inputs: [{ name: 'x', shape: ['N', D], description: `events [N, ${D}] in physical units (${featureList})` }],
+    outputs: [
+      { name: 'probability', shape: ['N'], description: probability },
+      { name: 'logit', shape: ['N'], description: 'log p/(1 − p) of the averaged probability p; with balanced classes an estimate of log p₁(x)/p₀(x)' },
+    ],
+  };
 }
 
 /** Writes `dir/manifest.json` and `dir/classifier.onnx`; returns the manifest. */
