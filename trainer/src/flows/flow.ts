@@ -116,7 +116,7 @@ const SCALE_FLOOR = 1e-30;
  * (θ times a 0/1 selection matrix, plus 1 at the unscaled features), so x/s is what the preprocessing maps and
  * −Σ log s_d its log|det|. Null when no feature is scaled.
  */
-function featureScaling(g: GraphBuilder, def: ModelDefinition): { isScaled: T; centre: T; scaleOf(theta: T): T } | null {
+function featureScaling(g: GraphBuilder, def: ModelDefinition): { isScaled: T; centre: T; scaleOf(theta: T | null): T } | null {
   const scaledBy = def.preprocessing.map((p) => p.scaledBy);
   if (scaledBy.every((name) => name === undefined)) return null;
   const D = def.features.length;
@@ -134,7 +134,10 @@ function featureScaling(g: GraphBuilder, def: ModelDefinition): { isScaled: T; c
     isScaled: g.constant(scaledBy.map((name) => (name === undefined ? 0 : 1)), [D]),
     // A point inside every feature's support, standing in for the unscaled features where only the scaled ones are mapped.
     centre: g.constant(def.preprocessing.map((p) => (p.lo + p.hi) / 2), [D]),
-    scaleOf: (theta) => theta.maximum(SCALE_FLOOR).matmul(select).add(unscaledOnes),
+    scaleOf: (theta) => {
+      if (!theta) throw new Error('this flow has θ-scaled features: θ is required');
+      return theta.maximum(SCALE_FLOOR).matmul(select).add(unscaledOnes);
+    },
   };
 }
 
@@ -162,7 +165,6 @@ export function flowGraphs(g: GraphBuilder, def: ModelDefinition): FlowGraphs {
   /** Physical x → the flow's input y and log|det| of the whole preprocessing, θ-scaled features included. */
   const preprocessAt = (x: T, theta: T | null): { y: T; logDet: T } => {
     if (!scaling) return preprocessToBase(g, def.preprocessing, x);
-    if (!theta) throw new Error('this flow has θ-scaled features: θ is required');
     const s = scaling.scaleOf(theta);
     const pre = preprocessToBase(g, def.preprocessing, x.div(s));
     return { y: pre.y, logDet: pre.logDet.sub(s.log().sumLast()) };
@@ -175,7 +177,6 @@ export function flowGraphs(g: GraphBuilder, def: ModelDefinition): FlowGraphs {
     let input = { y, logDet: preLogDet };
     if (scaling) {
       // y holds the θ-scaled features still in physical units (see `preprocess`): map them now, at each θ.
-      if (!theta) throw new Error('this flow has θ-scaled features: θ is required');
       const s = scaling.scaleOf(theta);
       const scaled = preprocessPerFeature(g, def.preprocessing, g.where(scaling.isScaled, y.div(s), scaling.centre));
       input = {
@@ -203,9 +204,7 @@ export function flowGraphs(g: GraphBuilder, def: ModelDefinition): FlowGraphs {
       let y = z;
       for (let b = blocks.length - 1; b >= 0; b--) y = blocks[b].fromBase(y, context);
       const x = preprocessFromBase(g, def.preprocessing, y);
-      if (!scaling) return x;
-      if (!theta) throw new Error('this flow has θ-scaled features: θ is required');
-      return x.mul(scaling.scaleOf(theta));
+      return scaling ? x.mul(scaling.scaleOf(theta)) : x;
     },
   };
 }

@@ -148,6 +148,11 @@ function preprocessCore(g: GraphBuilder, pre: FeaturePreprocessing[], x: T): { y
   return { y: mapped.sub(mean).div(std), logDerivative };
 }
 
+/** log(hi − lo) of the scaling to (0, 1), a constant of the log-derivative; 0 for the quantile map, whose slope carries its own 1/width. */
+function logWidth(p: FeaturePreprocessing): number {
+  return p.map === 'quantile' ? 0 : Math.log(p.hi - p.lo);
+}
+
 /**
  * Features → the flow's space, with log|det J| summed over features. Each feature is scaled to (0, 1) by its
  * support and mapped to the real line: by the logit (then standardised), or by the normal quantile Φ⁻¹, whose
@@ -155,15 +160,14 @@ function preprocessCore(g: GraphBuilder, pre: FeaturePreprocessing[], x: T): { y
  */
 export function preprocessToBase(g: GraphBuilder, pre: FeaturePreprocessing[], x: T): { y: T; logDet: T } {
   const { y, logDerivative } = preprocessCore(g, pre, x);
-  // The quantile map's slope carries its own 1/width.
-  const constantLogDet = pre.reduce((s, p) => s - (p.map === 'quantile' ? 0 : Math.log(p.hi - p.lo)) - Math.log(p.std), 0);
+  const constantLogDet = pre.reduce((s, p) => s - logWidth(p) - Math.log(p.std), 0);
   return { y, logDet: logDerivative.sumLast().add(constantLogDet) };
 }
 
 /** The same map with each feature's log|dy_d/dx_d| kept apart ([..., D]), for graphs that map some features elsewhere. */
 export function preprocessPerFeature(g: GraphBuilder, pre: FeaturePreprocessing[], x: T): { y: T; logDerivative: T } {
   const { y, logDerivative } = preprocessCore(g, pre, x);
-  return { y, logDerivative: logDerivative.add(perFeature(g, pre, (p) => -(p.map === 'quantile' ? 0 : Math.log(p.hi - p.lo)) - Math.log(p.std))) };
+  return { y, logDerivative: logDerivative.add(perFeature(g, pre, (p) => -logWidth(p) - Math.log(p.std))) };
 }
 
 export function preprocessFromBase(g: GraphBuilder, pre: FeaturePreprocessing[], y: T): T {
