@@ -9,12 +9,16 @@ import { COMPONENTS, type ComponentName, type ModelPair, buildLikelihood, fitOpt
 import { type EnvironmentInfo, type LoadedModel, RunControl, configureOrt, loadFlowModel, wasmThreads } from './engine.ts';
 import { type CallName, FitCancelled, type FitJob, type FitOutcome, type LoadedModels, type ModelSpec, type Progress, type WorkerCalls, type WorkerReply, type WorkerRequest } from './protocol.ts';
 import { filesSource, urlSource } from './sources.ts';
+import { median } from '../stats/median.ts';
 
 /**
  * Point evaluations of the Hessian stage, per free parameter (central differences of the gradient graph, with a
  * retry at another step): the estimate's allowance for what comes after the minimisation.
  */
 const HESSIAN_POINTS_PER_PARAMETER = 4;
+/** The timing of a point before a fit: at most this many timed evaluations (at least two), none begun after this many seconds. */
+const PROBE_EVALUATIONS = 5;
+const PROBE_SECONDS = 1.5;
 
 const control = new RunControl();
 let environment: EnvironmentInfo | null = null;
@@ -57,8 +61,8 @@ async function loadModels(request: WorkerCalls['load-models']['request']): Promi
 }
 
 /**
- * The fit, the map and the prediction, with the expected duration announced first: one batched evaluation at
- * the start point gives the cost of a point on this machine and these events, times the points the fit plans
+ * The fit, the map and the prediction, with the expected duration announced first: batched evaluations at the
+ * box's centre give the cost of a point on this machine and these events, times the points the fit plans
  * (plannedFitPoints: the global search and each start's budget), the Hessian's, the background-only fit's and
  * the map's.
  */
@@ -77,14 +81,19 @@ async function fit(job: FitJob, progress: (p: Progress) => void): Promise<FitOut
   const probe = new Float64Array(batch * likelihood.dimension);
   for (let k = 0; k < probe.length; k++) probe[k] = 0.5 * (lower[k % likelihood.dimension] + upper[k % likelihood.dimension]);
   progress({ text: 'Timing the likelihood on these events…' });
-  // The second of two evaluations: the first also pays for onnxruntime's one-off allocations.
-  let secondsPerPoint = Infinity;
-  for (let k = 0; k < 2; k++) {
+  // The median of several timed evaluations after a first one: the first pays for onnxruntime's one-off
+  // allocations, and the next ones still run V8's baseline WebAssembly code until the optimised tier is compiled in
+  // the background, which takes longer under load (ten in a row in a loaded test run: 458, 233, 217, 267, 159, 171,
+  // 168, 121, 113, 126 ms). Timing the second alone announced 1.2–8 times the fit's duration from run to run.
+  const probeStart = performance.now();
+  const timed: number[] = [];
+  for (let k = 0; k <= PROBE_EVALUATIONS && (k <= 2 || performance.now() - probeStart < PROBE_SECONDS * 1000); k++) {
     const tProbe = performance.now();
     await likelihood.evaluate(probe, batch, true);
-    secondsPerPoint = (performance.now() - tProbe) / 1000 / batch;
+    if (k > 0) timed.push((performance.now() - tProbe) / 1000 / batch);
     await control.checkpoint();
   }
+  const secondsPerPoint = median(timed);
   const fitPoints = planned.total + HESSIAN_POINTS_PER_PARAMETER * likelihood.dimension;
   const points = fitPoints * (job.settings.significance ? 2 : 1) + (job.map ? job.map.points ** 2 : 0);
   const expectedSeconds = points * secondsPerPoint;

@@ -1,7 +1,7 @@
 // The LHCO-like study's interpolation check (paper Fig. 5): the signal flow's samples against the simulator at
 // every (m_X, m_Y) of the grid, at the m_Z′ left out of the training and at a trained one for reference, by
 // two-sample KS distance per feature and the shift of the m_J1J2 median.
-import { type FlowModel, type Rng, ksTwoSample } from '@flowscan/runtime';
+import { type FlowModel, type Rng, ksTwoSample, median } from '@flowscan/runtime';
 import { LHCO_FEATURES, LHCO_GRID, LHCO_M_ZPRIME_VALUES, type LhcoFeature } from '../data/lhco.ts';
 import { flowEvents, simulateSelectedSignal } from './lhco-data.ts';
 
@@ -40,12 +40,6 @@ function featureKsSummary(rows: Record<LhcoFeature, number>[]): Record<LhcoFeatu
     out[f] = { mean: meanOf(values), max: Math.max(...values) };
   }
   return out;
-}
-
-function median(values: ArrayLike<number>): number {
-  const sorted = Float64Array.from(values).sort();
-  const h = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[h] : 0.5 * (sorted[h - 1] + sorted[h]);
 }
 
 export interface PointComparison {
