@@ -22,10 +22,15 @@ import { useCpuBackend } from './helpers/tf.ts';
 
 test.before(useCpuBackend);
 
-/** Feature x0 in units of p0 ∈ [60, 120]: its support [0.3, 2.4] is of the ratio; x1 stays in GeV. */
-function scaledModel(kind: 'nsf' | 'maf' = 'nsf') {
+/**
+ * Feature x0 in units of p0 ∈ [60, 120]: its support [0.3, 2.4] is of the ratio, mapped by the logit or by a
+ * piecewise-linear CDF (knots bunched towards the low edge, as a sample's quantiles would be); x1 stays in GeV.
+ */
+function scaledModel(kind: 'nsf' | 'maf' = 'nsf', map: 'logit' | 'quantile' = 'logit') {
   const { def: base, weights } = randomModel(kind, 2, 2, 3);
-  const ratio = { lo: 0.3, hi: 2.4, map: 'logit' as const, mean: 0.2, std: 1.3 };
+  const segments = 12;
+  const knots = Array.from({ length: segments + 1 }, (_, k) => 0.3 + 2.1 * (k / segments) ** 1.5);
+  const ratio = map === 'logit' ? { lo: 0.3, hi: 2.4, map, mean: 0.2, std: 1.3 } : { lo: 0.3, hi: 2.4, map, mean: 0, std: 1, knots };
   const scaled: ModelDefinition = { ...base, preprocessing: [{ ...ratio, scaledBy: 'p0' }, base.preprocessing[1]] };
   const twin: ModelDefinition = { ...base, preprocessing: [ratio, base.preprocessing[1]] };
   return { scaled, twin, weights };
@@ -56,10 +61,10 @@ test('the change of variables: log p(x|θ) = log p_twin(x0/θ0, x1|θ) − log �
   t.true(worst < 2e-4, `max |log p − (log p_twin − log θ0)| = ${worst}`);
 });
 
-test('exported: float32 and float64 graphs match the IR, the θ-gradient matches finite differences, p integrates to 1 at two θ, samples round-trip', async (t) => {
+const exported = test.macro(async (t, map: 'logit' | 'quantile') => {
   const dir = await mkdtemp(join(tmpdir(), 'flowscan-scaled-'));
   try {
-    const { scaled, weights } = scaledModel('maf');
+    const { scaled, weights } = scaledModel('maf', map);
     const manifest = await exportModel({ definition: scaled, weights, history: [], provenance }, dir, { name: 'scaled-test' });
     t.is(manifest.preprocessing.features[0].scaledBy, 'p0');
     t.deepEqual(manifest.support![0], [0.3 * 60, 2.4 * 120], 'physical support: the ratio support over the parameter range');
@@ -135,6 +140,10 @@ test('exported: float32 and float64 graphs match the IR, the θ-gradient matches
     await rm(dir, { recursive: true, force: true });
   }
 });
+const exportedTitle = 'exported: float32 and float64 graphs match the IR, the θ-gradient matches finite differences, p integrates to 1 at two θ, samples round-trip';
+test(`${exportedTitle} (logit map)`, exported, 'logit');
+// The batched graphs map scaled features per θ, with one more axis than the training graph ([K, N, 1, D]).
+test(`${exportedTitle} (quantile map)`, exported, 'quantile');
 
 test('trained on a peak at x = m·(1 + 0.05 ε) for m ∈ {100, 200}, a scaled flow puts the peak at m = 150, which it never saw', async (t) => {
   const rng = new Rng(21);

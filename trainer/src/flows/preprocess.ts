@@ -117,7 +117,7 @@ function quantileConstants(g: GraphBuilder, pre: FeaturePreprocessing[]) {
  * one segment holding x (the indicator of [x_k, x_k+1) is a difference of two steps, the end segments open outwards).
  */
 function quantileCdf(g: GraphBuilder, q: NonNullable<ReturnType<typeof quantileConstants>>, x: T, lo: T, hi: T): { u: T; v: T; logSlope: T } {
-  const inside = x.maximum(lo).minimum(hi).unsqueeze(2);
+  const inside = x.maximum(lo).minimum(hi).unsqueeze(x.rank);
   const t = inside.sub(q.lower).div(q.width);
   const u = t.clamp(0, 1).sumLast().div(q.K);
   const v = g.scalar(1).sub(t).clamp(0, 1).sumLast().div(q.K);
