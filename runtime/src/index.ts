@@ -4,6 +4,7 @@ export * from './model/flow-model.ts';
 export * from './model/sample.ts';
 export * from './model/classifier.ts';
 export * from './random.ts';
+export * from './schema-validator.ts';
 export * from './data/csv.ts';
 export * from './data/npy.ts';
 export * from './data/byte-source.ts';

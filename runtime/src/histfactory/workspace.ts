@@ -2,8 +2,8 @@
 // schemas/histfactory-workspace.schema.json, their validation (ajv, then the checks a schema cannot express,
 // each naming the channel, sample and modifier at fault), builders for making a workspace in code, and
 // serialisation back to JSON. Browser-safe.
-import AjvModule from 'ajv';
 import schema from '../../../schemas/histfactory-workspace.schema.json' with { type: 'json' };
+import { schemaValidator } from '../schema-validator.ts';
 
 export interface NormFactorModifier { name: string; type: 'normfactor'; data: null }
 export interface ShapeFactorModifier { name: string; type: 'shapefactor'; data: null }
@@ -51,9 +51,7 @@ export interface Workspace {
   measurements: Measurement[];
 }
 
-const Ajv = AjvModule.default ?? AjvModule;
-const ajv = new Ajv({ allErrors: true, strict: false });
-const validateSchema = ajv.compile<Workspace>(schema);
+const workspaceSchema = schemaValidator<Workspace>(schema);
 
 /** "channels[1] 'control' → samples[0] 'background' → modifiers[2] 'bkg_norm'" for a JSON pointer into `root`. */
 export function describeLocation(root: unknown, pointer: string): string {
@@ -75,8 +73,9 @@ export function describeLocation(root: unknown, pointer: string): string {
  */
 export function parseWorkspace(json: unknown, source = 'workspace'): Workspace {
   const copy = JSON.parse(JSON.stringify(json)) as unknown;
-  if (!validateSchema(copy)) {
-    const problems = (validateSchema.errors ?? [])
+  if (!workspaceSchema.valid(copy)) {
+    const problems = workspaceSchema
+      .errors()
       .filter((e) => e.keyword !== 'if') // "must match then schema" repeats the specific error beside it
       .map((e) => {
         const allowed = e.keyword === 'enum' ? ` (${(e.params as { allowedValues: unknown[] }).allowedValues.join(', ')})` : '';

@@ -1,10 +1,10 @@
 // An exported binary classifier (flowscan classify train, or the trainer's trainClassifier) loaded into
 // onnxruntime, node or web: the manifest (schemas/classifier.schema.json) is validated, the graph's size, sha256,
 // inputs and outputs are checked, and events in physical units are scored in chunks. Browser-safe.
-import AjvModule from 'ajv';
 import type * as Ort from 'onnxruntime-common';
 import schema from '../../../schemas/classifier.schema.json' with { type: 'json' };
 import { type ModelSource, type OrtModule, sha256Hex } from './flow-model.ts';
+import { schemaValidator } from '../schema-validator.ts';
 
 export interface ClassifierFeature {
   name: string;
@@ -84,14 +84,12 @@ export interface ClassifierManifest {
   };
 }
 
-const Ajv = AjvModule.default ?? AjvModule;
-const validator = new Ajv({ allErrors: true, strict: false }).compile<ClassifierManifest>(schema);
+const manifestSchema = schemaValidator<ClassifierManifest>(schema);
 
 /** Validates a parsed classifier manifest; throws naming the source and every schema violation. */
 export function validateClassifierManifest(json: unknown, source: string): ClassifierManifest {
-  if (!validator(json)) {
-    const problems = (validator.errors ?? []).map((e) => `${e.instancePath || '(top level)'} ${e.message ?? ''}`.trim());
-    throw new Error(`${source} does not follow the classifier manifest schema: ${problems.join('; ')}`);
+  if (!manifestSchema.valid(json)) {
+    throw new Error(`${source} does not follow the classifier manifest schema: ${manifestSchema.problems().join('; ')}`);
   }
   const { ensemble } = json;
   if (ensemble.epochs.length !== ensemble.validationLosses.length) {

@@ -1,7 +1,7 @@
 // The model manifest: types that follow schemas/model.schema.json, and its validation (ajv).
-import AjvModule from 'ajv';
 import schema from '../../../schemas/model.schema.json' with { type: 'json' };
 import type { OnnxStructure } from './onnx-structure.ts';
+import { schemaValidator } from '../schema-validator.ts';
 
 export interface ManifestVariable {
   name: string;
@@ -88,14 +88,12 @@ export interface ModelManifest {
   outsideSupport: string;
 }
 
-const Ajv = AjvModule.default ?? AjvModule;
-const validator = new Ajv({ allErrors: true, strict: false }).compile<ModelManifest>(schema);
+const manifestSchema = schemaValidator<ModelManifest>(schema);
 
 /** Validates a parsed manifest; throws naming the source and every schema violation. */
 export function validateManifest(json: unknown, source: string): ModelManifest {
-  if (!validator(json)) {
-    const problems = (validator.errors ?? []).map((e) => `${e.instancePath || '(top level)'} ${e.message ?? ''}`.trim());
-    throw new Error(`${source} does not follow the model manifest schema: ${problems.join('; ')}`);
+  if (!manifestSchema.valid(json)) {
+    throw new Error(`${source} does not follow the model manifest schema: ${manifestSchema.problems().join('; ')}`);
   }
   const m = json;
   m.parameters.forEach((p) => {

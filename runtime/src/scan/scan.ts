@@ -1,7 +1,6 @@
 // A scan request run end to end: validate it, build the likelihood over the resident events, fit, add the
 // ΔNLL maps, and return a result that follows schemas/scan-result.schema.json. Browser-safe: models and
 // events come in through the caller (Node: files; browser: fetch or picked files).
-import AjvModule from 'ajv';
 import requestSchema from '../../../schemas/scan-request.schema.json' with { type: 'json' };
 import resultSchema from '../../../schemas/scan-result.schema.json' with { type: 'json' };
 import type { MinimizeMethod } from '../fit/minimize.ts';
@@ -12,6 +11,7 @@ import { DEFAULT_MEMORY_BUDGET, type GaussianConstraint, MixtureLikelihood, type
 import { type SandwichErrors, sandwichErrors } from '../likelihood/sandwich.ts';
 import type { EventSourceOptions } from '../data/event-table.ts';
 import { applyEventCounts } from '../likelihood/yields.ts';
+import { schemaValidator } from '../schema-validator.ts';
 
 export interface ScanRequest {
   /** The event file and, for formats that need them, where its table is (see EventSourceOptions). */
@@ -66,19 +66,13 @@ export interface ScanResultFile {
   };
 }
 
-const Ajv = AjvModule.default ?? AjvModule;
-const ajv = new Ajv({ allErrors: true, strict: false, useDefaults: true });
-const validateRequestSchema = ajv.compile<ScanRequest>(requestSchema);
-const validateResultSchema = ajv.compile<ScanResultFile>(resultSchema);
-
-function schemaProblems(errors: typeof validateRequestSchema.errors): string {
-  return (errors ?? []).map((e) => `${e.instancePath || '(top level)'} ${e.message ?? ''}`.trim()).join('; ');
-}
+const requestValidator = schemaValidator<ScanRequest>(requestSchema, { useDefaults: true });
+const resultValidator = schemaValidator<ScanResultFile>(resultSchema);
 
 /** Validates a parsed request and fills in its defaults; throws naming every problem. */
 export function validateScanRequest(json: unknown, source: string): ScanRequest {
   const copy = JSON.parse(JSON.stringify(json)) as unknown;
-  if (!validateRequestSchema(copy)) throw new Error(`${source} does not follow the scan request schema: ${schemaProblems(validateRequestSchema.errors)}`);
+  if (!requestValidator.valid(copy)) throw new Error(`${source} does not follow the scan request schema: ${requestValidator.problems().join('; ')}`);
   const r = copy;
   const names = r.components.map((c) => c.name);
   const dup = names.find((n, i) => names.indexOf(n) !== i);
@@ -89,8 +83,8 @@ export function validateScanRequest(json: unknown, source: string): ScanRequest 
 }
 
 export function validateScanResult(result: ScanResultFile): void {
-  if (!validateResultSchema(JSON.parse(JSON.stringify(result)))) {
-    throw new Error(`internal error: the scan result does not follow its schema: ${schemaProblems(validateResultSchema.errors)}`);
+  if (!resultValidator.valid(JSON.parse(JSON.stringify(result)))) {
+    throw new Error(`internal error: the scan result does not follow its schema: ${resultValidator.problems().join('; ')}`);
   }
 }
 

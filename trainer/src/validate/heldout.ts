@@ -4,8 +4,7 @@
 // files of a point should have mean 0 and width 1 (and cover ±1σ 68 % of the time) if the flows are right there.
 import { readFile, stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import AjvModule from 'ajv';
-import { type FlowModel, type ScanRequest, fitLikelihood, requestLikelihood, sandwichErrors, yieldName } from '@flowscan/runtime';
+import { type FlowModel, type ScanRequest, fitLikelihood, requestLikelihood, sandwichErrors, schemaValidator, yieldName } from '@flowscan/runtime';
 import designSchema from '../../../schemas/validate-design.schema.json' with { type: 'json' };
 import { readColumns } from '../cli/train.ts';
 import { type FlowFitValues, type ParameterAxis, flowFitValues } from './fits.ts';
@@ -47,8 +46,7 @@ interface HeldOutFit {
 }
 export type HeldOutItem = HeldOutItemBase & (HeldOutFit | { failure: string });
 
-const Ajv = AjvModule.default ?? AjvModule;
-const validateDesignSchema = new Ajv({ allErrors: true, strict: false }).compile<HeldOutDesign>(designSchema);
+const designValidator = schemaValidator<HeldOutDesign>(designSchema);
 
 /** Reads and checks a design file against schemas/validate-design.schema.json; errors name the file and every problem. */
 export async function readHeldOutDesign(path: string): Promise<HeldOutDesign> {
@@ -64,8 +62,8 @@ export async function readHeldOutDesign(path: string): Promise<HeldOutDesign> {
   } catch (error) {
     throw new Error(`validation design ${path} is not valid JSON (${(error as Error).message})`);
   }
-  if (!validateDesignSchema(json)) {
-    const problems = (validateDesignSchema.errors ?? []).map((e) => {
+  if (!designValidator.valid(json)) {
+    const problems = designValidator.errors().map((e) => {
       const where = e.instancePath || '(top level)';
       const extra = e.keyword === 'additionalProperties' ? ` ("${(e.params as { additionalProperty: string }).additionalProperty}")` : '';
       return `${where} ${e.message ?? ''}${extra}`;
