@@ -74,11 +74,19 @@ const CONTENT_TYPES: Record<string, string> = {
 /** Paths (relative to the repository) of modules that must never reach the browser bundle. */
 const NODE_ONLY = [/(^|\/)runtime\/src\/node\//, /(^|\/)onnxruntime-node\//, /^node:/, /(^|\/)trainer\//];
 
+export interface BundleInputs {
+  app: string[];
+  worker: string[];
+}
+
 export interface WebBundle {
   /** Page files by URL path: index.html, style.css, app.js, worker.js and their .map files. */
   files: Map<string, Uint8Array>;
-  /** Every module esbuild put into app.js (paths relative to the repository). */
-  inputs: string[];
+  /**
+   * The modules esbuild put into each script (paths relative to the repository): the page's main thread (app.js)
+   * and its fit worker (worker.js), so a test can see that the fits and onnxruntime-web are only in the worker.
+   */
+  inputs: BundleInputs;
 }
 
 /** Bundles the page (runtime/src/web/main.ts, worker.ts and everything they import) for browsers, in memory. */
@@ -103,13 +111,17 @@ export async function bundleWebApp(): Promise<WebBundle> {
     metafile: true,
     logLevel: 'silent',
   });
-  const inputs = Object.keys(result.metafile.inputs);
-  const leaked = inputs.filter((path) => NODE_ONLY.some((pattern) => pattern.test(path)));
+  const leaked = Object.keys(result.metafile.inputs).filter((path) => NODE_ONLY.some((pattern) => pattern.test(path)));
   if (leaked.length > 0) throw new Error(`internal error: the browser bundle would include Node-only modules: ${leaked.join(', ')}`);
   const files = new Map<string, Uint8Array>();
   for (const out of result.outputFiles) files.set(basename(out.path), out.contents);
   for (const name of ['index.html', 'style.css']) files.set(name, new Uint8Array(await readFile(join(WEB_SOURCE, name))));
-  return { files, inputs };
+  const scriptInputs = (name: string): string[] => {
+    const output = Object.entries(result.metafile.outputs).find(([path]) => basename(path) === name);
+    if (!output) throw new Error(`internal error: esbuild wrote no ${name}`);
+    return Object.keys(output[1].inputs);
+  };
+  return { files, inputs: { app: scriptInputs('app.js'), worker: scriptInputs('worker.js') } };
 }
 
 /** The page to serve: prebuilt when running from the build, bundled from the sources otherwise. */
@@ -121,7 +133,7 @@ export async function webApp(): Promise<WebBundle> {
     });
   const files = new Map<string, Uint8Array>();
   for (const name of PREBUILT_FILES) files.set(name, new Uint8Array(await read(name)));
-  return { files, inputs: JSON.parse(new TextDecoder().decode(await read(PREBUILT_INPUTS))) as string[] };
+  return { files, inputs: JSON.parse(new TextDecoder().decode(await read(PREBUILT_INPUTS))) as BundleInputs };
 }
 
 /** Absolute paths of onnxruntime-web's run-time files, from the same installed package that was bundled. */
@@ -182,7 +194,7 @@ export interface WebServer {
   port: number;
   modelsDir: string;
   /** The modules bundled into the page. */
-  bundleInputs: string[];
+  bundleInputs: BundleInputs;
   close(): Promise<void>;
 }
 
