@@ -42,7 +42,7 @@ test('the figures compile without warnings and render; log λ⁻¹ outliers fall
   for (let i = 0; i < logPBackground.length; i += 100) logPBackground[i] = -300;
   const curves = [{ label: 'a', metrics }, { label: 'b', metrics: scoreMetrics(score.map((s) => -s), label) }];
   for (const spec of [rocFigure(curves, 'ROC'), sicFigure(curves, 'SIC'), densityPlaneFigure(logPBackground, logPData, label, 'plane'), logPVersusInverseLambdaFigure(logPBackground, logPData, label, 'λ')]) {
-    t.deepEqual(compileSpec(spec).warnings, []);
+    t.deepEqual((await compileSpec(spec)).warnings, []);
     t.true(svgToPng(await renderSvg(spec)).length > 1000, 'renders to PNG');
   }
   const spec = logPVersusInverseLambdaFigure(logPBackground, logPData, label, 'λ') as unknown as { layer: { encoding: { x: { scale: { domain: number[] } } } }[] };

@@ -119,7 +119,7 @@ function parseSvg(svg: string): { width: number; height: number; texts: string[]
 
 /** Renders a spec to SVG and PNG (scale 2), checks both, and keeps them under outDir. */
 async function renderAndCheck(t: import('ava').ExecutionContext, name: string, spec: VegaLiteSpec) {
-  t.deepEqual(compileSpec(spec).warnings, [], `${name}: Vega-Lite compiler warnings`);
+  t.deepEqual((await compileSpec(spec)).warnings, [], `${name}: Vega-Lite compiler warnings`);
   const { svgPath, pngPath } = await writeFigure(outDir, name, spec);
   const svg = readFileSync(svgPath, 'utf8');
   const parsed = parseSvg(svg);

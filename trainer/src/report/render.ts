@@ -6,8 +6,8 @@ import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Resvg } from '@resvg/resvg-js';
-import * as vega from 'vega';
-import { compile, type TopLevelSpec } from 'vega-lite';
+import type { Spec as VegaSpec } from 'vega';
+import type { TopLevelSpec } from 'vega-lite';
 
 /**
  * Any Vega-Lite top-level spec as a plain object, such as the figure builders of
@@ -20,13 +20,18 @@ export interface VegaLiteSpec {
 const DEJAVU_DIRS = ['/usr/share/fonts/truetype/dejavu', '/usr/share/fonts/dejavu', '/usr/share/fonts/TTF'];
 
 export interface CompiledFigure {
-  vega: vega.Spec;
+  vega: VegaSpec;
   /** Vega-Lite compiler warnings (e.g. an encoding it had to drop); empty for a clean spec. */
   warnings: string[];
 }
 
-/** Vega-Lite → Vega, collecting the compiler's warnings instead of printing them. */
-export function compileSpec(spec: VegaLiteSpec): CompiledFigure {
+/**
+ * Vega-Lite → Vega, collecting the compiler's warnings instead of printing them. Vega-Lite and Vega are loaded on
+ * the first figure, not with this module: their d3 and geo-projection modules (~350) were most of what every
+ * `flowscan` start loaded, and most commands draw nothing.
+ */
+export async function compileSpec(spec: VegaLiteSpec): Promise<CompiledFigure> {
+  const { compile } = await import('vega-lite');
   const warnings: string[] = [];
   let level = 0;
   const logger = {
@@ -87,7 +92,8 @@ function dejavuTextWidth(item: TextItem, text: unknown): number {
 }
 
 export async function renderSvg(spec: VegaLiteSpec): Promise<string> {
-  const { vega: vegaSpec } = compileSpec(spec);
+  const { vega: vegaSpec } = await compileSpec(spec);
+  const vega = await import('vega');
   // Vega's hook for custom text measurement in headless rendering (used the same way by vl-convert);
   // vega's type declarations do not list it.
   (vega as unknown as { textMetrics: { width: typeof dejavuTextWidth } }).textMetrics.width = dejavuTextWidth;
