@@ -5,7 +5,7 @@
 // Poisson toys the median Z equals the Asimov Z, and without signal Z > 1 as often as the ½χ²₀ + ½χ²₁ law of q0
 // says (15.9 %).
 import test from 'ava';
-import { Rng, cholesky, choleskyInverse } from '@flowscan/runtime';
+import { Rng, cholesky, choleskyInverse, median } from '@flowscan/runtime';
 import { type BumpHuntOptions, DijetBumpModel, bumpHunt, fitBump, histogram, significanceAfterCuts, thresholdForEfficiency } from '../trainer/src/anomaly/bump-hunt.ts';
 
 const OPTIONS: BumpHuntOptions = { range: [2600, 5000], bins: 48, sqrtS: 13000, signal: { mass: 3500, sigma: 150 }, backgroundParameters: 4 };
@@ -53,11 +53,6 @@ function waldQ0(b: Float64Array, s: number, P: 3 | 4): number {
   });
   return (s * s) / choleskyInverse(cholesky(fisher, n)!, n)[n * n - 1];
 }
-
-const median = (values: number[]): number => {
-  const sorted = [...values].sort((a, b) => a - b);
-  return (sorted[(sorted.length - 1) >> 1] + sorted[sorted.length >> 1]) / 2;
-};
 
 for (const P of [3, 4] as const) {
   test(`Asimov data, ${P} background parameters: the injected yield, q0 below the known-background value and equal to Wald's`, async (t) => {

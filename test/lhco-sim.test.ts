@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Rng } from '../runtime/src/random.ts';
 import { ksOneSample } from '../runtime/src/stats/ks.ts';
+import { median } from '../runtime/src/stats/median.ts';
 import { LHCO_SR_DATA_DIR, calibrateLhco } from '../trainer/src/data/calibrate.ts';
 import {
   LHCO_BACKGROUND_MJJ_RANGE,
@@ -15,10 +16,6 @@ import {
   simulateLhcoSignalTraining,
 } from '../trainer/src/data/lhco.ts';
 
-const median = (x: ArrayLike<number>): number => {
-  const s = Float64Array.from(x).sort();
-  return s[Math.floor(s.length / 2)];
-};
 const mean = (x: ArrayLike<number>): number => {
   let s = 0;
   for (let i = 0; i < x.length; i++) s += x[i];
