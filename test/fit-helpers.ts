@@ -105,3 +105,17 @@ export function bisect(fn: (x: number) => number, a: number, b: number): number 
 }
 
 export const f64 = (values: readonly number[]) => Float64Array.from(values);
+
+/** Central differences (f(x + h_j) − f(x − h_j)) / 2h_j of an objective, every shifted point in one batched call. */
+export async function centralDifferences(objective: BatchObjective, point: Float64Array, steps: readonly number[]): Promise<Float64Array> {
+  const P = point.length;
+  const shifted = new Float64Array(2 * P * P);
+  for (let j = 0; j < P; j++) {
+    for (const [side, sign] of [[0, -1], [1, 1]]) {
+      shifted.set(point, (2 * j + side) * P);
+      shifted[(2 * j + side) * P + j] += sign * steps[j];
+    }
+  }
+  const { values } = await objective.evaluate(shifted, 2 * P, false);
+  return Float64Array.from({ length: P }, (_, j) => (values[2 * j + 1] - values[2 * j]) / (2 * steps[j]));
+}

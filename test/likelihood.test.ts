@@ -7,21 +7,12 @@ import { join } from 'node:path';
 import { type FloatArray, type FlowModel, MixtureLikelihood, Rng, fitLikelihood, likelihoodMap2d, nllMap2d } from '@flowscan/runtime';
 import { loadModel } from '@flowscan/runtime/node';
 import { exportModel } from '../trainer/src/export/export.ts';
-import type { TrainedModel } from '../trainer/src/train/saved-model.ts';
-import { randomModel } from './helpers/flows.ts';
+import { centralDifferences } from './fit-helpers.ts';
+import { asTrained, randomModel } from './helpers/flows.ts';
 
 let dir = '';
 let signal: FlowModel;
 let background: FlowModel;
-
-function trained(m: ReturnType<typeof randomModel>): TrainedModel {
-  return {
-    definition: m.def,
-    weights: m.weights,
-    history: [],
-    provenance: { dataHash: '0'.repeat(64), dataFiles: [], events: 10, trainingEvents: 9, validationEvents: 1, epochs: 1, bestEpoch: 1, validationLoss: 0, backend: 'cpu', seed: 1, date: '2026-11-23', trainer: 'test' },
-  };
-}
 
 test.before(async () => {
   dir = await mkdtemp(join(tmpdir(), 'flowscan-likelihood-'));
@@ -29,8 +20,8 @@ test.before(async () => {
   const s = randomModel('nsf', 1, 2, 21);
   const b = randomModel('nsf', 1, 1, 22);
   b.def.params[0].name = 'tau';
-  await exportModel(trained(s), join(dir, 'signal'), { name: 'signal' });
-  await exportModel(trained(b), join(dir, 'background'), { name: 'background' });
+  await exportModel(asTrained(s), join(dir, 'signal'), { name: 'signal' });
+  await exportModel(asTrained(b), join(dir, 'background'), { name: 'background' });
   signal = await loadModel(join(dir, 'signal'), { ep: 'cpu' });
   background = await loadModel(join(dir, 'background'), { ep: 'cpu' });
 });
@@ -99,18 +90,9 @@ test('gradient equals central differences of the NLL (fixed fractions and extend
     const point = mode === 'extended' ? Float64Array.of(85, 0.02, 95, 500, 1500) : Float64Array.of(85, 0.02, 95);
     const { gradients } = await L.evaluate(point, 1, true);
     const steps = mode === 'extended' ? [0.05, 1e-4, 0.05, 1, 1] : [0.05, 1e-4, 0.05];
-    // All shifted points in one batched call.
-    const P = point.length;
-    const shifted = new Float64Array(2 * P * P);
-    for (let j = 0; j < P; j++) {
-      for (const [side, sign] of [[0, -1], [1, 1]]) {
-        shifted.set(point, (2 * j + side) * P);
-        shifted[(2 * j + side) * P + j] += sign * steps[j];
-      }
-    }
-    const { values } = await L.evaluate(shifted, 2 * P, false);
-    for (let j = 0; j < P; j++) {
-      const finite = (values[2 * j + 1] - values[2 * j]) / (2 * steps[j]);
+    const differences = await centralDifferences(L, point, steps);
+    for (let j = 0; j < point.length; j++) {
+      const finite = differences[j];
       t.true(Math.abs(gradients![j] - finite) <= 1e-2 * Math.max(1, Math.abs(finite)), `${mode} ${L.freeNames[j]}: ${gradients![j]} vs ${finite}`);
     }
   }

@@ -5,6 +5,7 @@ import { type FlowKind, type ModelDefinition, flowConfig } from '../../trainer/s
 import { initialWeights, parameterSpecs } from '../../trainer/src/flows/graphs.ts';
 import type { GraphBuilder, T } from '../../trainer/src/ir/graph.ts';
 import { evaluateGraph } from '../../trainer/src/ir/tfjs.ts';
+import type { TrainedModel } from '../../trainer/src/train/saved-model.ts';
 import { emitOnnx } from '../../trainer/src/ir/onnx.ts';
 import * as ort from 'onnxruntime-node';
 
@@ -42,6 +43,16 @@ export function randomModel(kind: FlowKind, D: number, P: number, seed = 1): { d
   // (while log p stays in the range of trained models, where float32 resolves it to 1e-5).
   for (const [name, w] of weights) if (name.includes('head') || name.includes('theta')) for (let i = 0; i < w.length; i++) w[i] = (2 * rng.uniform() - 1) * 0.4;
   return { def, weights };
+}
+
+/** A random model as the trainer's output, with placeholder provenance, for exportModel. */
+export function asTrained(m: ReturnType<typeof randomModel>): TrainedModel {
+  return {
+    definition: m.def,
+    weights: m.weights,
+    history: [],
+    provenance: { dataHash: '0'.repeat(64), dataFiles: [], events: 10, trainingEvents: 9, validationEvents: 1, epochs: 1, bestEpoch: 1, validationLoss: 0, backend: 'cpu', seed: 1, date: '2026-11-23', trainer: 'test' },
+  };
 }
 
 /** Draws N events inside the support, some within 0.5 GeV of its edges. */

@@ -6,6 +6,9 @@
 // responsibilities r_kic = f_c p_c / Σ_c' f_c' p_c' as event weights:
 //   ∂(−log L)/∂θ_c = −Σ_i w_i r_kic ∂ log p_c(x_i|θ_c)/∂θ_c.
 // Gaussian constraints (auxiliary measurements μ_j ± σ_j of free parameters) add Σ_j (θ_j − μ_j)² / (2σ_j²).
+// A component may be an ensemble of M flows of the same features and parameters (trainings that differ in seed):
+// its density is their mean, p_c = (1/M) Σ_m p_cm, so each member enters the sums above as a term of coefficient
+// f_c/M (or ν_c/M) with the component's θ_c; the members' θ-gradients add up in θ_c with their own responsibilities.
 import type * as Ort from 'onnxruntime-common';
 import type { BatchObjective, Bounds } from '../fit/objective.ts';
 import type { FloatArray, FlowModel, Precision, ResidentEvents } from '../model/flow-model.ts';
@@ -15,7 +18,12 @@ import type { ScoreChunk } from './sandwich.ts';
 export interface ComponentSpec {
   /** Name of the process, e.g. "signal". */
   name: string;
-  model: FlowModel;
+  /**
+   * The component's flow, or an ensemble: flows with the same features and parameters (e.g. trained with different
+   * seeds), whose mean density is the component's, p_c = (1/M) Σ_m p_m. An ensemble averages out the training noise
+   * of a single flow, which can be as large as the statistical error of a fit to 10^5 events.
+   */
+  model: FlowModel | readonly FlowModel[];
   /** Fixed fraction f_c (fixed-fraction mode); fractions must sum to 1. */
   fraction?: number;
   /** Renames of the model's parameters, e.g. { tau: 'tau_bkg' }, to keep names unique across components. */
@@ -69,9 +77,12 @@ export interface ParameterInfo {
   fixed: number | null;
 }
 
+/** One flow of the likelihood: a component, or one member of an ensemble component (which share name, θ and yield). */
 interface Component {
   name: string;
   model: FlowModel;
+  /** The member's share of its component's coefficient: 1/M in an ensemble of M flows, 1 otherwise. */
+  share: number;
   /** Indices of this component's parameters in the full parameter vector. */
   parameterIndex: number[];
   /** Index of this component's yield parameter (extended mode). */
@@ -152,16 +163,39 @@ function checkConstraints(parameters: readonly ParameterInfo[], constraints: Rec
   return checked;
 }
 
-/** Each component's (renamed) θ as parameters of the likelihood, then the yields in extended mode. */
+/** The flows of a component: its model, or the members of its ensemble. */
+export function componentModels(c: Pick<ComponentSpec, 'model'>): readonly FlowModel[] {
+  return c.model instanceof Array ? c.model : [c.model as FlowModel];
+}
+
+/** Checks that an ensemble's members can share a component: the same features and the same parameters, ranges included. */
+function checkEnsemble(name: string, members: readonly FlowModel[]): void {
+  if (members.length === 0) throw new Error(`component "${name}" has an empty ensemble: give at least one model`);
+  const [first, ...rest] = members;
+  const parameters = (m: FlowModel) => m.manifest.parameters.map((p) => `${p.name} [${p.unit}] in [${p.range.join(', ')}]${p.logScale ? ' (log10)' : ''}`).join('; ');
+  for (const m of rest) {
+    if (m.featureNames.join(',') !== first.featureNames.join(',')) {
+      throw new Error(`the ensemble of component "${name}" mixes features: ${first.name} has (${first.featureNames.join(', ')}), ${m.name} has (${m.featureNames.join(', ')}); members must model the same features in the same order`);
+    }
+    if (parameters(m) !== parameters(first)) {
+      throw new Error(`the ensemble of component "${name}" mixes parameters: ${first.name} has ${parameters(first) || 'none'}, ${m.name} has ${parameters(m) || 'none'}; members must share names, units and training ranges`);
+    }
+  }
+}
+
+/** Each component's (renamed) θ as parameters of the likelihood, then the yields in extended mode; one Component per flow. */
 function componentParameters(spec: LikelihoodSpec, observed: ObservedEvents): { parameters: ParameterInfo[]; components: Component[] } {
   const parameters: ParameterInfo[] = [];
-  const components = spec.components.map((c): Component => {
+  const components = spec.components.flatMap((c): Component[] => {
+    const members = componentModels(c);
+    checkEnsemble(c.name, members);
+    const model = members[0];
     for (const from of Object.keys(c.rename ?? {})) {
-      if (!c.model.parameterNames.includes(from)) {
-        throw new Error(`component "${c.name}" renames "${from}", which is not a parameter of model ${c.model.name} (${c.model.parameterNames.join(', ') || 'none'})`);
+      if (!model.parameterNames.includes(from)) {
+        throw new Error(`component "${c.name}" renames "${from}", which is not a parameter of model ${model.name} (${model.parameterNames.join(', ') || 'none'})`);
       }
     }
-    const parameterIndex = c.model.manifest.parameters.map((p) => {
+    const parameterIndex = model.manifest.parameters.map((p) => {
       const name = c.rename?.[p.name] ?? p.name;
       if (parameters.some((q) => q.name === name)) {
         throw new Error(
@@ -172,12 +206,21 @@ function componentParameters(spec: LikelihoodSpec, observed: ObservedEvents): { 
       parameters.push({ name, unit: p.unit, component: c.name, bounds: [...p.range], trainingRange: [...p.range], logScale: p.logScale ?? false, fixed: null });
       return parameters.length - 1;
     });
-    return { name: c.name, model: c.model, parameterIndex, yieldIndex: -1, fraction: c.fraction ?? 0, events: { values: observed.matrix(c.model), resident: null }, cached: null };
+    return members.map((m) => ({
+      name: c.name,
+      model: m,
+      share: 1 / members.length,
+      parameterIndex,
+      yieldIndex: -1,
+      fraction: c.fraction ?? 0,
+      events: { values: observed.matrix(m), resident: null },
+      cached: null,
+    }));
   });
   if (spec.yields === 'extended') {
-    for (const c of components) {
-      parameters.push({ name: yieldName(c.name), unit: 'events', component: 'yield', bounds: [0, 10 * observed.data.sumWeights + 100], trainingRange: null, logScale: false, fixed: null });
-      c.yieldIndex = parameters.length - 1;
+    for (const name of new Set(components.map((c) => c.name))) {
+      parameters.push({ name: yieldName(name), unit: 'events', component: 'yield', bounds: [0, 10 * observed.data.sumWeights + 100], trainingRange: null, logScale: false, fixed: null });
+      for (const c of components) if (c.name === name) c.yieldIndex = parameters.length - 1;
     }
   }
   return { parameters, components };
@@ -198,7 +241,7 @@ function partsOf(spec: LikelihoodSpec): Parts {
     if (names.has(c.name)) throw new Error(`two components are named "${c.name}": component names must be unique`);
     names.add(c.name);
   }
-  const observed = prepareObservedEvents({ models: spec.components.map((c) => c.model), events: spec.events, weights: spec.weights, outsideSupport: spec.outsideSupport });
+  const observed = prepareObservedEvents({ models: spec.components.flatMap(componentModels), events: spec.events, weights: spec.weights, outsideSupport: spec.outsideSupport });
   if (spec.yields === 'fixed-fractions') {
     const fractions = spec.components.map((c) => c.fraction);
     if (fractions.some((f) => f === undefined || !(f >= 0 && f <= 1))) {
@@ -289,7 +332,7 @@ export class MixtureLikelihood implements BatchObjective {
     for (const [name, value] of Object.entries(change.fixed ?? {})) findParameter(parameters, name).fixed = value;
     // The events object (and its resident copy) is shared; the cache of each component's fixed log p is not.
     const components = this.components.map((c) => ({ ...c, fraction: change.fractions?.[c.name] ?? c.fraction }));
-    const sum = components.reduce((s, c) => s + c.fraction, 0);
+    const sum = components.reduce((s, c) => s + c.share * c.fraction, 0);
     if (this.yields === 'fixed-fractions' && Math.abs(sum - 1) > 1e-9) throw new Error(`component fractions sum to ${sum}, expected 1`);
     return new MixtureLikelihood(new CheckedParts({ ...this.parts, parameters, components }));
   }
@@ -300,7 +343,14 @@ export class MixtureLikelihood implements BatchObjective {
   }
 
   componentNames(): string[] {
-    return this.components.map((c) => c.name);
+    return [...new Set(this.components.map((c) => c.name))];
+  }
+
+  /** Flows per component: 1, or the size of its ensemble. */
+  ensembleSizes(): Record<string, number> {
+    const sizes: Record<string, number> = {};
+    for (const c of this.components) sizes[c.name] = (sizes[c.name] ?? 0) + 1;
+    return sizes;
   }
 
   fractions(): Record<string, number> {
@@ -322,7 +372,7 @@ export class MixtureLikelihood implements BatchObjective {
       throw new Error(`event scores need a point and steps of ${F} free parameters (${this.freeNames.join(', ')}), got ${freePoint.length} and ${steps.length}`);
     }
     const full = this.fullPoint(freePoint);
-    const coefficients = this.components.map((c) => (this.yields === 'extended' ? full[c.yieldIndex] : c.fraction));
+    const coefficients = this.components.map((c) => c.share * (this.yields === 'extended' ? full[c.yieldIndex] : c.fraction));
     const logCoefficients = coefficients.map((v) => (v > 0 ? Math.log(v) : -Infinity));
     // Per component: the centre θ_c, then θ_c with one free parameter moved down and up (rows 1 + 2v and 2 + 2v).
     const stencils = this.components.map((c) => {
@@ -371,9 +421,10 @@ export class MixtureLikelihood implements BatchObjective {
           const responsibility = Math.exp(terms[c] - logMix);
           varied.forEach((v, m) => {
             const slope = (data[(2 + 2 * m) * stride + i] - data[(1 + 2 * m) * stride + i]) / (v.up - v.down);
-            scores[i * F + v.j] = responsibility * slope;
+            scores[i * F + v.j] += responsibility * slope;
           });
-          if (yieldColumn >= 0) scores[i * F + yieldColumn] = Math.exp(data[i] - logMix);
+          // Members of an ensemble share θ and the yield: their terms add up.
+          if (yieldColumn >= 0) scores[i * F + yieldColumn] += this.components[c].share * Math.exp(data[i] - logMix);
         }
       }
       yield { weights, scores };
@@ -387,7 +438,8 @@ export class MixtureLikelihood implements BatchObjective {
     const full = Array.from({ length: K }, (_, k) => this.fullPoint(points.subarray(k * F, (k + 1) * F)));
     const C = this.components.length;
     const thetas = this.components.map((c) => this.componentThetas(c, full));
-    const coefficients = full.map((theta) => this.components.map((c) => (this.yields === 'extended' ? theta[c.yieldIndex] : c.fraction)));
+    // A flow's coefficient a_c = share · (ν or f) of its component (share 1/M for a member of an ensemble of M flows).
+    const coefficients = full.map((theta) => this.components.map((c) => c.share * (this.yields === 'extended' ? theta[c.yieldIndex] : c.fraction)));
     const logCoefficients = coefficients.map((row) => row.map((v) => (v > 0 ? Math.log(v) : -Infinity)));
     const differentiated = this.components.map((c) => withGradient && c.parameterIndex.some((i) => this.parameters[i].fixed === null));
 
@@ -441,8 +493,9 @@ export class MixtureLikelihood implements BatchObjective {
               const r = Math.exp(terms[c] - logMix);
               const rows = responsibilities[c];
               if (rows) rows[k * size + i] = w * r;
-              // ∂/∂ν_c of −Σ w log Σ ν p = −Σ w p_c / Σ ν p = −Σ w r_c / ν_c
-              yieldGradient[k][c] -= coefficients[k][c] > 0 ? (w * r) / coefficients[k][c] : w * Math.exp(logProbs[c].data[k * logProbs[c].stride + i] - logMix);
+              // ∂/∂ν of −Σ w log Σ a p with a_c = share_c ν: −Σ w share_c p_c / Σ a p = −Σ w r_c share_c / a_c
+              const share = this.components[c].share;
+              yieldGradient[k][c] -= coefficients[k][c] > 0 ? (w * r * share) / coefficients[k][c] : w * share * Math.exp(logProbs[c].data[k * logProbs[c].stride + i] - logMix);
             }
           }
         }
@@ -470,7 +523,8 @@ export class MixtureLikelihood implements BatchObjective {
     }
     if (!withGradient) return { values };
     for (let c = 0; c < C; c++) {
-      if (this.yields === 'extended') for (let k = 0; k < K; k++) fullGradient[k][this.components[c].yieldIndex] += 1 + yieldGradient[k][c];
+      // ∂(Σ_c ν_c)/∂ν is 1 per component: share_c per flow.
+      if (this.yields === 'extended') for (let k = 0; k < K; k++) fullGradient[k][this.components[c].yieldIndex] += this.components[c].share + yieldGradient[k][c];
     }
     const gradients = new Float64Array(K * F);
     for (let k = 0; k < K; k++) this.free.forEach((idx, j) => (gradients[k * F + j] = fullGradient[k][idx]));

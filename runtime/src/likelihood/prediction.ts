@@ -2,15 +2,16 @@
 // the events it is expected to hold, for histograms of the data with the fit on top (flowscan scan --report, the
 // studies' figures, the browser page).
 import type { FlowModel } from '../model/flow-model.ts';
-import { sampleFlow } from '../model/sample.ts';
+import { sampleEnsemble, sampleFlow } from '../model/sample.ts';
 import type { Rng } from '../random.ts';
-import { type ComponentSpec, type YieldMode, yieldName } from './mixture.ts';
+import { type ComponentSpec, type YieldMode, componentModels, yieldName } from './mixture.ts';
 
 /** What the prediction needs of a fit: the values of the likelihood's parameters and the sum of event weights. */
 export type FitForPrediction = { parameters: readonly { name: string; value: number }[]; data: { sumWeights: number } };
 
 export interface FittedComponentSample {
   component: string;
+  /** The component's flow (the first member of an ensemble: all members have its features). */
   model: FlowModel;
   /** The component's parameters at the fit, in the model's order. */
   theta: number[];
@@ -43,10 +44,11 @@ export async function sampleFittedComponents(
   for (const [k, c] of components.entries()) {
     const expected = yields === 'extended' ? value(yieldName(c.name)) : (c.fraction ?? 0) * fit.data.sumWeights;
     if (!(expected > 0)) continue;
-    const theta = c.model.parameterNames.map((n) => value(c.rename?.[n] ?? n));
+    const members = componentModels(c);
+    const theta = members[0].parameterNames.map((n) => value(c.rename?.[n] ?? n));
     const n = samples(expected);
-    const events = await sampleFlow(c.model, theta, n, rng.fork(k + 1));
-    drawn.push({ component: c.name, model: c.model, theta, expected, events, weight: expected / n });
+    const events = members.length === 1 ? await sampleFlow(members[0], theta, n, rng.fork(k + 1)) : await sampleEnsemble(members, theta, n, rng.fork(k + 1));
+    drawn.push({ component: c.name, model: members[0], theta, expected, events, weight: expected / n });
   }
   return drawn;
 }

@@ -43,3 +43,21 @@ export function featureColumns(model: FlowModel, events: Float32Array | Float64A
     }),
   );
 }
+
+/**
+ * n events of an ensemble's mean density (1/M) Σ_m p_m: member m draws n/M of them (the first n mod M one more)
+ * from rng.fork(m + 1). Equal counts instead of multinomial ones: the sample of the mixture, stratified by member.
+ */
+export async function sampleEnsemble(members: readonly FlowModel[], theta: ArrayLike<number>, n: number, rng: Rng): Promise<Float32Array> {
+  const M = members.length;
+  const D = members[0].dimension;
+  const events = new Float32Array(n * D);
+  let offset = 0;
+  for (const [m, model] of members.entries()) {
+    const count = Math.floor(n / M) + (m < n % M ? 1 : 0);
+    if (count === 0) continue;
+    events.set(await sampleFlow(model, theta, count, rng.fork(m + 1)), offset * D);
+    offset += count;
+  }
+  return events;
+}
