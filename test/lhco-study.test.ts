@@ -64,18 +64,19 @@ test('pseudo-data: 10k selected signal at the benchmark point, then 100k backgro
 const slow = process.env.FLOWSCAN_SLOW_TESTS === '1';
 const slowTest = slow ? test : test.skip;
 
-slowTest(`quick LHCO study end to end: report, every figure, finite fit with errors${slow ? '' : ' (skipped: set FLOWSCAN_SLOW_TESTS=1, takes minutes)'}`, async (t) => {
+slowTest(`quick LHCO study end to end with a two-flow signal ensemble: report, every figure, finite fit with errors${slow ? '' : ' (skipped: set FLOWSCAN_SLOW_TESTS=1, takes minutes)'}`, async (t) => {
   t.timeout(15 * 60_000);
   const { runLhcoStudy } = await import('../trainer/src/study/lhco.ts');
   const out = await mkdtemp(join(tmpdir(), 'flowscan-lhco-'));
   try {
-    const result = await runLhcoStudy({ scale: 'quick', out, seed: 1, backend: 'auto' });
+    // Two signal flows: the ensemble path (member training, the ensemble in the fit, its samples in the figures).
+    const result = await runLhcoStudy({ scale: 'quick', out, seed: 1, backend: 'auto', signalFlows: 2 });
     const html = await readFile(result.reportPath, 'utf8');
     t.true(html.startsWith('<!DOCTYPE html>'));
     const expectedFigures = [
       'signal-mjj', 'signal-mj1', 'signal-dmj', 'signal-tau21j1', 'signal-tau21j2', 'interpolation-mjj', 'interpolation-mj1',
       ...LHCO_FEATURES.map((f) => `background-${f}`), 'pseudo-data-mjj', 'pseudo-data-mj1', 'delta-nll-m_x-m_y', 'delta-nll-m_zprime-m_x',
-      'training-loss-signal', 'training-loss-background',
+      'training-loss-signal', 'training-loss-signal-2', 'training-loss-background',
     ];
     t.deepEqual(Object.keys(result.figures).sort(), [...expectedFigures].sort());
     for (const name of expectedFigures) {

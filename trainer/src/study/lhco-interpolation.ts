@@ -51,7 +51,7 @@ export interface PointComparison {
 }
 
 /** Per-feature KS of flow samples against the simulator at every (m_X, m_Y) of the grid for one m_Z′. */
-async function ksAtMZprime(model: FlowModel, mZprime: number, n: number, rng: Rng): Promise<PointComparison[]> {
+async function ksAtMZprime(model: FlowModel | readonly FlowModel[], mZprime: number, n: number, rng: Rng): Promise<PointComparison[]> {
   const rows = [];
   for (const p of MASS_PAIRS) {
     const point = { mZprime, mX: p.mX, mY: p.mY };
@@ -65,8 +65,8 @@ async function ksAtMZprime(model: FlowModel, mZprime: number, n: number, rng: Rn
 /** KS distance below which two samples of n events are compatible at 95 % (Kolmogorov's 1.358·√(2/n)). */
 const KS_CRITICAL_95 = 1.358;
 
-/** The check at `mZprime` (left out of the training) and at `referenceMZprime` (trained), n events per (m_X, m_Y). */
-export async function interpolationCheck(model: FlowModel, mZprime: number, referenceMZprime: number, n: number, rng: Rng): Promise<LhcoInterpolationResult> {
+/** The check of a flow, or of an ensemble's mean density, at `mZprime` (left out of the training) and at `referenceMZprime` (trained), n events per (m_X, m_Y). */
+export async function interpolationCheck(model: FlowModel | readonly FlowModel[], mZprime: number, referenceMZprime: number, n: number, rng: Rng): Promise<LhcoInterpolationResult> {
   const excludedRows = await ksAtMZprime(model, mZprime, n, rng);
   const trainedRows = await ksAtMZprime(model, referenceMZprime, n, rng);
   return {

@@ -44,9 +44,10 @@ export interface LhcoReportInputs {
   dataSeed: number;
   /** performance.now() when the study started (the report gives its wall time). */
   started: number;
-  trained: { signal: TrainedModel; background: TrainedModel };
-  /** The exported flows, loaded (float64 graphs where they have them). */
-  sModel: FlowModel;
+  /** The trained flows: the signal ensemble's members (one unless asked for more) and the background flow. */
+  trained: { signal: TrainedModel[]; background: TrainedModel };
+  /** The exported flows, loaded (float64 graphs where they have them): the signal ensemble's members, the background flow. */
+  sModels: FlowModel[];
   bModel: FlowModel;
   data: LhcoStudyPseudoData;
   signalFraction: number;
@@ -70,7 +71,7 @@ export interface LhcoReportInputs {
 
 /** Writes figures/ (SVG and PNG) and report.html into s.out. */
 export async function writeLhcoReport(s: LhcoReportInputs): Promise<{ reportPath: string; figures: Record<string, FigurePaths> }> {
-  const { scale, sModel, bModel, trained, data, fit, parameters, significance, interpolation, backgroundSim, backgroundFlow, backgroundKs, timings } = s;
+  const { scale, sModels, bModel, trained, data, fit, parameters, significance, interpolation, backgroundSim, backgroundFlow, backgroundKs, timings } = s;
   const figDir = join(s.out, 'figures');
   const figures: Record<string, FigurePaths> = {};
   const figureRng = new Rng(s.seed).fork(4);
@@ -79,7 +80,7 @@ export async function writeLhcoReport(s: LhcoReportInputs): Promise<{ reportPath
     const groups = [];
     for (const p of points) {
       const simulated = simulateSelectedSignal(figureRng, n, p);
-      const sampled = await flowEvents(sModel, [p.mZprime, p.mX, p.mY], n, figureRng);
+      const sampled = await flowEvents(sModels, [p.mZprime, p.mX, p.mY], n, figureRng);
       groups.push({ thetaLabel: pointLabel(p), reference: simulated[feature], model: sampled[feature] });
     }
     figures[name] = await writeFigure(figDir, name, plots.distributionsByTheta({
@@ -123,7 +124,7 @@ export async function writeLhcoReport(s: LhcoReportInputs): Promise<{ reportPath
   // weighted to the events each component is expected to hold.
   const nModel = 20 * n;
   const components = [
-    { name: 'signal', model: sModel, fraction: s.signalFraction },
+    { name: 'signal', model: sModels, fraction: s.signalFraction },
     { name: 'background', model: bModel, fraction: 1 - s.signalFraction },
   ];
   const prediction = await sampleFittedComponents(components, 'fixed-fractions', fit, (expected) => Math.round((nModel * expected) / fit.data.sumWeights), figureRng);
@@ -166,9 +167,14 @@ export async function writeLhcoReport(s: LhcoReportInputs): Promise<{ reportPath
       bestFit: map.best,
     }));
   }
-  for (const [name, model] of [['signal', trained.signal], ['background', trained.background]] as const) {
+  // One loss curve per flow: signal (member 1 of an ensemble), signal-2, …, background.
+  const lossCurves = [
+    ...trained.signal.map((model, m) => ({ name: m === 0 ? 'signal' : `signal-${m + 1}`, title: m === 0 ? 'signal' : `signal ${m + 1}`, caption: trained.signal.length === 1 ? 'Signal flow' : `Signal flow ${m + 1} of ${trained.signal.length}`, model })),
+    { name: 'background', title: 'background', caption: 'Background flow', model: trained.background },
+  ];
+  for (const { name, title, model } of lossCurves) {
     figures[`training-loss-${name}`] = await writeFigure(figDir, `training-loss-${name}`, plots.lossCurve({
-      title: `Training: NLL per event (${name} flow)`,
+      title: `Training: NLL per event (${title} flow)`,
       epochs: model.history.map((h) => h.epoch),
       train: model.history.map((h) => h.trainLoss),
       validation: model.history.map((h) => h.validationLoss),
@@ -195,6 +201,7 @@ export async function writeLhcoReport(s: LhcoReportInputs): Promise<{ reportPath
   };
   const timingTable: ReportTable = { caption: 'Wall time per stage.', columns: ['stage', 'seconds'], rows: Object.entries(timings).map(([k, v]) => [k, v]) };
   const mjjKs = interpolation.excluded.mjj;
+  const signal = trained.signal[0];
   const sections: ReportSection[] = [
     {
       heading: 'Fit of the pseudo-data',
@@ -247,13 +254,15 @@ export async function writeLhcoReport(s: LhcoReportInputs): Promise<{ reportPath
     {
       heading: 'Training',
       text:
-        `Signal: ${trained.signal.provenance.events} events per epoch (${signalEventsSimulated(scale)} simulated, ${scale.signalPerPoint} per grid point before the selection; new ones every epoch), ` +
-        `${trained.signal.provenance.epochs} epochs, validation NLL ${trained.signal.provenance.validationLoss.toFixed(4)} nats/event; ` +
+        `Signal: ${signal.provenance.events} events per epoch (${signalEventsSimulated(scale)} simulated, ${scale.signalPerPoint} per grid point before the selection; new ones every epoch), ` +
+        `${signal.provenance.epochs} epochs, validation NLL ${trained.signal.map((t) => t.provenance.validationLoss.toFixed(4)).join(', ')} nats/event` +
+        (trained.signal.length > 1 ? ` (an ensemble of ${trained.signal.length} flows trained with different seeds, whose mean density is the signal template)` : '') +
+        '; ' +
         `background: ${trained.background.provenance.events} events per epoch (new ones every epoch), ${trained.background.provenance.epochs} epochs, validation NLL ` +
         `${trained.background.provenance.validationLoss.toFixed(4)} nats/event. Flows: rational-quadratic spline (NSF), ${scale.blocks} blocks of ${scale.hidden} hidden units; the signal flow on (m_J1, m_J2 = m_J1 − Δm_J, τ21, τ21, m_J1J2) (a unit-Jacobian change of variables) with the masses in units of m_X, m_Y and m_Z′, with ${LHCO_SIGNAL_SPLINE_BINS} spline bins, a linear θ path, θ weight decay ${LHCO_SIGNAL_THETA_DECAY} and a support margin of ${LHCO_SIGNAL_MJJ_MARGIN} × the range for m_J1J2; ` +
-        `Trained on ${trained.signal.provenance.backend}. Study wall time ${((performance.now() - s.started) / 1000).toFixed(0)} s.`,
+        `Trained on ${signal.provenance.backend}. Study wall time ${((performance.now() - s.started) / 1000).toFixed(0)} s.`,
       tables: [timingTable],
-      figures: [figure('training-loss-signal', 'Signal flow loss per epoch.'), figure('training-loss-background', 'Background flow loss per epoch.')],
+      figures: lossCurves.map((c) => figure(`training-loss-${c.name}`, `${c.caption}: loss per epoch.`)),
     },
   ];
   const reportPath = join(s.out, 'report.html');

@@ -70,6 +70,12 @@ export interface LhcoStudyOptions {
   fitStart?: 'scan' | 'truth';
   /** Seed of the pseudo-data (default: the study's seed, so that studies over seeds are independent pseudo-experiments). */
   dataSeed?: number;
+  /**
+   * Signal flows trained with different seeds whose mean density is the signal template (an ensemble component of
+   * the likelihood; default 1). One flow's training noise moved the fitted masses by about their statistical error
+   * (issue 17); the mean of M flows cuts that part by √M, at M times the signal flow's training and evaluation.
+   */
+  signalFlows?: number;
 }
 
 export interface LhcoStudyResult {
@@ -98,10 +104,14 @@ function say(line: string): void {
  * 0.13 nats/event below an affine MAF of the same blocks and hidden units, and put the fitted m_X within 1σ
  * where the MAF's was 3.5–5σ off. tanh keeps log p smooth in θ for the gradient fit and the Hessian.
  */
-export function lhcoTrainingJob(which: 'signal' | 'background', scaleName: keyof typeof LHCO_SCALES, seed: number, out: string, backend: BackendChoice | undefined): TrainRunOptions {
+export function lhcoTrainingJob(which: 'signal' | 'background', scaleName: keyof typeof LHCO_SCALES, seed: number, out: string, backend: BackendChoice | undefined, member = 0): TrainRunOptions {
   const scale = LHCO_SCALES[scaleName];
   const rng = new Rng(seed);
-  const train = (epochs: number) => ({ maxEpochs: epochs, batchSize: scale.batchSize, learningRate: 3e-3, schedule: 'cosine' as const, patience: epochs, seed });
+  // Member 0 of a signal ensemble is the study's one signal flow; member m ≥ 1 draws its own events and initial
+  // weights from streams of the study's seed that nothing else uses.
+  const memberRng = member === 0 ? rng : rng.fork(SIGNAL_MEMBER_STREAM + member);
+  const trainingSeed = member === 0 ? seed : memberRng.int(2 ** 31);
+  const train = (epochs: number) => ({ maxEpochs: epochs, batchSize: scale.batchSize, learningRate: 3e-3, schedule: 'cosine' as const, patience: epochs, seed: trainingSeed });
   const flow = (linearTheta: boolean, bins?: number) => flowConfig('nsf', { blocks: scale.blocks, hidden: scale.hidden, activation: 'tanh', linearTheta, ...(bins ? { bins } : {}) });
   const window = `m_JJ ∈ [${LHCO_ANALYSIS_MJJ_WINDOW.join(', ')}] GeV`;
   if (which === 'background') {
@@ -126,12 +136,15 @@ export function lhcoTrainingJob(which: 'signal' | 'background', scaleName: keyof
     const events = simulateLhcoSignalTraining(r, scale.signalPerPoint, { excludeMZprime: [LHCO_INTERPOLATION_M_ZPRIME] });
     return withLighterJetMass(selectRows(events, Uint8Array.from(events.mjj, (m) => (inWindow(m) ? 1 : 0))));
   };
-  const signalStream = rng.fork(1);
+  const signalStream = memberRng.fork(1);
   const columns = (events: Record<string, Float64Array>) => trainingDataFromColumns(events, [...LHCO_SIGNAL_FLOW_FEATURES], [...LHCO_PARAMETERS]);
   return {
-    label: 'signal flow',
+    label: member === 0 ? 'signal flow' : `signal flow ${member + 1}`,
     data: columns(simulateSelected(signalStream)),
-    dataFiles: [`simulated: LHCO-like signal, ${scale.signalPerPoint} events per grid point (new ones every epoch) without m_Z′ = ${LHCO_INTERPOLATION_M_ZPRIME} GeV, ${window}, seed ${seed}`],
+    dataFiles: [
+      `simulated: LHCO-like signal, ${scale.signalPerPoint} events per grid point (new ones every epoch) without m_Z′ = ${LHCO_INTERPOLATION_M_ZPRIME} GeV, ${window}, seed ${seed}` +
+        (member === 0 ? '' : `, ensemble member ${member + 1}`),
+    ],
     // Each mass in units of the parameter it peaks at (LHCO_SIGNAL_MASS_SCALES): the flow learns one peak shape near
     // 1 instead of placing three peaks to a fraction of a GeV at every θ, and m_J1J2/m_Z′ at the untrained
     // m_Z′ = 4000 GeV is the shape it saw at 3000, 3500 and 4500 (issue 17: seed 1's fitted m_Y went from −1.2σ to
@@ -149,14 +162,25 @@ export function lhcoTrainingJob(which: 'signal' | 'background', scaleName: keyof
     // The simulator is cheap: every epoch sees a new sample of the same size at the same grid points.
     train: { ...train(scale.signalEpochs), thetaWeightDecay: LHCO_SIGNAL_THETA_DECAY, freshEvents: (epoch) => columns(simulateSelected(signalStream.fork(epoch))) },
     ...(backend ? { backend } : {}),
-    out: join(out, 'runs', 'lhco-signal'),
+    out: join(out, 'runs', signalFlowName(member)),
   };
+}
+
+/** Streams of the study's seed for ensemble members 1, 2, … (streams 1–4 are the study's own). */
+const SIGNAL_MEMBER_STREAM = 100;
+
+/** Folder and model name of a signal ensemble member: lhco-signal, lhco-signal-2, … */
+function signalFlowName(member: number): string {
+  return member === 0 ? 'lhco-signal' : `lhco-signal-${member + 1}`;
 }
 
 export async function runLhcoStudy(o: LhcoStudyOptions): Promise<LhcoStudyResult> {
   const scale = LHCO_SCALES[o.scale];
   if (!scale) throw new Error(`unknown LHCO study scale "${String(o.scale)}": expected one of ${Object.keys(LHCO_SCALES).join(', ')}`);
   const seed = o.seed ?? 1;
+  const signalFlows = o.signalFlows ?? 1;
+  if (!(Number.isInteger(signalFlows) && signalFlows >= 1)) throw new Error(`the number of signal flows must be an integer ≥ 1, got ${o.signalFlows}`);
+  const members = Array.from({ length: signalFlows }, (_, m) => m);
   const started = performance.now();
   const timings: Record<string, number> = {};
   let stageStart = performance.now();
@@ -169,38 +193,42 @@ export async function runLhcoStudy(o: LhcoStudyOptions): Promise<LhcoStudyResult
 
   // 1. Simulate and train, the two flows side by side.
   say(
-    `training the signal flow on ${scale.signalPerPoint} new events per grid point and epoch (m_Z′ = ${LHCO_INTERPOLATION_M_ZPRIME} GeV left out) ` +
+    `training ${signalFlows === 1 ? 'the signal flow' : `${signalFlows} signal flows (an ensemble, different seeds)`} on ${scale.signalPerPoint} new events per grid point and epoch (m_Z′ = ${LHCO_INTERPOLATION_M_ZPRIME} GeV left out) ` +
       `and the background flow on ${scale.backgroundEvents} new events per epoch, both with m_JJ ∈ [${LHCO_ANALYSIS_MJJ_WINDOW.join(', ')}] GeV`,
   );
-  const jobs = (['signal', 'background'] as const).map((which) => ({ module: import.meta.url, name: 'lhcoTrainingJob', args: [which, o.scale, seed, o.out, o.backend] }));
-  const [signalModel, backgroundModel] = await runTrainings(jobs, o.backend ? { backend: o.backend } : {});
-  const trained = { signal: signalModel, background: backgroundModel };
+  const job = (which: 'signal' | 'background', member = 0) => ({ module: import.meta.url, name: 'lhcoTrainingJob', args: [which, o.scale, seed, o.out, o.backend, member] });
+  const trainedModels = await runTrainings([...members.map((m) => job('signal', m)), job('background')], o.backend ? { backend: o.backend } : {});
+  const trained = { signal: trainedModels.slice(0, signalFlows), background: trainedModels[signalFlows] };
   endStage('simulate and train');
-  const modelDirs = { signal: join(o.out, 'models', 'lhco-signal'), background: join(o.out, 'models', 'lhco-background') };
-  await exportModel(trained.signal, modelDirs.signal, {
-    name: 'lhco-signal',
-    description:
-      `LHCO-like Z′ → X Y → (qq)(qq) signal: p(m_J1, m_J2, τ21(J1), τ21(J2), m_J1J2 | m_Z′, m_X, m_Y), masses in units of m_X, m_Y and m_Z′, on the (m_Z′, m_X, m_Y) grid ` +
-      `without m_Z′ = ${LHCO_INTERPOLATION_M_ZPRIME} GeV, m_JJ ∈ [${LHCO_ANALYSIS_MJJ_WINDOW.join(', ')}] GeV (Saito et al. 2024, §3.2)`,
-  });
+  const modelDirs = { signal: members.map((m) => join(o.out, 'models', signalFlowName(m))), background: join(o.out, 'models', 'lhco-background') };
+  for (const m of members) {
+    await exportModel(trained.signal[m], modelDirs.signal[m], {
+      name: signalFlowName(m),
+      description:
+        `LHCO-like Z′ → X Y → (qq)(qq) signal: p(m_J1, m_J2, τ21(J1), τ21(J2), m_J1J2 | m_Z′, m_X, m_Y), masses in units of m_X, m_Y and m_Z′, on the (m_Z′, m_X, m_Y) grid ` +
+        `without m_Z′ = ${LHCO_INTERPOLATION_M_ZPRIME} GeV, m_JJ ∈ [${LHCO_ANALYSIS_MJJ_WINDOW.join(', ')}] GeV (Saito et al. 2024, §3.2)` +
+        (signalFlows > 1 ? `; member ${m + 1} of an ensemble of ${signalFlows}` : ''),
+    });
+  }
   await exportModel(trained.background, modelDirs.background, {
     name: 'lhco-background',
     description: `LHCO-like QCD dijet background (no parameters), m_JJ ∈ [${LHCO_ANALYSIS_MJJ_WINDOW.join(', ')}] GeV (Saito et al. 2024, §3.2)`,
   });
-  const sModel = await loadModel(modelDirs.signal, { ep: 'cpu' });
+  const loadSignal = (precision?: 'float32') => Promise.all(modelDirs.signal.map((d) => loadModel(d, { ep: 'cpu', ...(precision ? { precision } : {}) })));
+  const sModels = await loadSignal();
   const bModel = await loadModel(modelDirs.background, { ep: 'cpu' });
   // The coarse scan and the ΔNLL maps run the float32 graphs: these MLP-heavy flows cost ≈ 2.5× in float64, and
   // neither the scan nor a map needs sums exact to 1e-3; the fit and its errors use float64 (docs/engine.md).
-  const sModel32 = await loadModel(modelDirs.signal, { ep: 'cpu', precision: 'float32' });
+  const sModels32 = await loadSignal('float32');
   const bModel32 = await loadModel(modelDirs.background, { ep: 'cpu', precision: 'float32' });
-  say(`exported ${modelDirs.signal} and ${modelDirs.background}`);
+  say(`exported ${[...modelDirs.signal, modelDirs.background].join(', ')}`);
   endStage('export');
 
   // 2. Interpolation (paper Fig. 5): flow samples at the left-out m_Z′ against the simulator, and at a trained m_Z′ for reference.
   const rng = new Rng(seed).fork(3);
   const referenceMZprime = 3500;
   say(`interpolation check: flow vs simulator at m_Z′ = ${LHCO_INTERPOLATION_M_ZPRIME} GeV (not trained) and ${referenceMZprime} GeV (trained), ${scale.sampleEvents} events per (m_X, m_Y)`);
-  const interpolation = await interpolationCheck(sModel, LHCO_INTERPOLATION_M_ZPRIME, referenceMZprime, scale.sampleEvents, rng);
+  const interpolation = await interpolationCheck(sModels, LHCO_INTERPOLATION_M_ZPRIME, referenceMZprime, scale.sampleEvents, rng);
   for (const f of LHCO_FEATURES) {
     say(`  KS ${f.padEnd(7)} at m_Z′ = ${LHCO_INTERPOLATION_M_ZPRIME}: mean ${interpolation.excluded[f].mean.toFixed(4)}, max ${interpolation.excluded[f].max.toFixed(4)}   (trained m_Z′ = ${referenceMZprime}: mean ${interpolation.trained[f].mean.toFixed(4)})`);
   }
@@ -215,7 +243,7 @@ export async function runLhcoStudy(o: LhcoStudyOptions): Promise<LhcoStudyResult
   const dataSeed = o.dataSeed ?? seed;
   const data = lhcoStudyPseudoData(dataSeed);
   const signalFraction = data.nSignal / (data.nSignal + data.nBackground);
-  const mixture = (signal: FlowModel, background: FlowModel): MixtureLikelihood =>
+  const mixture = (signal: readonly FlowModel[], background: FlowModel): MixtureLikelihood =>
     new MixtureLikelihood({
       components: [
         { name: 'signal', model: signal, fraction: signalFraction },
@@ -226,8 +254,8 @@ export async function runLhcoStudy(o: LhcoStudyOptions): Promise<LhcoStudyResult
       // Statistical fluctuations put a handful of events just outside a flow's training range, where it is not defined.
       outsideSupport: 'drop',
     });
-  const likelihood = mixture(sModel, bModel);
-  const likelihood32 = mixture(sModel32, bModel32);
+  const likelihood = mixture(sModels, bModel);
+  const likelihood32 = mixture(sModels32, bModel32);
   const dropped = likelihood.data.droppedOutsideSupport;
   say(`pseudo-data (seed ${dataSeed}): ${data.nSignal} signal + ${data.nBackground} background events at ${pointLabel({ mZprime: LHCO_STUDY_TRUTH.m_zprime, mX: LHCO_STUDY_TRUTH.m_x, mY: LHCO_STUDY_TRUTH.m_y })} GeV; ${dropped} outside the flows' ranges dropped`);
   const names = likelihood.freeNames;
@@ -297,7 +325,7 @@ export async function runLhcoStudy(o: LhcoStudyOptions): Promise<LhcoStudyResult
     dataSeed,
     started,
     trained,
-    sModel,
+    sModels,
     bModel,
     data,
     signalFraction,
@@ -320,9 +348,9 @@ export async function runLhcoStudy(o: LhcoStudyOptions): Promise<LhcoStudyResult
   const summaryPath = join(o.out, 'summary.json');
   await writeFileAtomic(
     summaryPath,
-    JSON.stringify({ scale: o.scale, seed, dataSeed, parameters, significance, interpolation, backgroundKs, droppedEvents: dropped, timings, fit }, null, 2),
+    JSON.stringify({ scale: o.scale, seed, dataSeed, signalFlows, parameters, significance, interpolation, backgroundKs, droppedEvents: dropped, timings, fit }, null, 2),
   );
-  for (const model of [sModel, bModel, sModel32, bModel32]) await model.release();
+  for (const model of [...sModels, bModel, ...sModels32, bModel32]) await model.release();
   say(`LHCO study done in ${timings.total.toFixed(0)} s`);
   return { reportPath, summaryPath, fit, parameters, significance, interpolation, backgroundKs, droppedEvents: dropped, figures, timings };
 }
