@@ -87,7 +87,7 @@ test('item 3: flowscan scan names the events file and line of a negative weight'
   const w = Float64Array.from(x, (_, i) => (i === 9 ? -2 : 1));
   await writeFile(events, formatEventsCsv({ x, w }, ['x', 'w']));
   const path = join(folder(), 'negative-request.json');
-  await writeFile(path, JSON.stringify({ ...request(), events: { file: events, weights: 'w' }, components: request().components.map((c) => ({ ...c, model: join(MODELS, c.model) })) }));
+  await writeFile(path, JSON.stringify({ ...request(), events: { file: events, weights: 'w' }, components: request().components.map((c) => ({ ...c, model: join(MODELS, c.model as string) })) }));
   const result = await flowscan(['scan', '--request', path, '--out', join(folder(), 'never.json'), '--ep', 'cpu']);
   t.not(result.code, 0);
   t.regex(result.stderr, new RegExp(`${events} line 11: event 10 has weight -2 in column "w"`));

@@ -35,7 +35,7 @@ test('flowscan merge --report: the toys of both shards in one report', async (t)
     EVENTS,
   );
   const models: Record<string, FlowModel> = {};
-  for (const c of request.components) models[c.name] = await loadModel(c.model, { ep: 'cpu', threads: 1 });
+  for (const c of request.components) models[c.name] = await loadModel(c.model as string, { ep: 'cpu', threads: 1 });
   const config: ToysConfig = {
     request,
     models: Object.fromEntries(Object.entries(models).map(([c, m]) => [c, m.manifest.graphs.log_prob.sha256])),

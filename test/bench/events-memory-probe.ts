@@ -9,7 +9,7 @@
 //   node --expose-gc --import tsx --conditions=flowscan-source test/bench/events-memory-probe.ts REQUEST.json
 import { resolve, dirname } from 'node:path';
 import { readFile } from 'node:fs/promises';
-import { type FlowModel, requestLikelihood, validateScanRequest } from '@flowscan/runtime';
+import { allFlows, loadComponentModels, requestLikelihood, validateScanRequest } from '@flowscan/runtime';
 import { loadModel } from '@flowscan/runtime/node';
 import { readColumns } from '../../trainer/src/cli/train.ts';
 
@@ -17,9 +17,8 @@ const requestPath = resolve(process.argv[2] ?? '');
 const request = validateScanRequest(JSON.parse(await readFile(requestPath, 'utf8')), requestPath);
 const base = dirname(requestPath);
 const t0 = performance.now();
-const models: Record<string, FlowModel> = {};
-for (const c of request.components) models[c.name] = await loadModel(resolve(base, c.model), { ep: 'cpu' });
-const columns = [...new Set(Object.values(models).flatMap((m) => m.featureNames))];
+const models = await loadComponentModels(request, (folder) => loadModel(resolve(base, folder), { ep: 'cpu' }));
+const columns = [...new Set(allFlows(models).flatMap((m) => m.featureNames))];
 const events = await readColumns([resolve(base, request.events.file)], columns, false, undefined, request.events);
 const readSeconds = (performance.now() - t0) / 1000;
 const likelihood = requestLikelihood(request, models, events);

@@ -15,6 +15,9 @@ import type { FloatArray, FlowModel, Precision, ResidentEvents } from '../model/
 import { type DataSummary, type ObservedEvents, type OutsideSupportPolicy, prepareObservedEvents } from './observed-events.ts';
 import type { ScoreChunk } from './sandwich.ts';
 
+/** A component's flow, or the members of an ensemble whose mean density is the component's. */
+export type ComponentModel = FlowModel | readonly FlowModel[];
+
 export interface ComponentSpec {
   /** Name of the process, e.g. "signal". */
   name: string;
@@ -23,7 +26,7 @@ export interface ComponentSpec {
    * seeds), whose mean density is the component's, p_c = (1/M) Σ_m p_m. An ensemble averages out the training noise
    * of a single flow, which can be as large as the statistical error of a fit to 10^5 events.
    */
-  model: FlowModel | readonly FlowModel[];
+  model: ComponentModel;
   /** Fixed fraction f_c (fixed-fraction mode); fractions must sum to 1. */
   fraction?: number;
   /** Renames of the model's parameters, e.g. { tau: 'tau_bkg' }, to keep names unique across components. */
@@ -164,7 +167,7 @@ function checkConstraints(parameters: readonly ParameterInfo[], constraints: Rec
 }
 
 /** The flows of a component: its model, or the members of its ensemble. */
-export function componentModels(c: Pick<ComponentSpec, 'model'>): readonly FlowModel[] {
+export function componentModels(c: { model: ComponentModel }): readonly FlowModel[] {
   return c.model instanceof Array ? c.model : [c.model as FlowModel];
 }
 

@@ -4,7 +4,7 @@
 import type { FlowModel } from '../model/flow-model.ts';
 import { sampleEnsemble, sampleFlow } from '../model/sample.ts';
 import type { Rng } from '../random.ts';
-import { type ComponentSpec, type YieldMode, componentModels, yieldName } from './mixture.ts';
+import { type ComponentModel, type ComponentSpec, type YieldMode, componentModels, yieldName } from './mixture.ts';
 
 /** What the prediction needs of a fit: the values of the likelihood's parameters and the sum of event weights. */
 export type FitForPrediction = { parameters: readonly { name: string; value: number }[]; data: { sumWeights: number } };
@@ -47,8 +47,14 @@ export async function sampleFittedComponents(
     const members = componentModels(c);
     const theta = members[0].parameterNames.map((n) => value(c.rename?.[n] ?? n));
     const n = samples(expected);
-    const events = members.length === 1 ? await sampleFlow(members[0], theta, n, rng.fork(k + 1)) : await sampleEnsemble(members, theta, n, rng.fork(k + 1));
+    const events = await sampleComponent(c.model, theta, n, rng.fork(k + 1));
     drawn.push({ component: c.name, model: members[0], theta, expected, events, weight: expected / n });
   }
   return drawn;
+}
+
+/** n events [n × D] of a component's density at θ: its flow's samples, or an ensemble's (sampleEnsemble). */
+export async function sampleComponent(model: ComponentModel, theta: ArrayLike<number>, n: number, rng: Rng): Promise<Float32Array> {
+  const members = componentModels({ model });
+  return members.length === 1 ? sampleFlow(members[0], theta, n, rng) : sampleEnsemble(members, theta, n, rng);
 }

@@ -7,7 +7,7 @@ import type { MinimizeMethod } from '../fit/minimize.ts';
 import type { FlowModel } from '../model/flow-model.ts';
 import { type FitOptions, type FitResult, fitLikelihood, plannedFitPoints } from '../likelihood/fit.ts';
 import { type FitMap, deltaNllMapAtFit } from '../likelihood/map.ts';
-import { DEFAULT_MEMORY_BUDGET, type GaussianConstraint, MixtureLikelihood, type OutsideSupportPolicy, type YieldMode } from '../likelihood/mixture.ts';
+import { type ComponentModel, DEFAULT_MEMORY_BUDGET, type GaussianConstraint, MixtureLikelihood, type OutsideSupportPolicy, type YieldMode, componentModels } from '../likelihood/mixture.ts';
 import { type SandwichErrors, sandwichErrors } from '../likelihood/sandwich.ts';
 import type { EventSourceOptions } from '../data/event-table.ts';
 import { applyEventCounts } from '../likelihood/yields.ts';
@@ -16,8 +16,11 @@ import { schemaValidator } from '../schema-validator.ts';
 export interface ScanRequest {
   /** The event file and, for formats that need them, where its table is (see EventSourceOptions). */
   events: { file: string; weights?: string; skipBadRows?: boolean } & EventSourceOptions;
-  /** `events`: the component's expected count instead of a fraction (see applyEventCounts). */
-  components: { name: string; model: string; fraction?: number; events?: number; rename?: Record<string, string> }[];
+  /**
+   * `model`: an exported model folder, or several (an ensemble: flows of the same features and parameters whose mean
+   * density is the component's). `events`: the component's expected count instead of a fraction (see applyEventCounts).
+   */
+  components: { name: string; model: string | string[]; fraction?: number; events?: number; rename?: Record<string, string> }[];
   yields?: YieldMode;
   fixed?: Record<string, number>;
   bounds?: Record<string, [number, number]>;
@@ -90,8 +93,8 @@ export function validateScanResult(result: ScanResultFile): void {
 
 export interface ScanInputs {
   request: ScanRequest;
-  /** The models, by component name. */
-  models: Record<string, FlowModel>;
+  /** The models, by component name (a list for an ensemble). */
+  models: Record<string, ComponentModel>;
   events: Record<string, ArrayLike<number>>;
   weights?: ArrayLike<number>;
   executionProvider: string;
@@ -112,10 +115,39 @@ export interface RequestLikelihoodOptions {
   constraints?: Record<string, GaussianConstraint>;
 }
 
+/** The model folders of a request's component: one, or the members of an ensemble. */
+export function componentModelPaths(c: ScanRequest['components'][number]): string[] {
+  return typeof c.model === 'string' ? [c.model] : c.model;
+}
+
+/**
+ * Loads every component's model (each member of an ensemble) with `load`, which resolves a request's folder (Node:
+ * relative to the request file; browser: a fetch).
+ */
+export async function loadComponentModels(r: ScanRequest, load: (folder: string) => Promise<FlowModel>): Promise<Record<string, ComponentModel>> {
+  const models: Record<string, ComponentModel> = {};
+  for (const c of r.components) {
+    const loaded = [];
+    for (const folder of componentModelPaths(c)) loaded.push(await load(folder));
+    models[c.name] = typeof c.model === 'string' ? loaded[0] : loaded;
+  }
+  return models;
+}
+
+/** Every loaded flow of the components, ensemble members included (for releasing them, or their features). */
+export function allFlows(models: Record<string, ComponentModel>): FlowModel[] {
+  return Object.values(models).flatMap((m) => componentModels({ model: m }));
+}
+
+/** sha256 of each component's log-density graph (members' joined by "+"): which models a result was made with. */
+export function componentModelHashes(models: Record<string, ComponentModel>): Record<string, string> {
+  return Object.fromEntries(Object.entries(models).map(([c, m]) => [c, componentModels({ model: m }).map((f) => f.manifest.graphs.log_prob.sha256).join('+')]));
+}
+
 /** The mixture likelihood a request describes, over the given events, with the models by component name. */
 export function requestLikelihood(
   r: ScanRequest,
-  models: Record<string, FlowModel>,
+  models: Record<string, ComponentModel>,
   events: Record<string, ArrayLike<number>>,
   options: RequestLikelihoodOptions = {},
 ): MixtureLikelihood {
@@ -260,11 +292,11 @@ export async function runScan(inputs: ScanInputs): Promise<ScanResultFile> {
     environment: {
       executionProvider: inputs.executionProvider,
       ...(r.threads ? { threads: r.threads } : {}),
-      precision: Object.values(inputs.models)[0].precision,
+      precision: allFlows(inputs.models)[0].precision,
       memoryBudget: inputs.memoryBudget ?? DEFAULT_MEMORY_BUDGET,
       date: new Date().toISOString(),
       flowscan: inputs.flowscanVersion,
-      models: Object.fromEntries(Object.entries(inputs.models).map(([c, m]) => [c, m.manifest.graphs.log_prob.sha256])),
+      models: componentModelHashes(inputs.models),
     },
   };
   validateScanResult(result);

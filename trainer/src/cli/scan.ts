@@ -2,7 +2,7 @@
 import { readFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import type { Command } from 'commander';
-import { DEFAULT_GTOL, type FitResult, type YieldMode, type FlowModel, STAGE1_EVALUATIONS, type ScanRequest, type ScanResultFile, runScan, validateScanRequest } from '@flowscan/runtime';
+import { DEFAULT_GTOL, type FitResult, type YieldMode, STAGE1_EVALUATIONS, type ScanRequest, type ScanResultFile, allFlows, loadComponentModels, runScan, validateScanRequest } from '@flowscan/runtime';
 import { EXECUTION_PROVIDERS, type ExecutionProviderChoice, loadModel, writeFileAtomic } from '@flowscan/runtime/node';
 import { PRECISION_CHOICES, type PrecisionChoice } from '@flowscan/runtime';
 import { readColumns } from './train.ts';
@@ -46,15 +46,14 @@ export async function readScanRequest(path: string): Promise<{ request: ScanRequ
 /** Loads the request's models and events and runs it (Node). */
 export async function scanWithFiles(request: ScanRequest, o: ScanRunOptions = {}): Promise<ScanResultFile> {
   const base = o.baseDir ?? process.cwd();
-  const models: Record<string, FlowModel> = {};
-  for (const c of request.components) {
-    models[c.name] = await loadModel(resolve(base, c.model), {
+  const models = await loadComponentModels(request, (folder) =>
+    loadModel(resolve(base, folder), {
       ep: o.ep ?? 'auto',
       ...(o.threads ? { threads: o.threads } : {}),
       ...(o.precision ? { precision: o.precision } : {}),
-    });
-  }
-  const featureNames = [...new Set(Object.values(models).flatMap((m) => m.featureNames))];
+    }),
+  );
+  const featureNames = [...new Set(allFlows(models).flatMap((m) => m.featureNames))];
   let events = o.events;
   let weights: Float64Array | undefined;
   if (!events) {
@@ -62,7 +61,7 @@ export async function scanWithFiles(request: ScanRequest, o: ScanRunOptions = {}
     events = await readColumns([resolve(base, request.events.file)], columns, request.events.skipBadRows ?? false, request.events.weights, request.events);
     if (request.events.weights) weights = events[request.events.weights];
   }
-  const provider = Object.values(models)[0].executionProvider;
+  const provider = allFlows(models)[0].executionProvider;
   const eventCount = Object.values(events)[0]?.length ?? 0;
   const progress = o.quiet
     ? null
@@ -98,7 +97,7 @@ export async function scanWithFiles(request: ScanRequest, o: ScanRunOptions = {}
     return result;
   } finally {
     progress?.stop();
-    for (const m of Object.values(models)) await m.release();
+    for (const m of allFlows(models)) await m.release();
   }
 }
 

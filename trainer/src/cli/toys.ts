@@ -3,7 +3,19 @@
 import { createHash } from 'node:crypto';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import { type FlowModel, PRECISION_CHOICES, type PrecisionChoice, type ScanRequest, applyEventCounts, fitLikelihood, requestLikelihood } from '@flowscan/runtime';
+import {
+  PRECISION_CHOICES,
+  type PrecisionChoice,
+  type ScanRequest,
+  allFlows,
+  applyEventCounts,
+  componentModelHashes,
+  componentModelPaths,
+  componentModels,
+  fitLikelihood,
+  loadComponentModels,
+  requestLikelihood,
+} from '@flowscan/runtime';
 import { EXECUTION_PROVIDERS, type ExecutionProviderChoice, loadModel } from '@flowscan/runtime/node';
 import { WHOLE_RUN, parseShard } from '../shards/shards.ts';
 import { scanGrid } from '../toys/lee.ts';
@@ -113,14 +125,12 @@ Examples:
       } else {
         ({ request, baseDir } = await readScanRequest(o.request!));
       }
-      const models: Record<string, FlowModel> = {};
+      const models = await loadComponentModels(request, (folder) => loadModel(resolve(baseDir, folder), { ep: o.ep, ...(o.threads ? { threads: o.threads } : {}), precision: o.precision }));
+      const featuresOf = (component: string) => componentModels({ model: models[component] })[0].featureNames;
+      const features = featuresOf(request.components[0].name);
       for (const c of request.components) {
-        models[c.name] = await loadModel(resolve(baseDir, c.model), { ep: o.ep, ...(o.threads ? { threads: o.threads } : {}), precision: o.precision });
-      }
-      const features = models[request.components[0].name].featureNames;
-      for (const c of request.components) {
-        if (models[c.name].featureNames.join(',') !== features.join(',')) {
-          throw new Error(`toys sample every component's events: the models must share their features, but ${c.name} has ${models[c.name].featureNames.join(', ')} and ${request.components[0].name} ${features.join(', ')}`);
+        if (featuresOf(c.name).join(',') !== features.join(',')) {
+          throw new Error(`toys sample every component's events: the models must share their features, but ${c.name} has ${featuresOf(c.name).join(', ')} and ${request.components[0].name} ${features.join(', ')}`);
         }
       }
       const needObserved = o.bootstrap || o.observed || !truth || (o.events === undefined && (request.yields ?? 'fixed-fractions') === 'fixed-fractions');
@@ -140,14 +150,16 @@ Examples:
       }
       const lee = o.lee ? parseLookElsewhere(o.lee) : null;
       if (lee) {
+        const ensemble = request.components.find((c) => componentModelPaths(c).length > 1);
+        if (ensemble) throw new Error(`--lee evaluates each component's flow directly; component "${ensemble.name}" is an ensemble of ${componentModelPaths(ensemble).length} flows: give it one model folder`);
         const signal = request.components.find((c) => c.name === request.signal);
         if (!signal) throw new Error('--lee needs the request to name its signal component ("signal": "…")');
-        const signalParams = models[signal.name].parameterNames.map((p) => signal.rename?.[p] ?? p);
+        const signalParams = componentModels({ model: models[signal.name] })[0].parameterNames.map((p) => signal.rename?.[p] ?? p);
         if (!signalParams.includes(lee.parameter)) throw new Error(`--lee scans a parameter of the signal component (${signalParams.join(', ')}), got ${lee.parameter}`);
       }
       const config: ToysConfig = {
         request,
-        models: Object.fromEntries(Object.entries(models).map(([c, m]) => [c, m.manifest.graphs.log_prob.sha256])),
+        models: componentModelHashes(models),
         truth,
         toys: o.toys,
         seed: o.seed,
@@ -158,7 +170,7 @@ Examples:
         profile: o.profile ?? false,
         significance: o.significance ?? false,
         lookElsewhere: lee ? { grid: scanGrid(lee.parameter, lee.lower, lee.upper, lee.points), referenceLevel: o.leeReference, observed: o.observed ?? false } : null,
-        precision: Object.values(models)[0].precision,
+        precision: allFlows(models)[0].precision,
       };
       const context: ToysContext = {
         config,
@@ -184,7 +196,7 @@ Examples:
         }
       } finally {
         progress.bar?.stop();
-        for (const m of Object.values(models)) await m.release();
+        for (const m of allFlows(models)) await m.release();
       }
     });
 }

@@ -3,7 +3,7 @@
 import { mkdir } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import type { Command } from 'commander';
-import { type FlowModel, PRECISION_CHOICES, type PrecisionChoice, Rng } from '@flowscan/runtime';
+import { type FlowModel, PRECISION_CHOICES, type PrecisionChoice, Rng, allFlows, loadComponentModels } from '@flowscan/runtime';
 import { EXECUTION_PROVIDERS, type ExecutionProviderChoice, loadModel, writeFileAtomic } from '@flowscan/runtime/node';
 import { WHOLE_RUN, mergeShards, parseShard, shardFileName } from '../shards/shards.ts';
 import { REPO_ROOT } from '../study/toy.ts';
@@ -69,8 +69,7 @@ async function prepareHeldOut(o: ValidateCliOptions, load: (dir: string) => Prom
   // skipBadRows still apply).
   const { request, baseDir: requestDir } = await readScanRequest(o.request as string);
   const design = await readHeldOutDesign(o.design);
-  const models: Record<string, FlowModel> = {};
-  for (const c of request.components) models[c.name] = await load(resolve(requestDir, c.model));
+  const models = await loadComponentModels(request, (folder) => load(resolve(requestDir, folder)));
   const config = await heldOutConfig(design, o.design, request, models);
   const baseDir = dirname(resolve(o.design));
   return {
@@ -83,7 +82,7 @@ async function prepareHeldOut(o: ValidateCliOptions, load: (dir: string) => Prom
       const truth = config.points[r.point].truth;
       return Object.keys(truth).map((p) => `${p} ${((r.fit.values[p] - truth[p]) / (r.fit.errors[p] ?? NaN)).toFixed(2)}σ`).join(' ');
     },
-    models: Object.values(models),
+    models: allFlows(models),
   };
 }
 

@@ -1,7 +1,7 @@
 // The report of a scan (`flowscan scan --report DIR`): the fit table, the data with the fitted components, the ΔNLL
 // maps with −∇NLL arrows and the profile curves, as SVG and PNG figures and one self-contained report.html.
 import { join } from 'node:path';
-import { type FitResult, type FlowModel, Rng, type ScanResultFile, featureColumns, featureSupport, plots, sampleFittedComponents } from '@flowscan/runtime';
+import { type ComponentModel, type FitResult, type FlowModel, Rng, type ScanResultFile, allFlows, featureColumns, featureSupport, plots, sampleFittedComponents } from '@flowscan/runtime';
 import { writeFileAtomic } from '@flowscan/runtime/node';
 import { type ReportFigure, type ReportSection, type ReportTable, buildReport } from './html.ts';
 import { writeFigure } from './render.ts';
@@ -73,8 +73,8 @@ export function fitDescription(fit: FitResult): string[] {
 
 export interface ScanReportInputs {
   result: ScanResultFile;
-  /** The fitted models by component name (sampled at the best fit for the data figures). */
-  models: Record<string, FlowModel>;
+  /** The fitted models by component name, a list for an ensemble (sampled at the best fit for the data figures). */
+  models: Record<string, ComponentModel>;
   /** The fitted events by feature (with their weights, if any). */
   events: Record<string, ArrayLike<number>>;
   weights?: ArrayLike<number>;
@@ -151,13 +151,14 @@ export async function writeScanReport(dir: string, inputs: ScanReportInputs): Pr
   const drawn = await sampleFittedComponents(components, result.request.yields ?? 'fixed-fractions', fit, sampleSize, new Rng(inputs.seed ?? 1));
   const yields = Object.fromEntries(drawn.map((d) => [d.component, d.expected]));
   const samples = Object.fromEntries(drawn.map((d) => [d.component, featureColumns(d.model, d.events)]));
-  const features = [...new Set(result.request.components.flatMap((c) => models[c.name].featureNames))];
+  const flows = allFlows(models);
+  const features = [...new Set(flows.flatMap((m) => m.featureNames))];
   const dataFigures: ScanReportFigure[] = [];
   for (const f of features) {
     const values = inputs.events[f];
-    const range = featureRange(Object.values(models), f, values);
+    const range = featureRange(flows, f, values);
     if (!range) continue;
-    const unit = Object.values(models).flatMap((m) => m.manifest.features).find((v) => v.name === f)?.unit;
+    const unit = flows.flatMap((m) => m.manifest.features).find((v) => v.name === f)?.unit;
     const parts = result.request.components.filter((c) => f in (samples[c.name] ?? {}));
     const spec = plots.fittedComponents({
       title: `${f}: data and the fit`,

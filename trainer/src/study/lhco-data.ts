@@ -1,6 +1,6 @@
 // The LHCO-like study's events (Saito et al., ISGC 2024, §3.2): the analysis selection in m_J1J2, the paper's
 // pseudo-data inside it, and flow samples as the simulator's feature columns.
-import { type FlowModel, Rng, componentModels, featureColumns, sampleEnsemble, sampleFlow } from '@flowscan/runtime';
+import { type ComponentModel, type FlowModel, Rng, componentModels, featureColumns, sampleComponent } from '@flowscan/runtime';
 import { LHCO_FEATURES, type LhcoEvents, type LhcoFeature, type LhcoPoint, simulateLhcoBackground, simulateLhcoSignal } from '../data/lhco.ts';
 
 /** The paper's pseudo-data point (the LHCO R&D benchmark signal). */
@@ -113,10 +113,8 @@ export function flowColumns(model: FlowModel, events: Float32Array): Record<Lhco
 }
 
 /** n flow samples at θ (one point) as the simulator's feature columns; of an ensemble's mean density for several flows. */
-export async function flowEvents(model: FlowModel | readonly FlowModel[], theta: number[], n: number, rng: Rng): Promise<Record<LhcoFeature, Float64Array>> {
-  const members = componentModels({ model });
-  const events = members.length === 1 ? await sampleFlow(members[0], theta, n, rng) : await sampleEnsemble(members, theta, n, rng);
-  return flowColumns(members[0], events);
+export async function flowEvents(model: ComponentModel, theta: number[], n: number, rng: Rng): Promise<Record<LhcoFeature, Float64Array>> {
+  return flowColumns(componentModels({ model })[0], await sampleComponent(model, theta, n, rng));
 }
 
 export const pointLabel = (p: LhcoPoint): string => `(${p.mZprime}, ${p.mX}, ${p.mY})`;

@@ -1,7 +1,7 @@
 // The LHCO-like study's interpolation check (paper Fig. 5): the signal flow's samples against the simulator at
 // every (m_X, m_Y) of the grid, at the m_Z′ left out of the training and at a trained one for reference, by
 // two-sample KS distance per feature and the shift of the m_J1J2 median.
-import { type FlowModel, type Rng, ksTwoSample, median } from '@flowscan/runtime';
+import { type ComponentModel, type Rng, ksTwoSample, median } from '@flowscan/runtime';
 import { LHCO_FEATURES, LHCO_GRID, LHCO_M_ZPRIME_VALUES, type LhcoFeature } from '../data/lhco.ts';
 import { flowEvents, simulateSelectedSignal } from './lhco-data.ts';
 
@@ -51,7 +51,7 @@ export interface PointComparison {
 }
 
 /** Per-feature KS of flow samples against the simulator at every (m_X, m_Y) of the grid for one m_Z′. */
-async function ksAtMZprime(model: FlowModel | readonly FlowModel[], mZprime: number, n: number, rng: Rng): Promise<PointComparison[]> {
+async function ksAtMZprime(model: ComponentModel, mZprime: number, n: number, rng: Rng): Promise<PointComparison[]> {
   const rows = [];
   for (const p of MASS_PAIRS) {
     const point = { mZprime, mX: p.mX, mY: p.mY };
@@ -66,7 +66,7 @@ async function ksAtMZprime(model: FlowModel | readonly FlowModel[], mZprime: num
 const KS_CRITICAL_95 = 1.358;
 
 /** The check of a flow, or of an ensemble's mean density, at `mZprime` (left out of the training) and at `referenceMZprime` (trained), n events per (m_X, m_Y). */
-export async function interpolationCheck(model: FlowModel | readonly FlowModel[], mZprime: number, referenceMZprime: number, n: number, rng: Rng): Promise<LhcoInterpolationResult> {
+export async function interpolationCheck(model: ComponentModel, mZprime: number, referenceMZprime: number, n: number, rng: Rng): Promise<LhcoInterpolationResult> {
   const excludedRows = await ksAtMZprime(model, mZprime, n, rng);
   const trainedRows = await ksAtMZprime(model, referenceMZprime, n, rng);
   return {

@@ -5,13 +5,15 @@
 // next to the Gross–Vitells estimate). Every toy has its own random stream (seed, toy index), so a run split
 // into shards gives the same toys as one run.
 import {
+  type ComponentModel,
   type FlowModel,
   type MixtureLikelihood,
   Rng,
   type ScanRequest,
+  componentModels,
   fitLikelihood,
   requestLikelihood,
-  sampleFlow,
+  sampleComponent,
   sandwichErrors,
   yieldName,
 } from '@flowscan/runtime';
@@ -69,7 +71,8 @@ export interface ToyResult {
 /** What a toy run needs besides its configuration: loaded models, observed events if any, a sandwich if weighted. */
 export interface ToysContext {
   config: ToysConfig;
-  models: Record<string, FlowModel>;
+  /** The models by component name, a list for an ensemble. */
+  models: Record<string, ComponentModel>;
   /** Observed events by feature (bootstrap source; the look-elsewhere scan of the data). */
   observed: { columns: Record<string, Float64Array>; weights: Float64Array | null; count: number } | null;
   memoryBudget?: number;
@@ -169,12 +172,12 @@ async function generateToy(context: ToysContext, rng: Rng, backgroundOnly: boole
     }
   }
   const count = Object.values(counts).reduce((s, v) => s + v, 0);
-  const featureNames = models[request.components[0].name].featureNames;
+  const featureNames = componentModels({ model: models[request.components[0].name] })[0].featureNames;
   const columns = Object.fromEntries(featureNames.map((f) => [f, new Float64Array(count)]));
   let at = 0;
   for (const c of request.components) {
-    const model = models[c.name];
-    const sample = await sampleFlow(model, componentTheta(request, c.name, model, config.truth), counts[c.name], rng.fork(request.components.indexOf(c)));
+    const model = componentModels({ model: models[c.name] })[0];
+    const sample = await sampleComponent(models[c.name], componentTheta(request, c.name, model, config.truth), counts[c.name], rng.fork(request.components.indexOf(c)));
     const D = model.dimension;
     model.featureNames.forEach((f, d) => {
       for (let i = 0; i < counts[c.name]; i++) columns[f][at + i] = sample[i * D + d];
@@ -209,6 +212,15 @@ function backgroundLikelihood(context: ToysContext, events: ToyEvents): { likeli
   return { likelihood: toyLikelihood(context, background, events), request: background };
 }
 
+/** A component's one flow: the look-elsewhere scan evaluates each flow's densities itself, without ensembles. */
+function singleFlow(models: Record<string, ComponentModel>, component: string): FlowModel {
+  const members = componentModels({ model: models[component] });
+  if (members.length > 1) {
+    throw new Error(`look-elsewhere toys evaluate each component's flow directly; component "${component}" is an ensemble of ${members.length} flows: give it one model folder`);
+  }
+  return members[0];
+}
+
 /** q(θ) on the look-elsewhere grid for one data set: background-only fit, then the profiled signal strength per point. */
 async function scanEvents(context: ToysContext, events: ToyEvents): Promise<number[]> {
   const { config, models } = context;
@@ -221,7 +233,7 @@ async function scanEvents(context: ToysContext, events: ToyEvents): Promise<numb
   const extended = (request.yields ?? 'fixed-fractions') === 'extended';
   const parts = await Promise.all(
     background.components.map(async (c) => {
-      const model = models[c.name];
+      const model = singleFlow(models, c.name);
       const theta = Float64Array.from(componentTheta(request, c.name, model, fitted));
       const coefficient = extended ? fitted[yieldName(c.name)] : c.fraction!;
       return { log: await logDensities(model, modelEvents(model, events.columns, events.count), events.count, theta), coefficient };
@@ -235,7 +247,7 @@ async function scanEvents(context: ToysContext, events: ToyEvents): Promise<numb
     logBackground[i] = Math.log(sum);
   }
   const signalName = request.signal!;
-  const signalModel = models[signalName];
+  const signalModel = singleFlow(models, signalName);
   const rename = request.components.find((c) => c.name === signalName)?.rename ?? {};
   const scanIndex = signalModel.parameterNames.findIndex((p) => (rename[p] ?? p) === lee.grid.parameter);
   const base = componentTheta(request, signalName, signalModel, config.truth);

@@ -4,7 +4,7 @@
 // files of a point should have mean 0 and width 1 (and cover ±1σ 68 % of the time) if the flows are right there.
 import { readFile, stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import { type FlowModel, type ScanRequest, fitLikelihood, requestLikelihood, sandwichErrors, schemaValidator, yieldName } from '@flowscan/runtime';
+import { type ComponentModel, type ScanRequest, allFlows, componentModelHashes, componentModels, fitLikelihood, requestLikelihood, sandwichErrors, schemaValidator, yieldName } from '@flowscan/runtime';
 import designSchema from '../../../schemas/validate-design.schema.json' with { type: 'json' };
 import { readColumns } from '../cli/train.ts';
 import { type FlowFitValues, type ParameterAxis, flowFitValues } from './fits.ts';
@@ -81,10 +81,10 @@ export async function readHeldOutDesign(path: string): Promise<HeldOutDesign> {
  * renames, the yields n_<component> when extended, minus the fixed ones), without reading events: so a design
  * that names a parameter wrongly or puts its truth outside the bounds is refused before any fit runs.
  */
-function freeParameters(request: ScanRequest, models: Record<string, FlowModel>): Map<string, { unit: string; logScale: boolean; bounds: [number, number] }> {
+function freeParameters(request: ScanRequest, models: Record<string, ComponentModel>): Map<string, { unit: string; logScale: boolean; bounds: [number, number] }> {
   const free = new Map<string, { unit: string; logScale: boolean; bounds: [number, number] }>();
   for (const c of request.components) {
-    for (const p of models[c.name].manifest.parameters) {
+    for (const p of componentModels({ model: models[c.name] })[0].manifest.parameters) {
       free.set(c.rename?.[p.name] ?? p.name, { unit: p.unit, logScale: p.logScale === true, bounds: [p.range[0], p.range[1]] });
     }
   }
@@ -98,7 +98,7 @@ function freeParameters(request: ScanRequest, models: Record<string, FlowModel>)
 }
 
 /** Checks the design against the request's likelihood and the files' presence; returns the run's configuration. */
-export async function heldOutConfig(design: HeldOutDesign, designPath: string, request: ScanRequest, models: Record<string, FlowModel>): Promise<HeldOutConfig> {
+export async function heldOutConfig(design: HeldOutDesign, designPath: string, request: ScanRequest, models: Record<string, ComponentModel>): Promise<HeldOutConfig> {
   const free = freeParameters(request, models);
   const freeList = [...free.keys()].join(', ');
   const baseDir = dirname(resolve(designPath));
@@ -126,8 +126,8 @@ export async function heldOutConfig(design: HeldOutDesign, designPath: string, r
     request: { ...rest, events: { ...(events.weights ? { weights: events.weights } : {}), ...(events.skipBadRows ? { skipBadRows: true } : {}) } },
     points: design.points,
     parameters: names.map((name) => ({ name, unit: free.get(name)!.unit, logScale: free.get(name)!.logScale })),
-    models: Object.fromEntries(Object.entries(models).map(([c, m]) => [c, m.manifest.graphs.log_prob.sha256])),
-    precision: [...new Set(Object.values(models).map((m) => m.precision))].join('+'),
+    models: componentModelHashes(models),
+    precision: [...new Set(allFlows(models).map((m) => m.precision))].join('+'),
   };
 }
 
@@ -142,7 +142,7 @@ export function heldOutItems(points: HeldOutPoint[]): { point: number; file: num
  * question is the flows' minimum near the truth. Weighted events get sandwich errors H⁻¹VH⁻¹, for which the pulls
  * have unit width.
  */
-export async function runHeldOutItem(config: HeldOutConfig, models: Record<string, FlowModel>, baseDir: string, index: number): Promise<HeldOutItem> {
+export async function runHeldOutItem(config: HeldOutConfig, models: Record<string, ComponentModel>, baseDir: string, index: number): Promise<HeldOutItem> {
   const started = performance.now();
   const { point, file } = heldOutItems(config.points)[index];
   const p = config.points[point];
@@ -150,7 +150,7 @@ export async function runHeldOutItem(config: HeldOutConfig, models: Record<strin
   const base = { point, file };
   try {
     const { request } = config;
-    const features = [...new Set(Object.values(models).flatMap((m) => m.featureNames))];
+    const features = [...new Set(allFlows(models).flatMap((m) => m.featureNames))];
     const weightColumn = request.events.weights;
     const columns = await readColumns([path], weightColumn ? [...features, weightColumn] : features, request.events.skipBadRows ?? false, undefined, request.events);
     const weights = weightColumn ? columns[weightColumn] : null;
