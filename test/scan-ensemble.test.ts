@@ -42,6 +42,7 @@ async function writeInputs(dir: string): Promise<void> {
   await writeFile(join(dir, 'events.csv'), formatEventsCsv({ x }, ['x']));
   await writeFile(join(dir, 'single.json'), JSON.stringify(request(join(MODELS, 'toy-signal'))));
   await writeFile(join(dir, 'ensemble.json'), JSON.stringify(request([join(MODELS, 'toy-signal'), 'toy-signal-copy'])));
+  await writeFile(join(dir, 'design.json'), JSON.stringify({ points: [{ name: 'paper', truth: { m_pole: 91.2, gamma: 2.5, tau: 0.01 }, files: ['events.csv'] }] }));
 }
 
 test('flowscan scan: an ensemble of a flow and its copy gives the fit of the flow alone; the result names both graphs', async (t) => {
@@ -77,6 +78,22 @@ test('flowscan toys: components with ensembles generate and fit toys; --lee refu
   const lee = await flowscan(['toys', '--request', join(dir, 'ensemble.json'), '--toys', '1', '--events', '2000', '--truth', 'm_pole=91.2,gamma=2.5,tau=0.01', '--lee', 'm_pole=70:110:5', '--out', join(dir, 'lee')]);
   t.not(lee.code, 0);
   t.regex(lee.stderr, /--lee evaluates each component's flow directly; component "signal" is an ensemble of 2 flows/);
+});
+
+test('flowscan validate --request: a held-out file fits with an ensemble as with the flow alone', async (t) => {
+  await prepare();
+  const dir = folder();
+  const fits = [];
+  for (const name of ['single', 'ensemble']) {
+    const out = join(dir, `validate-${name}`);
+    const run = await flowscan(['validate', '--request', join(dir, `${name}.json`), '--design', join(dir, 'design.json'), '--threads', '1', '--out', out]);
+    t.is(run.code, 0, run.stderr);
+    const summary = JSON.parse(await readFile(join(out, 'summary.json'), 'utf8'));
+    fits.push(summary.calibration.points[0].parameters as { parameter: string; pull: { mean: number } }[]);
+  }
+  const [single, ensemble] = fits;
+  t.is(single.length, 3);
+  for (const [j, p] of single.entries()) t.true(Math.abs(p.pull.mean - ensemble[j].pull.mean) < 1e-3, `${p.parameter}: pull ${p.pull.mean} vs ${ensemble[j].pull.mean}`);
 });
 
 test('the request schema takes one folder or a list of distinct folders, and names what is wrong otherwise', (t) => {

@@ -9,7 +9,7 @@ export interface SchemaValidator<T> {
   valid(json: unknown): json is T;
   /** The last check's violations, as ajv reports them. */
   errors(): ErrorObject[];
-  /** The last check's violations, one "where what" line each. */
+  /** The last check's violations, one "where what" line each (naming the property where one is not allowed). */
   problems(): string[];
 }
 
@@ -19,6 +19,11 @@ export function schemaValidator<T>(schema: object, options: Options = {}): Schem
   return {
     valid: (json: unknown): json is T => (compiled ??= new Ajv({ allErrors: true, strict: false, ...options }).compile<T>(schema))(json),
     errors,
-    problems: () => errors().map((e) => `${e.instancePath || '(top level)'} ${e.message ?? ''}`.trim()),
+    problems: () => errors().map(describeProblem),
   };
+}
+
+function describeProblem(e: ErrorObject): string {
+  const extra = e.keyword === 'additionalProperties' ? ` ("${(e.params as { additionalProperty: string }).additionalProperty}")` : '';
+  return `${e.instancePath || '(top level)'} ${e.message ?? ''}${extra}`.trim();
 }

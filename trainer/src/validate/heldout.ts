@@ -63,13 +63,8 @@ export async function readHeldOutDesign(path: string): Promise<HeldOutDesign> {
     throw new Error(`validation design ${path} is not valid JSON (${(error as Error).message})`);
   }
   if (!designValidator.valid(json)) {
-    const problems = designValidator.errors().map((e) => {
-      const where = e.instancePath || '(top level)';
-      const extra = e.keyword === 'additionalProperties' ? ` ("${(e.params as { additionalProperty: string }).additionalProperty}")` : '';
-      return `${where} ${e.message ?? ''}${extra}`;
-    });
     throw new Error(
-      `validation design ${path} does not follow schemas/validate-design.schema.json: ${problems.join('; ')}. ` +
+      `validation design ${path} does not follow schemas/validate-design.schema.json: ${designValidator.problems().join('; ')}. ` +
         'Expected { "points": [ { "truth": { "<parameter>": <number>, … }, "files": ["held-out-1.csv", …] }, … ] }.',
     );
   }
