@@ -41,11 +41,14 @@ import { writeLhcoReport } from './lhco-report.ts';
 export const LHCO_SIGNAL_FLOW_FEATURES = ['mj1', 'mj2', 'tau21j1', 'tau21j2', 'mjj'] as const;
 type SignalFlowFeature = (typeof LHCO_SIGNAL_FLOW_FEATURES)[number];
 /**
- * The signal flow's masses in units of the parameter each peaks at: the detector response in the simulator is
- * relative (m_J resolution 5.4 %, m_JJ 3.4 %; docs/lhco-simulator.md), so m_J1/m_X, m_J2/m_Y and m_J1J2/m_Z′ have
- * nearly the same shape at every grid point.
+ * The signal flow's jet masses in units of the parameter each peaks at: the detector response in the simulator is
+ * relative (m_J resolution 5.4 %; docs/lhco-simulator.md), so m_J1/m_X and m_J2/m_Y have nearly the same shape at
+ * every grid point. m_J1J2 stays in GeV: its ratio to m_Z′ is not scale-free in the simulator (median 0.99977,
+ * 1.00095, 1.00155, 1.00132 at m_Z′ = 3000, 3500, 4000, 4500 GeV), a 0.1 % dependence — 2.5σ of m_Z′ in 10k signal
+ * events — that flows trained on the ratio did not resolve (fitted to 50k simulated signal events at 3500 GeV:
+ * +2.5 ± 0.6 GeV scaled, +0.0 ± 0.6 GeV in GeV; issue 17).
  */
-const LHCO_SIGNAL_MASS_SCALES = { mjj: 'm_zprime', mj1: 'm_x', mj2: 'm_y' } as const satisfies Partial<Record<SignalFlowFeature, (typeof LHCO_PARAMETERS)[number]>>;
+const LHCO_SIGNAL_MASS_SCALES = { mj1: 'm_x', mj2: 'm_y' } as const satisfies Partial<Record<SignalFlowFeature, (typeof LHCO_PARAMETERS)[number]>>;
 
 const FEATURE_UNITS: Record<LhcoFeature | SignalFlowFeature, string> = { mj1: 'GeV', dmj: 'GeV', mj2: 'GeV', tau21j1: '', tau21j2: '', mjj: 'GeV' };
 /** Cell-centred scan box: n points per axis at lo + (k + ½)(hi − lo)/n, as endpoints of a shrunk box. */
@@ -145,12 +148,11 @@ export function lhcoTrainingJob(which: 'signal' | 'background', scaleName: keyof
       `simulated: LHCO-like signal, ${scale.signalPerPoint} events per grid point (new ones every epoch) without m_Z′ = ${LHCO_INTERPOLATION_M_ZPRIME} GeV, ${window}, seed ${seed}` +
         (member === 0 ? '' : `, ensemble member ${member + 1}`),
     ],
-    // Each mass in units of the parameter it peaks at (LHCO_SIGNAL_MASS_SCALES): the flow learns one peak shape near
-    // 1 instead of placing three peaks to a fraction of a GeV at every θ, and m_J1J2/m_Z′ at the untrained
-    // m_Z′ = 4000 GeV is the shape it saw at 3000, 3500 and 4500 (issue 17: seed 1's fitted m_Y went from −1.2σ to
-    // +0.5σ, its m_J1J2 KS at 4000 from 0.047 to 0.015). Before the scaling, the wide m_JJ margin (a nearly linear
-    // logit), the linear θ path and the θ weight decay were what kept the m_J1J2 median from bulging by up to +49 GeV
-    // at 4000; they stay, for the selection window's edges, which move with m_Z′ in the ratio.
+    // The jet masses in units of the parameter they peak at (LHCO_SIGNAL_MASS_SCALES): the flow learns one peak shape
+    // near 1 instead of placing two narrow peaks to a fraction of a GeV at every θ (issue 17: seed 1's fitted m_Y went
+    // from −1.2σ to +0.5σ). m_J1J2 in GeV leans on the wide m_JJ margin (a nearly linear logit), the linear θ path and
+    // the θ weight decay, which keep its median from bulging at the untrained m_Z′ = 4000 GeV (by up to +49 GeV
+    // without them).
     features: LHCO_SIGNAL_FLOW_FEATURES.map((name) => ({
       name,
       unit: FEATURE_UNITS[name],
