@@ -17,7 +17,7 @@ interface StudyCliOptions {
   maps: boolean;
   fitStart: 'scan' | 'truth';
   dataSeed?: number;
-  signalFlows: number;
+  signalFlows?: number;
   classifier: ClassifierKind;
 }
 
@@ -35,7 +35,7 @@ export function register(program: Command): void {
     .option('--data <dir>', 'anomaly: folder of the LHCO R&D signal-region .npy files (default ../shared/data/lhco-sr beside the repository); amplify: run on that folder\'s labelled QCD events instead of the simulator')
     .option('--no-maps', 'lhco: skip the ΔNLL maps (paper Fig. 7; more than half of the default scale\'s time), e.g. for a study over many seeds')
     .option('--fit-start <where>', 'lhco: start the fit at the best point of the coarse scan (as the paper) or at the truth, skipping the scan (bias studies over seeds, as toys do)', choiceOption('--fit-start', ['scan', 'truth'] as const), 'scan')
-    .option('--signal-flows <n>', 'lhco: signal flows trained with different seeds whose mean density is the signal template (an ensemble: one flow\'s training noise moves the fitted masses by about their error)', integerOption('--signal-flows', 1), 1)
+    .option('--signal-flows <n>', 'lhco: signal flows trained with different seeds whose mean density is the signal template (an ensemble: one flow\'s training noise moves the fitted masses by about their error; default 1 with --quick, 3 otherwise)', integerOption('--signal-flows', 1))
     .option('--data-seed <n>', 'lhco: seed of the pseudo-data (default: --seed, so that every seed is an independent pseudo-experiment)', integerOption('--data-seed', 0))
     .option('--classifier <kind>', 'anomaly: the supervised and idealised classifiers, mlp or bdt (boosted decision trees)', choiceOption('--classifier', CLASSIFIER_KINDS), 'mlp')
     .option('--no-quantile', 'amplify: the flows map features by logit (probit for m_JJ) instead of Gauss-rank')
@@ -73,7 +73,7 @@ export function register(program: Command): void {
         process.stdout.write(`\nreport: ${result.reportPath}\nsummary: ${result.summaryPath}\n`);
       } else {
         const { runLhcoStudy } = await import('../study/lhco.ts');
-        const result = await runLhcoStudy({ scale, out, seed: o.seed, backend: o.backend, maps: o.maps, fitStart: o.fitStart, signalFlows: o.signalFlows, ...(o.dataSeed !== undefined ? { dataSeed: o.dataSeed } : {}) });
+        const result = await runLhcoStudy({ scale, out, seed: o.seed, backend: o.backend, maps: o.maps, fitStart: o.fitStart, ...(o.signalFlows !== undefined ? { signalFlows: o.signalFlows } : {}), ...(o.dataSeed !== undefined ? { dataSeed: o.dataSeed } : {}) });
         process.stdout.write(`\nreport: ${result.reportPath}\n`);
       }
     });

@@ -23,16 +23,20 @@ export interface LhcoScale {
   mapPoints: number;
   /** Events per θ for the distribution figures and per KS comparison. */
   sampleEvents: number;
+  /** Signal flows in the ensemble that is the signal template (LhcoStudyOptions.signalFlows). */
+  signalFlows: number;
 }
 
 export const LHCO_SCALES: Record<'quick' | 'default' | 'full', LhcoScale> = {
-  quick: { signalPerPoint: 500, backgroundEvents: 20_000, signalEpochs: 8, backgroundEpochs: 6, blocks: 2, hidden: 32, batchSize: 512, scanPoints: [3, 3, 4], mapPoints: 5, sampleEvents: 4000 },
+  quick: { signalPerPoint: 500, backgroundEvents: 20_000, signalEpochs: 8, backgroundEpochs: 6, blocks: 2, hidden: 32, batchSize: 512, scanPoints: [3, 3, 4], mapPoints: 5, sampleEvents: 4000, signalFlows: 1 },
   // 128 signal epochs (was 32; training ≈ 5 of the study's ≈ 9 minutes): the flows of different seeds disagreed by
   // ~1σ per mass, a flow's own bias (seed 2: m_X +2.1σ and m_Y −1.8σ in 10k-event errors, fitting 200k simulated
   // signal events alone), which the longer run cut to −0.7σ (issue 17). Training costs far less than the fits here.
-  default: { signalPerPoint: 2000, backgroundEvents: 45_000, signalEpochs: 128, backgroundEpochs: 60, blocks: 3, hidden: 48, batchSize: 1024, scanPoints: [5, 5, 8], mapPoints: 11, sampleEvents: 10_000 },
+  // Three signal flows: one flow's training noise moved the fitted masses by about their error (issue 17); three
+  // fill the two training workers with the background flow and cut that noise by √3, at twice the study's time.
+  default: { signalPerPoint: 2000, backgroundEvents: 45_000, signalEpochs: 128, backgroundEpochs: 60, blocks: 3, hidden: 48, batchSize: 1024, scanPoints: [5, 5, 8], mapPoints: 11, sampleEvents: 10_000, signalFlows: 3 },
   // The paper's sample sizes: 7250 events at each of the 80 grid points (580k; 60 points are trained here) and 90k background.
-  full: { signalPerPoint: 7250, backgroundEvents: 90_000, signalEpochs: 60, backgroundEpochs: 40, blocks: 4, hidden: 64, batchSize: 1024, scanPoints: [6, 6, 10], mapPoints: 21, sampleEvents: 20_000 },
+  full: { signalPerPoint: 7250, backgroundEvents: 90_000, signalEpochs: 60, backgroundEpochs: 40, blocks: 4, hidden: 64, batchSize: 1024, scanPoints: [6, 6, 10], mapPoints: 21, sampleEvents: 20_000, signalFlows: 3 },
 };
 
 export interface LhcoParameterResult {
