@@ -207,7 +207,7 @@ export async function runLhcoStudy(o: LhcoStudyOptions): Promise<LhcoStudyResult
     await exportModel(trained.signal[m], modelDirs.signal[m], {
       name: signalFlowName(m),
       description:
-        `LHCO-like Z′ → X Y → (qq)(qq) signal: p(m_J1, m_J2, τ21(J1), τ21(J2), m_J1J2 | m_Z′, m_X, m_Y), masses in units of m_X, m_Y and m_Z′, on the (m_Z′, m_X, m_Y) grid ` +
+        `LHCO-like Z′ → X Y → (qq)(qq) signal: p(m_J1, m_J2, τ21(J1), τ21(J2), m_J1J2 | m_Z′, m_X, m_Y), jet masses in units of m_X and m_Y (m_J1J2 in GeV), on the (m_Z′, m_X, m_Y) grid ` +
         `without m_Z′ = ${LHCO_INTERPOLATION_M_ZPRIME} GeV, m_JJ ∈ [${LHCO_ANALYSIS_MJJ_WINDOW.join(', ')}] GeV (Saito et al. 2024, §3.2)` +
         (signalFlows > 1 ? `; member ${m + 1} of an ensemble of ${signalFlows}` : ''),
     });
