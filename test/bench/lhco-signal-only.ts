@@ -8,7 +8,9 @@
 import { parseArgs } from 'node:util';
 import { MixtureLikelihood, Rng, fitLikelihood, type FlowModel } from '@flowscan/runtime';
 import { loadModel } from '@flowscan/runtime/node';
-import { LHCO_STUDY_TRUTH, simulateSelectedSignal, withLighterJetMass } from '../../trainer/src/study/lhco-data.ts';
+import { LHCO_BENCHMARK_POINT } from '../../trainer/src/data/lhco.ts';
+import { LHCO_STUDY_TRUTH, pointLabel, simulateSelectedSignal, withLighterJetMass } from '../../trainer/src/study/lhco-data.ts';
+import { meanAndWidth } from '../../trainer/src/toys/statistics.ts';
 
 /** The study's Hessian errors with 10k signal + 100k background events (README, five seeds at the default scale). */
 const STUDY_ERRORS: Record<keyof typeof LHCO_STUDY_TRUTH, number> = { m_zprime: 1.38, m_x: 0.345, m_y: 0.139 };
@@ -23,8 +25,7 @@ const eventSeed = Number(values['event-seed']);
 if (!(Number.isInteger(n) && n > 0) || !Number.isInteger(eventSeed)) throw new Error(`--events and --event-seed take integers (events > 0), got ${values.events} and ${values['event-seed']}`);
 if (folders.length === 0) throw new Error('give one or more exported LHCO signal flow folders, e.g. out/lhco/models/lhco-signal');
 
-const point = { mZprime: LHCO_STUDY_TRUTH.m_zprime, mX: LHCO_STUDY_TRUTH.m_x, mY: LHCO_STUDY_TRUTH.m_y };
-const events = withLighterJetMass(simulateSelectedSignal(new Rng(eventSeed).fork(5), n, point));
+const events = withLighterJetMass(simulateSelectedSignal(new Rng(eventSeed).fork(5), n, LHCO_BENCHMARK_POINT));
 const models = await Promise.all(folders.map((folder) => loadModel(folder, { ep: 'cpu' })));
 
 async function offsets(model: FlowModel | FlowModel[]): Promise<Record<string, number>> {
@@ -36,16 +37,15 @@ async function offsets(model: FlowModel | FlowModel[]): Promise<Record<string, n
 const line = (label: string, o: Record<string, number>): string =>
   `${label.padEnd(40)} ${NAMES.map((p) => `${p} ${o[p] >= 0 ? '+' : ''}${o[p].toFixed(2)} GeV (${(o[p] / STUDY_ERRORS[p]).toFixed(2)}σ)`).join('  ')}`;
 
-console.log(`${n} simulated signal events at (3500, 500, 100) GeV, event seed ${eventSeed}; offsets fit − truth, σ = the study's 10k-event errors`);
+console.log(`${n} simulated signal events at ${pointLabel(LHCO_BENCHMARK_POINT)} GeV, event seed ${eventSeed}; offsets fit − truth, σ = the study's 10k-event errors`);
 const members: Record<string, number>[] = [];
 for (const [m, model] of models.entries()) {
   members.push(await offsets(model));
   console.log(line(folders[m], members[m]));
 }
 if (members.length > 1) {
-  const mean = Object.fromEntries(NAMES.map((p) => [p, members.reduce((s, o) => s + o[p], 0) / members.length]));
-  const sd = Object.fromEntries(NAMES.map((p) => [p, Math.sqrt(members.reduce((s, o) => s + (o[p] - mean[p]) ** 2, 0) / (members.length - 1))]));
-  console.log(line('members: mean', mean));
-  console.log(line('members: standard deviation', sd));
+  const spread = Object.fromEntries(NAMES.map((p) => [p, meanAndWidth(members.map((o) => o[p]))]));
+  console.log(line('members: mean', Object.fromEntries(NAMES.map((p) => [p, spread[p].mean]))));
+  console.log(line('members: standard deviation', Object.fromEntries(NAMES.map((p) => [p, spread[p].width]))));
   if (!values['no-ensemble']) console.log(line('ensemble (mean density)', await offsets(models)));
 }

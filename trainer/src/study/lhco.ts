@@ -75,8 +75,9 @@ export interface LhcoStudyOptions {
   dataSeed?: number;
   /**
    * Signal flows trained with different seeds whose mean density is the signal template (an ensemble component of
-   * the likelihood; default: the scale's, 1 quick, 3 otherwise). One flow's training noise moved the fitted masses by about their statistical error
-   * (issue 17); the mean of M flows cuts that part by √M, at M times the signal flow's training and evaluation.
+   * the likelihood; default: the scale's, 1 quick, 3 otherwise). One flow's training noise moved the fitted masses
+   * by about their statistical error (issue 17); the mean of M flows cuts that part by √M, at M times the signal
+   * flow's training and evaluation.
    */
   signalFlows?: number;
 }
