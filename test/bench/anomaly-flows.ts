@@ -8,7 +8,10 @@
 //               --start truth (a diagnostic, not a method) starts from the signal events themselves: does the
 //               loop stay on the signal once it has it? --start mixed --truth-fraction q: the default start (the
 //               fraction α with the lowest p(x|data)) and a random fraction q of the signal events: how much of the
-//               signal must a start hold for the loop to find the rest?
+//               signal must a start hold for the loop to find the rest? --start jets-shuffled (label-free): the
+//               fraction α with the lowest λ₀ = p_ref/p_data, p_ref a flow trained on events whose lighter and
+//               heavier jets (m_J, τ21) come from two different events: a signal whose two jets are correlated is
+//               an over-density of the data over p_ref, if the background's jets are nearly independent
 //   noise       −log p(x|data) on the test and the training events, in TeV and in the flow's own (logit,
 //               standardised) coordinates; two data densities that differ only in seed: the test AUC of their
 //               log ratio and its spread on background events; the idealised pair of the same seeds (signal at
@@ -17,13 +20,13 @@
 // (signal, or the bootstrap's removed events) at weight 0, with its data member's seed; --refit separate: on the
 // kept events alone (the study before), the bootstrap's re-fits with seeds seed + 10 + iteration.
 //   nice -n 10 npx tsx test/bench/anomaly-flows.ts ratio [--seeds 1,1001,2001] [--members 5] [--refit weighted]
-//   nice -n 10 npx tsx test/bench/anomaly-flows.ts bootstrap [--seeds 1] [--iterations 4] [--alpha 0.02] [--refit weighted] [--start neg-log-p|truth|mixed] [--truth-fraction 0.25]
+//   nice -n 10 npx tsx test/bench/anomaly-flows.ts bootstrap [--seeds 1] [--iterations 4] [--alpha 0.02] [--refit weighted] [--start neg-log-p|truth|mixed|jets-shuffled] [--truth-fraction 0.25]
 //   nice -n 10 npx tsx test/bench/anomaly-flows.ts noise [--seeds 1,1001,2001]    (seed s against s + 1)
 import { parseArgs } from 'node:util';
 import { bootstrapBackground, lowestDensityStart, negLogLambda } from '../../trainer/src/anomaly/bootstrap.ts';
 import { Rng } from '../../runtime/src/random.ts';
 import { type DensityModel, type DensityTrainingOptions, logDensity, trainDensity, weightedRefit } from '../../trainer/src/anomaly/density.ts';
-import { type AnomalyEvents, countSignal, filterEvents, splitLhcoSr } from '../../trainer/src/anomaly/events.ts';
+import { type AnomalyEvents, LHCO_SR_FEATURES, countSignal, emptyEvents, filterEvents, splitLhcoSr } from '../../trainer/src/anomaly/events.ts';
 import { LOGIT_EPSILON } from '../../trainer/src/flows/preprocess.ts';
 import { scoreMetrics } from '../../trainer/src/anomaly/metrics.ts';
 import { flowConfig } from '../../trainer/src/flows/config.ts';
@@ -46,7 +49,7 @@ const { values, positionals } = parseArgs({
 });
 const mode = positionals[0];
 if (mode !== 'ratio' && mode !== 'bootstrap' && mode !== 'noise') throw new Error(`expected the mode ratio, bootstrap or noise, got ${mode ?? 'none'}`);
-if (!['neg-log-p', 'truth', 'mixed'].includes(values.start)) throw new Error(`--start must be neg-log-p, truth or mixed, got ${values.start}`);
+if (!['neg-log-p', 'truth', 'mixed', 'jets-shuffled'].includes(values.start)) throw new Error(`--start must be neg-log-p, truth, mixed or jets-shuffled, got ${values.start}`);
 if (values.refit !== 'weighted' && values.refit !== 'separate') throw new Error(`--refit must be weighted or separate, got ${values.refit}`);
 const weighted = values.refit === 'weighted';
 const seeds = values.seeds.split(',').map(Number);
@@ -89,6 +92,39 @@ function diagnosticStart(logPDataTraining: Float64Array, seed: number): Uint8Arr
   for (let i = 0; i < training.count; i++) if (training.label[i] === 1 && rng.uniform() < share) start[i] = 1;
   const signal = start.reduce((s, r, i) => s + r * training.label[i], 0);
   say(`seed ${seed}: the start removes ${start.reduce((s, r) => s + r, 0)} events, ${signal} of the ${countSignal(training)} signal events`);
+  return start;
+}
+
+/**
+ * Two copies of `events` in which every event keeps its lighter jet (m_J,min, τ21) and m_jj and takes the heavier
+ * jet (m_J, τ21) of a random other event, the pair re-sorted by mass: the density of independent jets.
+ */
+function jetsShuffled(events: AnomalyEvents, rng: Rng): AnomalyEvents {
+  if (events.features.join() !== LHCO_SR_FEATURES.join()) throw new Error(`jet shuffling needs the features ${LHCO_SR_FEATURES.join(', ')}, got ${events.features.join(', ')}`);
+  const copies = 2;
+  const out = emptyEvents(events.features, copies * events.count);
+  for (let c = 0; c < copies; c++) {
+    const partner = new Uint32Array(events.count).map((_, i) => i);
+    rng.shuffle(partner);
+    for (let i = 0; i < events.count; i++) {
+      const [mLight, , tauLight] = events.x.subarray(4 * i, 4 * i + 4);
+      const [mOther, deltaOther, , tauHeavyOther] = events.x.subarray(4 * partner[i], 4 * partner[i] + 4);
+      const jets = [[mLight, tauLight], [mOther + deltaOther, tauHeavyOther]].sort((a, b) => a[0] - b[0]);
+      const row = c * events.count + i;
+      out.x.set([jets[0][0], jets[1][0] - jets[0][0], jets[0][1], jets[1][1]], 4 * row);
+      out.m[row] = events.m[i];
+    }
+  }
+  return out;
+}
+
+/** The label-free start from the jets' independence: the fraction α of training events with the lowest p_ref/p_data. */
+async function jetsShuffledStart(logPDataTraining: Float64Array, logPDataTest: Float64Array, seed: number): Promise<Uint8Array> {
+  const reference = await trainDensity(jetsShuffled(training, new Rng(seed + 99)), options(seed));
+  const logLambdaTraining = (await logDensity(reference, training)).map((l, i) => l - logPDataTraining[i]);
+  say(`seed ${seed}: λ₀ = p_ref/p_data of the jet-shuffled reference: test ${describe(negLogLambda(logPDataTest, await logDensity(reference, test)))}`);
+  const start = lowestDensityStart(logLambdaTraining, Number(values.alpha));
+  say(`seed ${seed}: the start removes ${start.reduce((s, r) => s + r, 0)} events, ${start.reduce((s, r, i) => s + r * training.label[i], 0)} of the ${countSignal(training)} signal events`);
   return start;
 }
 
@@ -157,7 +193,9 @@ for (const seed of seeds) {
         return fitted;
       },
       {
-        ...(values.start === 'neg-log-p' ? {} : { start: diagnosticStart(logPDataTraining, seed) }),
+        ...(values.start === 'neg-log-p'
+          ? {}
+          : { start: values.start === 'jets-shuffled' ? await jetsShuffledStart(logPDataTraining, logPDataTest, seed) : diagnosticStart(logPDataTraining, seed) }),
         alpha: Number(values.alpha),
         maxIterations: Number(values.iterations),
         tolerance: 0.05,
