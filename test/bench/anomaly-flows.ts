@@ -90,6 +90,11 @@ function diagnosticStart(logPDataTraining: Float64Array, seed: number): Uint8Arr
   const rng = new Rng(seed + 7);
   const start = lowestDensityStart(logPDataTraining, Number(values.alpha));
   for (let i = 0; i < training.count; i++) if (training.label[i] === 1 && rng.uniform() < share) start[i] = 1;
+  return reportedStart(start, seed);
+}
+
+/** Prints how many events and signal events a start removes, and returns it. */
+function reportedStart(start: Uint8Array, seed: number): Uint8Array {
   const signal = start.reduce((s, r, i) => s + r * training.label[i], 0);
   say(`seed ${seed}: the start removes ${start.reduce((s, r) => s + r, 0)} events, ${signal} of the ${countSignal(training)} signal events`);
   return start;
@@ -123,9 +128,7 @@ async function jetsShuffledStart(logPDataTraining: Float64Array, logPDataTest: F
   const reference = await trainDensity(jetsShuffled(training, new Rng(seed + 99)), options(seed));
   const logLambdaTraining = (await logDensity(reference, training)).map((l, i) => l - logPDataTraining[i]);
   say(`seed ${seed}: λ₀ = p_ref/p_data of the jet-shuffled reference: test ${describe(negLogLambda(logPDataTest, await logDensity(reference, test)))}`);
-  const start = lowestDensityStart(logLambdaTraining, Number(values.alpha));
-  say(`seed ${seed}: the start removes ${start.reduce((s, r) => s + r, 0)} events, ${start.reduce((s, r, i) => s + r * training.label[i], 0)} of the ${countSignal(training)} signal events`);
-  return start;
+  return reportedStart(lowestDensityStart(logLambdaTraining, Number(values.alpha)), seed);
 }
 
 /** Mean and standard deviation of `values` on the test events of one class. */

@@ -45,10 +45,10 @@ type SignalFlowFeature = (typeof LHCO_SIGNAL_FLOW_FEATURES)[number];
  * relative (m_J resolution 5.4 %; docs/lhco-simulator.md), so m_J1/m_X has nearly the same shape at every grid
  * point. m_J2/m_Y less so: the radiation added in quadrature (≈ 50 GeV at the median) moves its median from 1.40 to
  * 1.015 over m_Y = 50…300 GeV and from 1.09 to 1.19 over m_Z′ (test/bench/lhco-mass-ratios.ts); the flows share an
- * m_Y offset of about +0.6σ (issue 17). m_J1J2 stays in GeV: its ratio to m_Z′ is not scale-free in the simulator (median 0.99977,
- * 1.00095, 1.00155, 1.00132 at m_Z′ = 3000, 3500, 4000, 4500 GeV), a 0.1 % dependence — 2.5σ of m_Z′ in 10k signal
- * events — that flows trained on the ratio did not resolve (fitted to 50k simulated signal events at 3500 GeV:
- * +2.5 ± 0.6 GeV scaled, +0.0 ± 0.6 GeV in GeV; issue 17).
+ * m_Y offset of about +0.6σ (issue 17). m_J1J2 stays in GeV: its ratio to m_Z′ is not scale-free in the simulator
+ * (median 0.99977, 1.00095, 1.00155, 1.00132 at m_Z′ = 3000, 3500, 4000, 4500 GeV), a 0.1 % dependence — 2.5σ of
+ * m_Z′ in 10k signal events — that flows trained on the ratio did not resolve (fitted to 50k simulated signal events
+ * at 3500 GeV: +2.5 ± 0.6 GeV scaled, +0.0 ± 0.6 GeV in GeV; issue 17).
  */
 const LHCO_SIGNAL_MASS_SCALES = { mj1: 'm_x', mj2: 'm_y' } as const satisfies Partial<Record<SignalFlowFeature, (typeof LHCO_PARAMETERS)[number]>>;
 
