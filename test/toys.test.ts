@@ -5,10 +5,13 @@ import test from 'ava';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Rng } from '@flowscan/runtime';
-import { grossVitells, profiledStrength, upcrossings } from '../trainer/src/toys/lee.ts';
+import { loadModel } from '@flowscan/runtime/node';
+import { exportModel } from '../trainer/src/export/export.ts';
+import { componentLogDensities, grossVitells, profiledStrength, scanStatistic, upcrossings } from '../trainer/src/toys/lee.ts';
 import { chi2OneDofSurvival, normalContent, significanceOfPValue } from '../trainer/src/toys/statistics.ts';
 import { type ToyResult, type ToysConfig, summarizeToys } from '../trainer/src/toys/toys.ts';
 import { flowscan } from './helpers/commands.ts';
+import { asTrained, randomEvents, randomModel } from './helpers/flows.ts';
 import { flowscanRefusal } from './helpers/in-process.ts';
 import { temporaryFolder } from './helpers/temporary.ts';
 
@@ -113,6 +116,44 @@ test('flowscan toys: two shards merged give the same toys as one run; the summar
   t.true((await readFile(join(folder(), 'whole', 'figures', 'pulls-m_pole.svg'), 'utf8')).includes('<svg'));
   // Each toy is fixed-fraction multinomial: about 1 % signal of 2000 events.
   for (const item of a.items) t.is(item.result.generated.signal + item.result.generated.background, 2000);
+});
+
+test('the look-elsewhere scan takes an ensemble as the log of its members\' mean density (two different flows)', async (t) => {
+  const members = [];
+  for (const seed of [4, 5]) {
+    const dir = join(folder(), `member-${seed}`);
+    await exportModel(asTrained(randomModel('nsf', 2, 2, seed)), dir, { name: `member-${seed}` });
+    members.push(await loadModel(dir, { ep: 'cpu' }));
+  }
+  const count = 300;
+  const x = randomEvents(new Rng(6), count, 2);
+  const columns = { x0: Float64Array.from({ length: count }, (_, i) => x[2 * i]), x1: Float64Array.from({ length: count }, (_, i) => x[2 * i + 1]) };
+  // Two points (p0, p1); p1 is log-scaled in [0.001, 0.1].
+  const thetas = Float64Array.from([80, 0.01, 105, 0.05]);
+  const ensemble = await componentLogDensities(members, columns, count, thetas);
+  // Oracle: each member's float32 graph alone, the mean of the densities taken here in float64.
+  let worst = 0;
+  let membersApart = 0;
+  let meanOfLogsApart = 0;
+  for (let k = 0; k < 2; k++) {
+    const theta = Float32Array.from(thetas.subarray(2 * k, 2 * k + 2));
+    const [a, b] = await Promise.all(members.map((m) => m.logProb(m.eventsTensor(x, count), theta)));
+    for (let i = 0; i < count; i++) {
+      const expected = Math.log(0.5 * (Math.exp(a[i]) + Math.exp(b[i])));
+      worst = Math.max(worst, Math.abs(ensemble[k * count + i] - expected));
+      membersApart = Math.max(membersApart, Math.abs(a[i] - b[i]));
+      meanOfLogsApart = Math.max(meanOfLogsApart, Math.abs(0.5 * (a[i] + b[i]) - expected));
+    }
+  }
+  t.true(membersApart > 0.5 && meanOfLogsApart > 0.05, `the members differ (by up to ${membersApart}), so a mean of log densities would be off by up to ${meanOfLogsApart}`);
+  t.true(worst < 1e-4, `max |ensemble − log mean density| = ${worst}`);
+  // The scan profiles the strength on that density against the background's: a flat one over the 104 × 104 GeV box.
+  const logBackground = new Float64Array(count).fill(-2 * Math.log(104));
+  const q = await scanStatistic({ signal: { members, columns, thetas }, logBackground, count, weights: null });
+  for (let k = 0; k < 2; k++) {
+    const logRatio = Float64Array.from(ensemble.subarray(k * count, (k + 1) * count), (v, i) => v - logBackground[i]);
+    t.is(q[k], profiledStrength(logRatio, 0, count, null).q);
+  }
 });
 
 test('flowscan toys --lee: background-only toys and the observed events scanned over M_pole', async (t) => {

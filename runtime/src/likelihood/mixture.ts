@@ -171,8 +171,11 @@ export function componentModels(c: { model: ComponentModel }): readonly FlowMode
   return c.model instanceof Array ? c.model : [c.model as FlowModel];
 }
 
-/** Checks that an ensemble's members can share a component: the same features and the same parameters, ranges included. */
-function checkEnsemble(name: string, members: readonly FlowModel[]): void {
+/**
+ * Checks that an ensemble's members can share a component: the same features and the same parameters, ranges
+ * included. A likelihood checks its components itself; code that evaluates members directly calls this first.
+ */
+export function checkEnsemble(name: string, members: readonly FlowModel[]): void {
   if (members.length === 0) throw new Error(`component "${name}" has an empty ensemble: give at least one model`);
   const [first, ...rest] = members;
   const parameters = (m: FlowModel) => m.manifest.parameters.map((p) => `${p.name} [${p.unit}] in [${p.range.join(', ')}]${p.logScale ? ' (log10)' : ''}`).join('; ');

@@ -9,8 +9,8 @@ import {
   type ScanRequest,
   allFlows,
   applyEventCounts,
+  checkEnsemble,
   componentModelHashes,
-  componentModelPaths,
   componentModels,
   fitLikelihood,
   loadComponentModels,
@@ -150,8 +150,8 @@ Examples:
       }
       const lee = o.lee ? parseLookElsewhere(o.lee) : null;
       if (lee) {
-        const ensemble = request.components.find((c) => componentModelPaths(c).length > 1);
-        if (ensemble) throw new Error(`--lee evaluates each component's flow directly; component "${ensemble.name}" is an ensemble of ${componentModelPaths(ensemble).length} flows: give it one model folder`);
+        // The scan evaluates each component's members itself, not through a likelihood that would check them.
+        for (const c of request.components) checkEnsemble(c.name, componentModels({ model: models[c.name] }));
         const signal = request.components.find((c) => c.name === request.signal);
         if (!signal) throw new Error('--lee needs the request to name its signal component ("signal": "…")');
         const signalParams = componentModels({ model: models[signal.name] })[0].parameterNames.map((p) => signal.rename?.[p] ?? p);

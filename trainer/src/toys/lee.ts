@@ -50,6 +50,26 @@ export async function logDensities(model: FlowModel, events: Float64Array, count
 }
 
 /**
+ * log p(x_i|θ_k) [K×N] of a component for K parameter points: its flow's, or for an ensemble the log of its members'
+ * mean density, log((1/M) Σ_m p_m), accumulated member by member as log(e^a + e^b) with the larger term factored
+ * out, so that no density underflows and only two [K×N] arrays are held. Each member reads the events from the
+ * columns in its own feature order.
+ */
+export async function componentLogDensities(members: readonly FlowModel[], columns: Record<string, ArrayLike<number>>, count: number, thetas: Float64Array): Promise<Float64Array> {
+  const [first, ...rest] = members;
+  const sum = await logDensities(first, modelEvents(first, columns, count), count, thetas);
+  for (const member of rest) {
+    const log = await logDensities(member, modelEvents(member, columns, count), count, thetas);
+    for (let i = 0; i < sum.length; i++) {
+      const larger = Math.max(sum[i], log[i]);
+      if (larger !== -Infinity) sum[i] = larger + Math.log(Math.exp(sum[i] - larger) + Math.exp(log[i] - larger));
+    }
+  }
+  const logM = Math.log(members.length);
+  return logM === 0 ? sum : sum.map((v) => v - logM);
+}
+
+/**
  * max over 0 ≤ f ≤ 1 of g(f) = Σ_i w_i log(1 + f (r_i − 1)) with r_i = exp(logRatio_i): returns q = 2 g(f̂) and f̂.
  * g is concave (g″ = −Σ w (r−1)²/(1+f(r−1))² ≤ 0); Newton steps that leave the bracket fall back to bisection.
  */
@@ -119,7 +139,8 @@ export function scanGrid(parameter: string, lower: number, upper: number, points
 }
 
 export interface ScanInputs {
-  signal: { model: FlowModel; events: Float64Array; thetas: Float64Array };
+  /** The signal component's flow (one member) or ensemble, the events by feature name, and the points [K×P]. */
+  signal: { members: readonly FlowModel[]; columns: Record<string, ArrayLike<number>>; thetas: Float64Array };
   /** log p_b(x_i) of the background mixture at its background-only fit [N]. */
   logBackground: Float64Array;
   count: number;
@@ -129,7 +150,7 @@ export interface ScanInputs {
 /** q(θ_k) at every scan point: one batched log-density call for the signal, then the profiled strength per point. */
 export async function scanStatistic(inputs: ScanInputs): Promise<number[]> {
   const { count } = inputs;
-  const logSignal = await logDensities(inputs.signal.model, inputs.signal.events, count, inputs.signal.thetas);
+  const logSignal = await componentLogDensities(inputs.signal.members, inputs.signal.columns, count, inputs.signal.thetas);
   const K = logSignal.length / count;
   const q: number[] = [];
   for (let k = 0; k < K; k++) {

@@ -17,7 +17,7 @@ import {
   sandwichErrors,
   yieldName,
 } from '@flowscan/runtime';
-import { type ScanGrid, grossVitells, logDensities, modelEvents, scanStatistic, upcrossings } from './lee.ts';
+import { type ScanGrid, componentLogDensities, grossVitells, scanStatistic, upcrossings } from './lee.ts';
 import { type MeanAndWidth, type Proportion, chi2OneDofSurvival, meanAndWidth, normalContent, proportion, significanceOfPValue } from './statistics.ts';
 
 export interface ToysConfig {
@@ -212,15 +212,6 @@ function backgroundLikelihood(context: ToysContext, events: ToyEvents): { likeli
   return { likelihood: toyLikelihood(context, background, events), request: background };
 }
 
-/** A component's one flow: the look-elsewhere scan evaluates each flow's densities itself, without ensembles. */
-function singleFlow(models: Record<string, ComponentModel>, component: string): FlowModel {
-  const members = componentModels({ model: models[component] });
-  if (members.length > 1) {
-    throw new Error(`look-elsewhere toys evaluate each component's flow directly; component "${component}" is an ensemble of ${members.length} flows: give it one model folder`);
-  }
-  return members[0];
-}
-
 /** q(θ) on the look-elsewhere grid for one data set: background-only fit, then the profiled signal strength per point. */
 async function scanEvents(context: ToysContext, events: ToyEvents): Promise<number[]> {
   const { config, models } = context;
@@ -233,10 +224,10 @@ async function scanEvents(context: ToysContext, events: ToyEvents): Promise<numb
   const extended = (request.yields ?? 'fixed-fractions') === 'extended';
   const parts = await Promise.all(
     background.components.map(async (c) => {
-      const model = singleFlow(models, c.name);
-      const theta = Float64Array.from(componentTheta(request, c.name, model, fitted));
+      const members = componentModels({ model: models[c.name] });
+      const theta = Float64Array.from(componentTheta(request, c.name, members[0], fitted));
       const coefficient = extended ? fitted[yieldName(c.name)] : c.fraction!;
-      return { log: await logDensities(model, modelEvents(model, events.columns, events.count), events.count, theta), coefficient };
+      return { log: await componentLogDensities(members, events.columns, events.count, theta), coefficient };
     }),
   );
   const norm = parts.reduce((s, p) => s + p.coefficient, 0);
@@ -247,7 +238,9 @@ async function scanEvents(context: ToysContext, events: ToyEvents): Promise<numb
     logBackground[i] = Math.log(sum);
   }
   const signalName = request.signal!;
-  const signalModel = singleFlow(models, signalName);
+  const signalMembers = componentModels({ model: models[signalName] });
+  // An ensemble's members share their parameters (checked when the models load): the first one's order serves all.
+  const signalModel = signalMembers[0];
   const rename = request.components.find((c) => c.name === signalName)?.rename ?? {};
   const scanIndex = signalModel.parameterNames.findIndex((p) => (rename[p] ?? p) === lee.grid.parameter);
   const base = componentTheta(request, signalName, signalModel, config.truth);
@@ -255,7 +248,7 @@ async function scanEvents(context: ToysContext, events: ToyEvents): Promise<numb
   const thetas = new Float64Array(lee.grid.values.length * P);
   lee.grid.values.forEach((v, k) => base.forEach((b, j) => (thetas[k * P + j] = j === scanIndex ? v : b)));
   return scanStatistic({
-    signal: { model: signalModel, events: modelEvents(signalModel, events.columns, events.count), thetas },
+    signal: { members: signalMembers, columns: events.columns, thetas },
     logBackground,
     count: events.count,
     weights: events.weights,
