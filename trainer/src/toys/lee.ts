@@ -52,14 +52,15 @@ export async function logDensities(model: FlowModel, events: Float64Array, count
 /**
  * log p(x_i|θ_k) [K×N] of a component for K parameter points: its flow's, or for an ensemble the log of its members'
  * mean density, log((1/M) Σ_m p_m), accumulated member by member as log(e^a + e^b) with the larger term factored
- * out, so that no density underflows and only two [K×N] arrays are held. Each member reads the events from the
- * columns in its own feature order.
+ * out, so that no density underflows and only two [K×N] arrays are held. The members share their features in one
+ * order (checkEnsemble), so one event matrix serves them all.
  */
 export async function componentLogDensities(members: readonly FlowModel[], columns: Record<string, ArrayLike<number>>, count: number, thetas: Float64Array): Promise<Float64Array> {
   const [first, ...rest] = members;
-  const sum = await logDensities(first, modelEvents(first, columns, count), count, thetas);
+  const events = modelEvents(first, columns, count);
+  const sum = await logDensities(first, events, count, thetas);
   for (const member of rest) {
-    const log = await logDensities(member, modelEvents(member, columns, count), count, thetas);
+    const log = await logDensities(member, events, count, thetas);
     for (let i = 0; i < sum.length; i++) {
       const larger = Math.max(sum[i], log[i]);
       if (larger !== -Infinity) sum[i] = larger + Math.log(Math.exp(sum[i] - larger) + Math.exp(log[i] - larger));
