@@ -8,7 +8,7 @@ import { LHCO_FEATURES, LHCO_GRID, LHCO_MODEL, type LhcoFeature, type LhcoPoint 
 import { type ReportFigure, type ReportSection, type ReportTable, buildReport } from '../report/html.ts';
 import { type FigurePaths, writeFigure } from '../report/render.ts';
 import type { TrainedModel } from '../train/saved-model.ts';
-import { LHCO_SIGNAL_MJJ_MARGIN, LHCO_SIGNAL_SPLINE_BINS, LHCO_SIGNAL_THETA_DECAY, type LhcoParameterResult, type LhcoScale } from './lhco-config.ts';
+import { LHCO_SIGNAL_MJJ_MARGIN, LHCO_SIGNAL_THETA_DECAY, LHCO_SPLINE_BINS, type LhcoParameterResult, type LhcoScale } from './lhco-config.ts';
 import { LHCO_ANALYSIS_MJJ_WINDOW, LHCO_INTERPOLATION_M_ZPRIME, LHCO_STUDY_TRUTH, type LhcoStudyPseudoData, flowColumns, flowEvents, pointLabel, simulateSelectedSignal } from './lhco-data.ts';
 import type { LhcoInterpolationResult } from './lhco-interpolation.ts';
 
@@ -259,7 +259,7 @@ export async function writeLhcoReport(s: LhcoReportInputs): Promise<{ reportPath
         (trained.signal.length > 1 ? ` (an ensemble of ${trained.signal.length} flows trained with different seeds, whose mean density is the signal template)` : '') +
         '; ' +
         `background: ${trained.background.provenance.events} events per epoch (new ones every epoch), ${trained.background.provenance.epochs} epochs, validation NLL ` +
-        `${trained.background.provenance.validationLoss.toFixed(4)} nats/event. Flows: rational-quadratic spline (NSF), ${scale.blocks} blocks of ${scale.hidden} hidden units; the signal flow on (m_J1, m_J2 = m_J1 − Δm_J, τ21, τ21, m_J1J2) (a unit-Jacobian change of variables) with the jet masses in units of m_X and m_Y (m_J1J2 in GeV), with ${LHCO_SIGNAL_SPLINE_BINS} spline bins, a linear θ path, θ weight decay ${LHCO_SIGNAL_THETA_DECAY} and a support margin of ${LHCO_SIGNAL_MJJ_MARGIN} × the range for m_J1J2; ` +
+        `${trained.background.provenance.validationLoss.toFixed(4)} nats/event. Flows: rational-quadratic spline (NSF) with ${LHCO_SPLINE_BINS} bins, ${scale.blocks} blocks of ${scale.hidden} hidden units; the signal flow on (m_J1, m_J2 = m_J1 − Δm_J, τ21, τ21, m_J1J2) (a unit-Jacobian change of variables) with the jet masses in units of m_X and m_Y (m_J1J2 in GeV), a linear θ path, θ weight decay ${LHCO_SIGNAL_THETA_DECAY} and a support margin of ${LHCO_SIGNAL_MJJ_MARGIN} × the range for m_J1J2. ` +
         `Trained on ${signal.provenance.backend}. Study wall time ${((performance.now() - s.started) / 1000).toFixed(0)} s.`,
       tables: [timingTable],
       figures: lossCurves.map((c) => figure(`training-loss-${c.name}`, `${c.caption}: loss per epoch.`)),

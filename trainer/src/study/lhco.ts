@@ -16,7 +16,7 @@ import type { BackendChoice } from '../train/backend.ts';
 import { trainingDataFromColumns } from '../train/dataset.ts';
 import { runTrainings } from '../train/parallel.ts';
 import type { TrainRunOptions } from '../train/run.ts';
-import { LHCO_SCALES, LHCO_SIGNAL_MJJ_MARGIN, LHCO_SIGNAL_SPLINE_BINS, LHCO_SIGNAL_THETA_DECAY, type LhcoParameterResult } from './lhco-config.ts';
+import { LHCO_SCALES, LHCO_SIGNAL_MJJ_MARGIN, LHCO_SIGNAL_THETA_DECAY, LHCO_SPLINE_BINS, type LhcoParameterResult } from './lhco-config.ts';
 import {
   LHCO_ANALYSIS_MJJ_WINDOW,
   LHCO_INTERPOLATION_M_ZPRIME,
@@ -118,7 +118,7 @@ export function lhcoTrainingJob(which: 'signal' | 'background', scaleName: keyof
   const memberRng = member === 0 ? rng : rng.fork(SIGNAL_MEMBER_STREAM + member);
   const trainingSeed = member === 0 ? seed : memberRng.int(2 ** 31);
   const train = (epochs: number) => ({ maxEpochs: epochs, batchSize: scale.batchSize, learningRate: 3e-3, schedule: 'cosine' as const, patience: epochs, seed: trainingSeed });
-  const flow = (linearTheta: boolean, bins?: number) => flowConfig('nsf', { blocks: scale.blocks, hidden: scale.hidden, activation: 'tanh', linearTheta, ...(bins ? { bins } : {}) });
+  const flow = (linearTheta: boolean) => flowConfig('nsf', { blocks: scale.blocks, hidden: scale.hidden, activation: 'tanh', linearTheta, bins: LHCO_SPLINE_BINS });
   const window = `m_JJ ∈ [${LHCO_ANALYSIS_MJJ_WINDOW.join(', ')}] GeV`;
   if (which === 'background') {
     // New events every epoch, as for the signal: a flow fitted to one fixed sample of 45k events (fewer than the
@@ -163,7 +163,7 @@ export function lhcoTrainingJob(which: 'signal' | 'background', scaleName: keyof
       ...(name in LHCO_SIGNAL_MASS_SCALES ? { scaledBy: LHCO_SIGNAL_MASS_SCALES[name as keyof typeof LHCO_SIGNAL_MASS_SCALES] } : {}),
     })),
     params: LHCO_PARAMETERS.map((name) => ({ name, unit: 'GeV' })),
-    flow: flow(true, LHCO_SIGNAL_SPLINE_BINS),
+    flow: flow(true),
     // The simulator is cheap: every epoch sees a new sample of the same size at the same grid points.
     train: { ...train(scale.signalEpochs), thetaWeightDecay: LHCO_SIGNAL_THETA_DECAY, freshEvents: (epoch) => columns(simulateSelected(signalStream.fork(epoch))) },
     ...(backend ? { backend } : {}),
