@@ -89,6 +89,11 @@ slowTest(`quick LHCO study end to end with a two-flow signal ensemble: report, e
     for (const p of result.parameters) {
       t.true(Number.isFinite(p.value) && Number.isFinite(p.error) && p.error > 0, `${p.name} = ${p.value} ± ${p.error}`);
       t.is(p.pull, (p.value - p.truth) / p.error);
+      // The two flows' training spread: each one's Newton step from the best fit, their spread over √2.
+      const j = result.trainingSpread!.names.indexOf(p.name);
+      const [a, b] = result.trainingSpread!.memberOffsets.map((o) => o[j]);
+      t.true(Math.abs(p.trainingError! - Math.abs(a - b) / 2) <= 1e-9 * (Math.abs(a - b) + 1e-300), `${p.name}: σ_training ${p.trainingError} from offsets ${a}, ${b}`);
+      t.is(p.pullWithTraining, (p.value - p.truth) / Math.hypot(p.error, p.trainingError!));
       t.log(`${p.name} = ${p.value.toFixed(2)} ± ${p.error.toPrecision(3)} (truth ${p.truth}, pull ${p.pull.toFixed(2)})`);
     }
     t.true(Number.isFinite(result.significance.z) && result.significance.z >= 0);
@@ -99,6 +104,8 @@ slowTest(`quick LHCO study end to end with a two-flow signal ensemble: report, e
     t.log(`mjj KS at m_Z′ = ${result.interpolation.mZprime}: mean ${result.interpolation.excluded.mjj.mean.toFixed(4)}, max ${result.interpolation.excluded.mjj.max.toFixed(4)}`);
     const summary = JSON.parse(await readFile(result.summaryPath, 'utf8'));
     t.deepEqual(summary.parameters.map((p: { value: number }) => p.value), result.parameters.map((p) => p.value));
+    t.is(summary.trainingSpread.memberOffsets.length, 2);
+    t.true(html.includes('σ_training'), 'the fit table shows the training error');
   } finally {
     await rm(out, { recursive: true, force: true });
   }

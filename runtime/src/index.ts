@@ -15,6 +15,7 @@ export * from './stats/roc.ts';
 export * from './fit/index.ts';
 export * from './likelihood/mixture.ts';
 export * from './likelihood/fit.ts';
+export * from './likelihood/ensemble-spread.ts';
 export * from './likelihood/map.ts';
 export * from './likelihood/prediction.ts';
 export * from './likelihood/sandwich.ts';

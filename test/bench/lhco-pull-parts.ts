@@ -7,12 +7,14 @@
 // model parts carry no pseudo-data fluctuation; what is left of the pull is the data part. Prints, per study folder
 // (from `flowscan study lhco --out DIR`), the pulls of its fit, the Newton step on its pseudo-data (a check of the
 // linear picture), the signal-model and background-model parts with their standard errors (from chunks of the
-// samples), and the data part; then each part's mean over the folders.
+// samples), and the data part; the signal ensemble's training error (σ_training: its members' spread over √M at the
+// fit, runtime ensembleSpread; from summary.json, or computed for folders written before studies recorded it) and the
+// pull with it added in quadrature; then each part's mean over the folders.
 //   nice -n 10 npx tsx --conditions=flowscan-source test/bench/lhco-pull-parts.ts [--background-events 1000000] [--signal-events 200000] [--chunks 4] [--event-seed 31] DIR…
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { type FlowModel, MixtureLikelihood, Rng } from '@flowscan/runtime';
+import { type EnsembleSpread, type FitResult, type FlowModel, Rng, ensembleSpread } from '@flowscan/runtime';
 import { loadModel } from '@flowscan/runtime/node';
 import { LHCO_BENCHMARK_POINT, type LhcoEvents, simulateLhcoBackground } from '../../trainer/src/data/lhco.ts';
 import {
@@ -20,10 +22,10 @@ import {
   LHCO_STUDY_PSEUDO_DATA,
   LHCO_STUDY_TRUTH,
   flowEvents,
+  lhcoStudyLikelihood,
   lhcoStudyPseudoData,
   selectRows,
   simulateSelectedSignal,
-  withLighterJetMass,
 } from '../../trainer/src/study/lhco-data.ts';
 import { meanAndWidth } from '../../trainer/src/toys/statistics.ts';
 
@@ -48,27 +50,20 @@ if (folders.length === 0) throw new Error('give one or more LHCO study folders (
 const TRUTH = [LHCO_STUDY_TRUTH.m_zprime, LHCO_STUDY_TRUTH.m_x, LHCO_STUDY_TRUTH.m_y];
 const P = TRUTH.length;
 const { nSignal, nBackground } = LHCO_STUDY_PSEUDO_DATA;
-const SIGNAL_FRACTION = nSignal / (nSignal + nBackground);
 
 interface StudySummary {
   seed: number;
   dataSeed: number;
   signalFlows: number;
-  parameters: { name: string; pull: number }[];
-  fit: { covariance: number[][]; freeNames: string[] };
+  parameters: { name: string; pull: number; value: number; truth: number; error: number }[];
+  /** Written by studies since the training spread was added; computed here for older folders. */
+  trainingSpread?: EnsembleSpread | null;
+  fit: FitResult;
 }
 
 /** ∇θ NLL at the truth, summed over the events, with the study's mixture (fixed fractions; events outside a flow's range dropped). */
 async function scoreSum(signal: readonly FlowModel[], background: FlowModel, events: LhcoEvents): Promise<{ sum: Float64Array; events: number }> {
-  const likelihood = new MixtureLikelihood({
-    components: [
-      { name: 'signal', model: signal, fraction: SIGNAL_FRACTION },
-      { name: 'background', model: background, fraction: 1 - SIGNAL_FRACTION },
-    ],
-    events: withLighterJetMass(events),
-    yields: 'fixed-fractions',
-    outsideSupport: 'drop',
-  });
+  const likelihood = lhcoStudyLikelihood(signal, background, events);
   const { gradients } = await likelihood.evaluate(Float64Array.from(TRUTH), 1, true);
   return { sum: gradients!, events: likelihood.data.sumWeights };
 }
@@ -109,19 +104,22 @@ console.log(
   `pull parts at the truth (${TRUTH.join(', ')}) GeV: ${nBackgroundSamples} simulated and flow background events, ${nSignalSamples} simulated and ` +
     `ensemble signal events (event seed ${eventSeed}), errors from ${chunks} chunks; in each study's Hessian errors`,
 );
-const rows: { model: Float64Array; data: Float64Array; signal: Float64Array; background: Float64Array }[] = [];
+const rows: { model: Float64Array; data: Float64Array; signal: Float64Array; background: Float64Array; trainingErrors: Float64Array; pullsWithTraining: Float64Array }[] = [];
 let names: string[] = [];
 for (const folder of folders) {
   const started = performance.now();
   const summary = JSON.parse(await readFile(join(folder, 'summary.json'), 'utf8')) as StudySummary;
   names = summary.fit.freeNames;
   const C = summary.fit.covariance;
+  if (!C) throw new Error(`${folder}: the study's fit has no covariance (${summary.fit.hessianMessage ?? 'no Hessian'}), which the Newton steps need`);
   const load = (name: string) => loadModel(join(folder, 'models', name), { ep: 'cpu', precision: 'float32' });
   const signal = await Promise.all(Array.from({ length: summary.signalFlows }, (_, m) => load(m === 0 ? 'lhco-signal' : `lhco-signal-${m + 1}`)));
   const background = await load('lhco-background');
   const samples = new Rng(eventSeed).fork(3).fork(summary.seed);
 
-  const data = await scoreSum(signal, background, lhcoStudyPseudoData(summary.dataSeed).events);
+  const pseudoData = lhcoStudyPseudoData(summary.dataSeed).events;
+  const data = await scoreSum(signal, background, pseudoData);
+  const spread = summary.trainingSpread ?? (summary.signalFlows > 1 ? await ensembleSpread(lhcoStudyLikelihood(signal, background, pseudoData), summary.fit, 'signal') : null);
   const onData = newtonPulls(C, data.sum);
   const backgroundPart = partOfPull(
     C,
@@ -137,12 +135,15 @@ for (const folder of folders) {
   );
   const model = Float64Array.from(signalPart.pulls, (v, j) => v + backgroundPart.pulls[j]);
   const dataPart = Float64Array.from(onData, (v, j) => v - model[j]);
-  rows.push({ model, data: dataPart, signal: signalPart.pulls, background: backgroundPart.pulls });
+  const trainingErrors = Float64Array.from(names, (_, j) => (spread ? spread.trainingError[j] / Math.sqrt(C[j][j]) : NaN));
+  const pullsWithTraining = Float64Array.from(summary.parameters, (p, j) => p.pull / Math.hypot(1, trainingErrors[j]));
+  rows.push({ model, data: dataPart, signal: signalPart.pulls, background: backgroundPart.pulls, trainingErrors, pullsWithTraining });
   console.log(`${folder} (seed ${summary.seed}, ${summary.signalFlows} signal flows, ${((performance.now() - started) / 1000).toFixed(0)} s)`);
   for (let j = 0; j < P; j++) {
     console.log(
       `  ${names[j].padEnd(9)} pull ${signed(summary.parameters[j].pull)}  Newton step ${signed(onData[j])}  = signal model ${withError(signalPart.pulls[j], signalPart.errors[j])}` +
-        ` + background model ${withError(backgroundPart.pulls[j], backgroundPart.errors[j])} + data ${signed(dataPart[j])}`,
+        ` + background model ${withError(backgroundPart.pulls[j], backgroundPart.errors[j])} + data ${signed(dataPart[j])}` +
+        (spread ? `;  σ_training ${trainingErrors[j].toFixed(2)}σ, pull with it ${signed(pullsWithTraining[j])}` : ''),
     );
   }
 }
@@ -153,6 +154,9 @@ if (rows.length > 1) {
       const { mean, meanError, width } = meanAndWidth(rows.map((r) => pick(r)[j]));
       return `${withError(mean, meanError)} (${width.toFixed(2)})`;
     };
-    console.log(`  ${names[j].padEnd(9)} signal model ${stat((r) => r.signal)}  background model ${stat((r) => r.background)}  both ${stat((r) => r.model)}  data ${stat((r) => r.data)}`);
+    console.log(
+      `  ${names[j].padEnd(9)} signal model ${stat((r) => r.signal)}  background model ${stat((r) => r.background)}  both ${stat((r) => r.model)}  data ${stat((r) => r.data)}` +
+        `  σ_training ${stat((r) => r.trainingErrors)}  pull with it ${stat((r) => r.pullsWithTraining)}`,
+    );
   }
 }

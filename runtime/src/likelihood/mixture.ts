@@ -343,6 +343,21 @@ export class MixtureLikelihood implements BatchObjective {
     return new MixtureLikelihood(new CheckedParts({ ...this.parts, parameters, components }));
   }
 
+  /**
+   * A view of this likelihood (same resident events) in which the ensemble `component` is its member `index` alone:
+   * the likelihood that flow would have on its own (ensemble-spread.ts).
+   */
+  ensembleMember(component: string, index: number): MixtureLikelihood {
+    const members = this.components.filter((c) => c.name === component);
+    if (members.length === 0) throw new Error(`no component "${component}" in this likelihood: it has ${this.componentNames().join(', ')}`);
+    if (!(Number.isInteger(index) && index >= 0 && index < members.length)) {
+      throw new Error(`component "${component}" has ${members.length} member flow${members.length === 1 ? '' : 's'} (indices 0–${members.length - 1}), not ${index}`);
+    }
+    const kept = members[index];
+    const components = this.components.filter((c) => c.name !== component || c === kept).map((c) => ({ ...c, share: c === kept ? 1 : c.share }));
+    return new MixtureLikelihood(new CheckedParts({ ...this.parts, parameters: this.parameters.map((p) => ({ ...p })), components }));
+  }
+
   /** float32 when any component evaluates its log-densities in float32 (their rounding is then ~1e-7 relative). */
   get precision(): Precision {
     return this.components.some((c) => c.model.precision === 'float32') ? 'float32' : 'float64';

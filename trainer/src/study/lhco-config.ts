@@ -53,5 +53,12 @@ export interface LhcoParameterResult {
   error: number;
   /** (fit − truth)/σ. */
   pull: number;
+  /**
+   * The fit's error from the signal ensemble's training noise: its members' spread over √M (runtime ensembleSpread);
+   * null with one signal flow.
+   */
+  trainingError: number | null;
+  /** (fit − truth)/√(σ² + trainingError²); null with one signal flow. */
+  pullWithTraining: number | null;
   atBound: 'free' | 'lower' | 'upper';
 }

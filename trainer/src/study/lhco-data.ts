@@ -1,6 +1,6 @@
 // The LHCO-like study's events (Saito et al., ISGC 2024, §3.2): the analysis selection in m_J1J2, the paper's
 // pseudo-data inside it, and flow samples as the simulator's feature columns.
-import { type ComponentModel, type FlowModel, Rng, componentModels, featureColumns, sampleComponent } from '@flowscan/runtime';
+import { type ComponentModel, type FlowModel, MixtureLikelihood, Rng, componentModels, featureColumns, sampleComponent } from '@flowscan/runtime';
 import { LHCO_FEATURES, type LhcoEvents, type LhcoFeature, type LhcoPoint, simulateLhcoBackground, simulateLhcoSignal } from '../data/lhco.ts';
 
 /** The paper's pseudo-data point (the LHCO R&D benchmark signal). */
@@ -118,3 +118,22 @@ export async function flowEvents(model: ComponentModel, theta: number[], n: numb
 }
 
 export const pointLabel = (p: LhcoPoint): string => `(${p.mZprime}, ${p.mX}, ${p.mY})`;
+
+/**
+ * The study's likelihood of LHCO events (their m_J2 added): the signal template (a flow, or an ensemble whose mean
+ * density it is) and the background flow at the pseudo-data's fixed fractions. Statistical fluctuations put a
+ * handful of events just outside a flow's training range, where it is not defined: they are dropped.
+ */
+export function lhcoStudyLikelihood(signal: ComponentModel, background: FlowModel, events: LhcoEvents): MixtureLikelihood {
+  const { nSignal, nBackground } = LHCO_STUDY_PSEUDO_DATA;
+  const signalFraction = nSignal / (nSignal + nBackground);
+  return new MixtureLikelihood({
+    components: [
+      { name: 'signal', model: signal, fraction: signalFraction },
+      { name: 'background', model: background, fraction: 1 - signalFraction },
+    ],
+    events: withLighterJetMass(events),
+    yields: 'fixed-fractions',
+    outsideSupport: 'drop',
+  });
+}

@@ -184,9 +184,14 @@ export async function writeLhcoReport(s: LhcoReportInputs): Promise<{ reportPath
   // The report.
   const figure = (name: string, caption: string): ReportFigure => ({ name, caption, ...figures[name] });
   const fitTable: ReportTable = {
-    caption: `Fixed fractions f_s = ${data.nSignal}/${data.nSignal + data.nBackground}; L-BFGS-B from ${s.fitStart.from === 'truth' ? 'the truth (no scan)' : `the best point of a ${scale.scanPoints.join('×')} scan`}; errors from the Hessian at the minimum.`,
-    columns: ['parameter', 'truth [GeV]', 'best fit [GeV]', 'σ [GeV]', 'pull (fit − truth)/σ', 'fit start [GeV]', 'training range [GeV]'],
-    rows: parameters.map((p, j) => [p.name, p.truth, p.value, p.error, p.pull, s.fitStart.x[j], `${s.bounds.lower[j]} – ${s.bounds.upper[j]}`]),
+    caption: `Fixed fractions f_s = ${data.nSignal}/${data.nSignal + data.nBackground}; L-BFGS-B from ${s.fitStart.from === 'truth' ? 'the truth (no scan)' : `the best point of a ${scale.scanPoints.join('×')} scan`}; errors from the Hessian at the minimum.` +
+      (s.fit.covariance && parameters[0].trainingError !== null
+        ? ` σ_training: how far the signal flows' training noise moves the fit — the standard deviation over the ensemble's ${s.trained.signal.length} flows of each one's own fit (one Newton step from the best fit), over √${s.trained.signal.length}; the pull beside it adds it to σ in quadrature.`
+        : ''),
+    columns: [
+      'parameter', 'truth [GeV]', 'best fit [GeV]', 'σ [GeV]', 'pull (fit − truth)/σ', 'σ_training [GeV]', 'pull with σ_training', 'fit start [GeV]', 'training range [GeV]',
+    ],
+    rows: parameters.map((p, j) => [p.name, p.truth, p.value, p.error, p.pull, p.trainingError ?? '—', p.pullWithTraining ?? '—', s.fitStart.x[j], `${s.bounds.lower[j]} – ${s.bounds.upper[j]}`]),
   };
   const ksColumns = ['feature', `mean KS at m_Z′ = ${left} (not trained)`, `max KS at m_Z′ = ${left}`, `mean KS at m_Z′ = ${interpolation.referenceMZprime} (trained)`, 'background flow KS'];
   const ksTable: ReportTable = {

@@ -6,7 +6,7 @@
 // the paper's figures (Fig. 4, 5 and 7), the fit table and the local significance.
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { type FitMap, type FitResult, type FlowModel, MixtureLikelihood, Rng, deltaNllMapAtFit, fitLikelihood, gridScan } from '@flowscan/runtime';
+import { type EnsembleSpread, type FitMap, type FitResult, Rng, deltaNllMapAtFit, ensembleSpread, fitLikelihood, gridScan } from '@flowscan/runtime';
 import { loadModel, writeFileAtomic } from '@flowscan/runtime/node';
 import { LHCO_FEATURES, LHCO_PARAMETERS, type LhcoFeature, simulateLhcoBackground, simulateLhcoSignalTraining } from '../data/lhco.ts';
 import { exportModel } from '../export/export.ts';
@@ -23,6 +23,7 @@ import {
   LHCO_STUDY_TRUTH,
   flowEvents,
   inWindow,
+  lhcoStudyLikelihood,
   lhcoStudyPseudoData,
   pointLabel,
   selectRows,
@@ -89,6 +90,8 @@ export interface LhcoStudyResult {
   summaryPath: string;
   fit: FitResult;
   parameters: LhcoParameterResult[];
+  /** The signal ensemble's training spread at the fit (null with one signal flow, or without a covariance). */
+  trainingSpread: EnsembleSpread | null;
   significance: { z: number; q0: number; nllBackgroundOnly: number };
   interpolation: LhcoInterpolationResult;
   /** KS distance of the background flow's samples against fresh simulation, per feature. */
@@ -248,19 +251,8 @@ export async function runLhcoStudy(o: LhcoStudyOptions): Promise<LhcoStudyResult
   const dataSeed = o.dataSeed ?? seed;
   const data = lhcoStudyPseudoData(dataSeed);
   const signalFraction = data.nSignal / (data.nSignal + data.nBackground);
-  const mixture = (signal: readonly FlowModel[], background: FlowModel): MixtureLikelihood =>
-    new MixtureLikelihood({
-      components: [
-        { name: 'signal', model: signal, fraction: signalFraction },
-        { name: 'background', model: background, fraction: 1 - signalFraction },
-      ],
-      events: withLighterJetMass(data.events),
-      yields: 'fixed-fractions',
-      // Statistical fluctuations put a handful of events just outside a flow's training range, where it is not defined.
-      outsideSupport: 'drop',
-    });
-  const likelihood = mixture(sModels, bModel);
-  const likelihood32 = mixture(sModels32, bModel32);
+  const likelihood = lhcoStudyLikelihood(sModels, bModel, data.events);
+  const likelihood32 = lhcoStudyLikelihood(sModels32, bModel32, data.events);
   const dropped = likelihood.data.droppedOutsideSupport;
   say(`pseudo-data (seed ${dataSeed}): ${data.nSignal} signal + ${data.nBackground} background events at ${pointLabel({ mZprime: LHCO_STUDY_TRUTH.m_zprime, mX: LHCO_STUDY_TRUTH.m_x, mY: LHCO_STUDY_TRUTH.m_y })} GeV; ${dropped} outside the flows' ranges dropped`);
   const names = likelihood.freeNames;
@@ -301,15 +293,30 @@ export async function runLhcoStudy(o: LhcoStudyOptions): Promise<LhcoStudyResult
   });
   const { z, q0, nllBackgroundOnly } = fit.significance!;
   const significance = { z, q0, nllBackgroundOnly };
+  for (const w of fit.warnings) say(`  warning: ${w}`);
+  endStage('fit');
+
+  // How far the signal flows' training noise moves the fit: each member's own fit as a Newton step from the best
+  // point; their spread over √M is the ensemble's training error (issue 17: the ensembles' part of the pulls).
+  const trainingSpread = signalFlows > 1 && fit.covariance ? await ensembleSpread(likelihood, fit, 'signal') : null;
+  if (trainingSpread) {
+    say(`training spread of the ${signalFlows} signal flows: each one's own fit minus the ensemble's (one Newton step each)`);
+    for (const [m, offsets] of trainingSpread.memberOffsets.entries()) say(`  ${signalFlowName(m).padEnd(15)} ${names.map((n, j) => `${n} ${offsets[j] >= 0 ? '+' : ''}${offsets[j].toFixed(2)}`).join(', ')} GeV`);
+    endStage('training spread');
+  }
   const parameters: LhcoParameterResult[] = fit.parameters.map((p) => {
     const truth = (LHCO_STUDY_TRUTH as Record<string, number>)[p.name];
     const error = p.error ?? NaN;
-    return { name: p.name, unit: p.unit, truth, value: p.value, error, pull: (p.value - truth) / error, atBound: p.atBound };
+    const trainingError = trainingSpread ? trainingSpread.trainingError[trainingSpread.names.indexOf(p.name)] : null;
+    const pullWithTraining = trainingError === null ? null : (p.value - truth) / Math.hypot(error, trainingError);
+    return { name: p.name, unit: p.unit, truth, value: p.value, error, pull: (p.value - truth) / error, trainingError, pullWithTraining, atBound: p.atBound };
   });
-  for (const p of parameters) say(`  ${p.name.padEnd(8)} = ${p.value.toFixed(2)} ± ${p.error.toPrecision(3)} GeV  (truth ${p.truth}, pull ${p.pull.toFixed(2)} σ${p.atBound !== 'free' ? `, at the ${p.atBound} bound` : ''})`);
+  for (const p of parameters) {
+    const training = p.trainingError === null ? '' : ` ± ${p.trainingError.toPrecision(2)} (training)`;
+    const pullWithTraining = p.pullWithTraining === null ? '' : `, ${p.pullWithTraining.toFixed(2)} σ with the training error`;
+    say(`  ${p.name.padEnd(8)} = ${p.value.toFixed(2)} ± ${p.error.toPrecision(3)}${training} GeV  (truth ${p.truth}, pull ${p.pull.toFixed(2)} σ${pullWithTraining}${p.atBound !== 'free' ? `, at the ${p.atBound} bound` : ''})`);
+  }
   say(`  local significance Z = ${significance.z.toFixed(1)} σ (q0 = ${significance.q0.toFixed(1)})`);
-  for (const w of fit.warnings) say(`  warning: ${w}`);
-  endStage('fit');
 
   // 4. ΔNLL slices through the best fit (paper Fig. 7): ±6σ around it, widened to show the truth; on the float32
   // twin, so against its own NLL at the best fit.
@@ -353,9 +360,9 @@ export async function runLhcoStudy(o: LhcoStudyOptions): Promise<LhcoStudyResult
   const summaryPath = join(o.out, 'summary.json');
   await writeFileAtomic(
     summaryPath,
-    JSON.stringify({ scale: o.scale, seed, dataSeed, signalFlows, parameters, significance, interpolation, backgroundKs, droppedEvents: dropped, timings, fit }, null, 2),
+    JSON.stringify({ scale: o.scale, seed, dataSeed, signalFlows, parameters, trainingSpread, significance, interpolation, backgroundKs, droppedEvents: dropped, timings, fit }, null, 2),
   );
   for (const model of [...sModels, bModel, ...sModels32, bModel32]) await model.release();
   say(`LHCO study done in ${timings.total.toFixed(0)} s`);
-  return { reportPath, summaryPath, fit, parameters, significance, interpolation, backgroundKs, droppedEvents: dropped, figures, timings };
+  return { reportPath, summaryPath, fit, parameters, trainingSpread, significance, interpolation, backgroundKs, droppedEvents: dropped, figures, timings };
 }
