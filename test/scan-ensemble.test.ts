@@ -51,8 +51,10 @@ test('flowscan scan: an ensemble of a flow and its copy gives the fit of the flo
   const dir = folder();
   const results: ScanResultFile[] = [];
   for (const name of ['single', 'ensemble']) {
-    const run = await flowscan(['scan', '--request', join(dir, `${name}.json`), '--out', join(dir, `${name}-result.json`), '--ep', 'cpu', '--threads', '1']);
+    const report = name === 'ensemble' ? ['--report', join(dir, 'ensemble-report')] : [];
+    const run = await flowscan(['scan', '--request', join(dir, `${name}.json`), '--out', join(dir, `${name}-result.json`), '--ep', 'cpu', '--threads', '1', ...report]);
     t.is(run.code, 0, run.stderr);
+    t.is(run.stdout.includes('training spread of the ensembles'), name === 'ensemble', run.stdout);
     results.push(JSON.parse(await readFile(join(dir, `${name}-result.json`), 'utf8')) as ScanResultFile);
   }
   const [single, ensemble] = results;
@@ -62,6 +64,12 @@ test('flowscan scan: an ensemble of a flow and its copy gives the fit of the flo
     t.true(Math.abs(p.value - q.value) <= 1e-4 * p.error!, `${p.name}: ${p.value} vs ${q.value}`);
     t.true(Math.abs(p.error! - q.error!) <= 1e-3 * p.error!, `${p.name} error: ${p.error} vs ${q.error}`);
   }
+  // A flow and its copy have no training spread; a single flow has none to report.
+  t.is(single.trainingSpread, undefined);
+  t.deepEqual(ensemble.trainingSpread!.map((s) => s.component), ['signal']);
+  t.deepEqual(ensemble.trainingSpread![0].trainingError, ensemble.trainingSpread![0].names.map(() => 0));
+  t.is(ensemble.trainingSpread![0].memberOffsets.length, 2);
+  t.true((await readFile(join(dir, 'ensemble-report', 'report.html'), 'utf8')).includes('Training spread of each ensemble'), 'the report shows the training spread');
   const hash = single.environment.models!.signal;
   t.is(ensemble.environment.models!.signal, `${hash}+${hash}`);
   t.deepEqual(ensemble.request.components[0].model, [join(MODELS, 'toy-signal'), 'toy-signal-copy']);

@@ -9,6 +9,7 @@ import { type FitOptions, type FitResult, fitLikelihood, plannedFitPoints } from
 import { type FitMap, deltaNllMapAtFit } from '../likelihood/map.ts';
 import { type ComponentModel, DEFAULT_MEMORY_BUDGET, type GaussianConstraint, MixtureLikelihood, type OutsideSupportPolicy, type YieldMode, componentModels } from '../likelihood/mixture.ts';
 import { type SandwichErrors, sandwichErrors } from '../likelihood/sandwich.ts';
+import { type EnsembleSpread, ensembleSpread } from '../likelihood/ensemble-spread.ts';
 import type { EventSourceOptions } from '../data/event-table.ts';
 import { applyEventCounts } from '../likelihood/yields.ts';
 import { schemaValidator } from '../schema-validator.ts';
@@ -55,6 +56,11 @@ export interface ScanResultFile {
   fit: FitResult;
   /** Errors of a fit with weighted events, H⁻¹ V H⁻¹ (present when some weight is not 1). */
   sandwich?: SandwichErrors;
+  /**
+   * Per ensemble component (≥ 2 flows): how far its members' training noise moves the fit (ensembleSpread); absent
+   * without ensembles or without a covariance.
+   */
+  trainingSpread?: EnsembleSpread[];
   /** The Gaussian constraints used, with the fitted value and its pull (value − mean) / width. */
   constraints?: { name: string; mean: number; width: number; value: number; pull: number }[];
   maps: NllMapResult[];
@@ -265,6 +271,10 @@ export async function runScan(inputs: ScanInputs): Promise<ScanResultFile> {
     if (fit.covariance) sandwich = await sandwichErrors(likelihood, fit);
     else fit.warnings.push('the events are weighted but the Hessian has no inverse: no sandwich errors either');
   }
+  const trainingSpread: EnsembleSpread[] = [];
+  const ensembles = Object.entries(likelihood.ensembleSizes()).filter(([, members]) => members > 1);
+  if (ensembles.length > 0 && !fit.covariance) fit.warnings.push(`the Hessian has no inverse: no training spread of ${ensembles.map(([name]) => `"${name}"`).join(', ')} either`);
+  if (fit.covariance) for (const [name] of ensembles) trainingSpread.push(await ensembleSpread(likelihood, fit, name));
   const constraints = Object.entries(likelihood.constraints).map(([name, { mean, width }]) => {
     const value = fit.parameters.find((p) => p.name === name)!.value;
     return { name, mean, width, value, pull: (value - mean) / width };
@@ -287,6 +297,7 @@ export async function runScan(inputs: ScanInputs): Promise<ScanResultFile> {
     request: r,
     fit,
     ...(sandwich ? { sandwich } : {}),
+    ...(trainingSpread.length > 0 ? { trainingSpread } : {}),
     ...(constraints.length > 0 ? { constraints } : {}),
     maps,
     environment: {

@@ -2,13 +2,13 @@
 import { readFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import type { Command } from 'commander';
-import { DEFAULT_GTOL, type FitResult, type YieldMode, STAGE1_EVALUATIONS, type ScanRequest, type ScanResultFile, allFlows, loadComponentModels, runScan, validateScanRequest } from '@flowscan/runtime';
+import { DEFAULT_GTOL, type EnsembleSpread, type FitResult, type YieldMode, STAGE1_EVALUATIONS, type ScanRequest, type ScanResultFile, allFlows, loadComponentModels, runScan, validateScanRequest } from '@flowscan/runtime';
 import { EXECUTION_PROVIDERS, type ExecutionProviderChoice, loadModel, writeFileAtomic } from '@flowscan/runtime/node';
 import { PRECISION_CHOICES, type PrecisionChoice } from '@flowscan/runtime';
 import { readColumns } from './train.ts';
 import { choiceOption, integerOption, numberOption, numberPairsOption } from './options.ts';
 import { fitProgress } from './progress.ts';
-import { fitDescription, fitTable, writeScanReport } from '../report/scan.ts';
+import { fitDescription, fitTable, trainingSpreadTable, writeScanReport } from '../report/scan.ts';
 import { TRAINER_VERSION } from '../train/saved-model.ts';
 
 export interface ScanRunOptions {
@@ -102,11 +102,17 @@ export async function scanWithFiles(request: ScanRequest, o: ScanRunOptions = {}
 }
 
 /** A plain-text table of the fit, for the terminal: a status column names what is wrong with a parameter. */
-export function summaryTable(fit: FitResult, truth: Record<string, number> = {}): string {
-  const { header, rows } = fitTable(fit, truth);
+/** A table as aligned text lines: header, rule, rows. */
+function textTable({ header, rows }: { header: string[]; rows: string[][] }): string[] {
   const widths = header.map((h, c) => Math.max(h.length, ...rows.map((r) => r[c].length)));
   const line = (cells: string[]): string => cells.map((cell, c) => cell.padEnd(widths[c])).join('  ').trimEnd();
-  const lines = [line(header), widths.map((w) => '─'.repeat(w)).join('  '), ...rows.map(line), '', ...fitDescription(fit)];
+  return [line(header), widths.map((w) => '─'.repeat(w)).join('  '), ...rows.map(line)];
+}
+
+export function summaryTable(fit: FitResult, truth: Record<string, number> = {}, trainingSpread: readonly EnsembleSpread[] = []): string {
+  const lines = [...textTable(fitTable(fit, truth)), ''];
+  if (trainingSpread.length > 0) lines.push('training spread of the ensembles (each member\'s own fit as one Newton step from the best fit):', ...textTable(trainingSpreadTable(fit, trainingSpread)), '');
+  lines.push(...fitDescription(fit));
   for (const w of fit.warnings) lines.push(`warning: ${w}`);
   return lines.join('\n');
 }
@@ -247,6 +253,6 @@ Examples:
         ...(o.report ? { report: { dir: o.report, truth, subtitle: o.demo ? 'the toy demo: 1k signal + 100k background pseudo-events' : `request ${o.request}` } } : {}),
       });
       await writeFileAtomic(o.out, `${JSON.stringify(result, null, 2)}\n`);
-      process.stdout.write(`${summaryTable(result.fit, truth)}\nexecution provider: ${result.environment.executionProvider}\nwrote ${o.out}\n`);
+      process.stdout.write(`${summaryTable(result.fit, truth, result.trainingSpread)}\nexecution provider: ${result.environment.executionProvider}\nwrote ${o.out}\n`);
     });
 }

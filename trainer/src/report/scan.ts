@@ -1,7 +1,7 @@
 // The report of a scan (`flowscan scan --report DIR`): the fit table, the data with the fitted components, the ΔNLL
 // maps with −∇NLL arrows and the profile curves, as SVG and PNG figures and one self-contained report.html.
 import { join } from 'node:path';
-import { type ComponentModel, type FitResult, type FlowModel, Rng, type ScanResultFile, allFlows, featureColumns, featureSupport, plots, sampleFittedComponents } from '@flowscan/runtime';
+import { type ComponentModel, type EnsembleSpread, type FitResult, type FlowModel, Rng, type ScanResultFile, allFlows, featureColumns, featureSupport, plots, sampleFittedComponents } from '@flowscan/runtime';
 import { writeFileAtomic } from '@flowscan/runtime/node';
 import { type ReportFigure, type ReportSection, type ReportTable, buildReport } from './html.ts';
 import { writeFigure } from './render.ts';
@@ -40,6 +40,25 @@ export function fitTable(fit: FitResult, truth: Record<string, number> = {}): { 
       parameterStatus(p),
     ];
   });
+  return { header, rows };
+}
+
+/**
+ * Each ensemble's training spread, shared by the terminal summary and the HTML report: per component and free
+ * parameter, the statistical error, the error from the members' training noise, and each member's own fit minus the
+ * ensemble's (one Newton step each).
+ */
+export function trainingSpreadTable(fit: FitResult, spreads: readonly EnsembleSpread[]): { header: string[]; rows: string[][] } {
+  const header = ['component', 'parameter', '± error', '± training', "members' own fits − the ensemble's"];
+  const rows = spreads.flatMap((spread) =>
+    spread.names.map((name, j) => [
+      spread.component,
+      name,
+      formatValue(fit.parameters.find((p) => p.name === name)?.error, 2),
+      formatValue(spread.trainingError[j], 2),
+      spread.memberOffsets.map((o) => `${o[j] >= 0 ? '+' : ''}${formatValue(o[j], 2)}`).join(', '),
+    ]),
+  );
   return { header, rows };
 }
 
@@ -209,8 +228,23 @@ export async function writeScanReport(dir: string, inputs: ScanReportInputs): Pr
   }
 
   const table = fitTable(fit, truth);
+  const spread = result.trainingSpread ? trainingSpreadTable(fit, result.trainingSpread) : null;
+  const spreadTables: ReportTable[] = spread
+    ? [
+        {
+          caption:
+            "Training spread of each ensemble: every member's own fit minus the ensemble's (one Newton step from the best fit with the fit's covariance); ± training is their standard deviation over √M, the error of the ensemble's fit from its members' training noise, to add to the statistical one in quadrature.",
+          columns: spread.header,
+          rows: spread.rows,
+        },
+      ]
+    : [];
   const sections: ReportSection[] = [
-    { heading: 'Fit', text: fitDescription(fit).join('\n\n'), tables: [{ caption: 'Fitted parameters (status: what is wrong with a parameter, if anything)', columns: table.header, rows: table.rows }, ...correlationTable(fit)] },
+    {
+      heading: 'Fit',
+      text: fitDescription(fit).join('\n\n'),
+      tables: [{ caption: 'Fitted parameters (status: what is wrong with a parameter, if anything)', columns: table.header, rows: table.rows }, ...spreadTables, ...correlationTable(fit)],
+    },
   ];
   if (fit.warnings.length > 0) sections.push({ heading: 'Warnings', text: fit.warnings.join('\n\n') });
   if (dataFigures.length > 0) sections.push({ heading: 'Data and fitted components', figures: dataFigures });
