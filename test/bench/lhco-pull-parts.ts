@@ -9,8 +9,9 @@
 // linear picture), the signal-model and background-model parts with their standard errors (from chunks of the
 // samples), and the data part; the signal ensemble's training error (σ_training: its members' spread over √M at the
 // fit, runtime ensembleSpread; from summary.json, or computed for folders written before studies recorded it) and the
-// pull with it added in quadrature; then each part's mean over the folders.
-//   nice -n 10 npx tsx --conditions=flowscan-source test/bench/lhco-pull-parts.ts [--background-events 1000000] [--signal-events 200000] [--chunks 4] [--event-seed 31] DIR…
+// pull with it added in quadrature; then each part's mean over the folders. With --member m, the signal model is the
+// ensemble's member m alone (the study's covariance kept): whether the members share an ensemble's error.
+//   nice -n 10 npx tsx --conditions=flowscan-source test/bench/lhco-pull-parts.ts [--background-events 1000000] [--signal-events 200000] [--chunks 4] [--event-seed 31] [--member m] DIR…
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -36,8 +37,12 @@ const { values, positionals: folders } = parseArgs({
     'signal-events': { type: 'string', default: '200000' },
     chunks: { type: 'string', default: '4' },
     'event-seed': { type: 'string', default: '31' },
+    member: { type: 'string' },
   },
 });
+/** Member m (1-based) of each study's signal ensemble alone, with the study's covariance: what one flow contributes. */
+const member = values.member === undefined ? null : Number(values.member);
+if (member !== null && !(Number.isInteger(member) && member >= 1)) throw new Error(`--member takes a member number ≥ 1 (1 is lhco-signal), got ${values.member}`);
 const nBackgroundSamples = Number(values['background-events']);
 const nSignalSamples = Number(values['signal-events']);
 const chunks = Number(values.chunks);
@@ -113,13 +118,15 @@ for (const folder of folders) {
   const C = summary.fit.covariance;
   if (!C) throw new Error(`${folder}: the study's fit has no covariance (${summary.fit.hessianMessage ?? 'no Hessian'}), which the Newton steps need`);
   const load = (name: string) => loadModel(join(folder, 'models', name), { ep: 'cpu', precision: 'float32' });
-  const signal = await Promise.all(Array.from({ length: summary.signalFlows }, (_, m) => load(m === 0 ? 'lhco-signal' : `lhco-signal-${m + 1}`)));
+  if (member !== null && member > summary.signalFlows) throw new Error(`${folder}: --member ${member}, but the study has ${summary.signalFlows} signal flow(s)`);
+  const memberIndices = member === null ? Array.from({ length: summary.signalFlows }, (_, m) => m) : [member - 1];
+  const signal = await Promise.all(memberIndices.map((m) => load(m === 0 ? 'lhco-signal' : `lhco-signal-${m + 1}`)));
   const background = await load('lhco-background');
   const samples = new Rng(eventSeed).fork(3).fork(summary.seed);
 
   const pseudoData = lhcoStudyPseudoData(summary.dataSeed).events;
   const data = await scoreSum(signal, background, pseudoData);
-  const spread = summary.trainingSpread ?? (summary.signalFlows > 1 ? await ensembleSpread(lhcoStudyLikelihood(signal, background, pseudoData), summary.fit, 'signal') : null);
+  const spread = member !== null ? null : (summary.trainingSpread ?? (summary.signalFlows > 1 ? await ensembleSpread(lhcoStudyLikelihood(signal, background, pseudoData), summary.fit, 'signal') : null));
   const onData = newtonPulls(C, data.sum);
   const backgroundPart = partOfPull(
     C,
@@ -138,7 +145,8 @@ for (const folder of folders) {
   const trainingErrors = Float64Array.from(names, (_, j) => (spread ? spread.trainingError[j] / Math.sqrt(C[j][j]) : NaN));
   const pullsWithTraining = Float64Array.from(summary.parameters, (p, j) => p.pull / Math.hypot(1, trainingErrors[j]));
   rows.push({ model, data: dataPart, signal: signalPart.pulls, background: backgroundPart.pulls, trainingErrors, pullsWithTraining });
-  console.log(`${folder} (seed ${summary.seed}, ${summary.signalFlows} signal flows, ${((performance.now() - started) / 1000).toFixed(0)} s)`);
+  const flows = member === null ? `${summary.signalFlows} signal flows` : `signal flow ${member} of ${summary.signalFlows} alone`;
+  console.log(`${folder} (seed ${summary.seed}, ${flows}, ${((performance.now() - started) / 1000).toFixed(0)} s)`);
   for (let j = 0; j < P; j++) {
     console.log(
       `  ${names[j].padEnd(9)} pull ${signed(summary.parameters[j].pull)}  Newton step ${signed(onData[j])}  = signal model ${withError(signalPart.pulls[j], signalPart.errors[j])}` +
