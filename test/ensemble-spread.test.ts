@@ -102,6 +102,6 @@ test('ensembleSpread refuses a single flow, an unknown component and a fit of an
   await t.throwsAsync(ensembleSpread(single, fit, 'bump'), { message: /no component "bump" in this likelihood: it has signal/ });
   const ensemble = signalLikelihood([flow, flow], events);
   const fixedGamma = ensemble.variant({ fixed: { gamma: 2.5 } });
-  await t.throwsAsync(ensembleSpread(fixedGamma, fit, 'signal'), { message: /the fit's free parameters \(m_pole, gamma\) are not this likelihood's \(m_pole\)/ });
+  await t.throwsAsync(ensembleSpread(fixedGamma, fit, 'signal'), { message: /the fit's free parameters \(m_pole, gamma\) are not the likelihood's \(m_pole\): pass the likelihood that was fitted/ });
   t.throws(() => ensemble.ensembleMember('signal', 2), { message: /component "signal" has 2 member flows \(indices 0–1\), not 2/ });
 });

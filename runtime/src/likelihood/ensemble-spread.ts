@@ -6,7 +6,7 @@
 // ensemble's own offset from a noiseless template is about the mean of these offsets, so their standard deviation
 // over members divided by √M estimates the ensemble fit's error from training noise (independent members): an
 // error to add to the statistical one in quadrature. One gradient evaluation per member; no refits.
-import type { FitResult } from './fit-result.ts';
+import { type FitResult, fittedPointAndCovariance } from './fit-result.ts';
 import type { MixtureLikelihood } from './mixture.ts';
 
 export interface EnsembleSpread {
@@ -29,13 +29,7 @@ export async function ensembleSpread(likelihood: MixtureLikelihood, fit: FitResu
   const members = likelihood.ensembleSizes()[component];
   if (members === undefined) throw new Error(`no component "${component}" in this likelihood: it has ${likelihood.componentNames().join(', ')}`);
   if (members < 2) throw new Error(`component "${component}" is one flow: a training spread needs an ensemble of ≥ 2 flows`);
-  const names = likelihood.freeNames;
-  if (fit.freeNames.join('\u0000') !== names.join('\u0000')) {
-    throw new Error(`the fit's free parameters (${fit.freeNames.join(', ')}) are not this likelihood's (${names.join(', ')}): pass the fit of this likelihood`);
-  }
-  const C = fit.covariance;
-  if (!C) throw new Error(`the fit has no covariance (${fit.hessianMessage ?? 'no Hessian was computed'}): the members' Newton steps need one`);
-  const best = Float64Array.from(names, (name) => fit.parameters.find((p) => p.name === name)!.value);
+  const { names, best, covariance: C } = fittedPointAndCovariance(likelihood, fit, "the members' Newton steps need it");
   const memberOffsets: number[][] = [];
   for (let m = 0; m < members; m++) {
     const { gradients } = await likelihood.ensembleMember(component, m).evaluate(best, 1, true);

@@ -125,3 +125,18 @@ export function fittedParameters(
     return fitted;
   });
 }
+
+/**
+ * What a computation on a finished fit needs of it (the sandwich, an ensemble's training spread): the free
+ * parameters' names, the best free point and the covariance. Refuses the fit of another likelihood, and a fit
+ * without a covariance; `purpose` says what needed it, e.g. "the sandwich needs H⁻¹".
+ */
+export function fittedPointAndCovariance(likelihood: { readonly freeNames: string[] }, fit: FitResult, purpose: string): { names: string[]; best: Float64Array; covariance: number[][] } {
+  const names = likelihood.freeNames;
+  if (names.join('\u0000') !== fit.freeNames.join('\u0000')) {
+    throw new Error(`the fit's free parameters (${fit.freeNames.join(', ')}) are not the likelihood's (${names.join(', ')}): pass the likelihood that was fitted`);
+  }
+  if (!fit.covariance) throw new Error(`the fit has no Hessian covariance (${fit.hessianMessage ?? 'not computed'}): ${purpose}`);
+  const best = Float64Array.from(names, (name) => fit.parameters.find((p) => p.name === name)!.value);
+  return { names, best, covariance: fit.covariance };
+}

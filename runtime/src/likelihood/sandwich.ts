@@ -17,6 +17,7 @@
 // would omit what the auxiliary measurement contributes to the others through their correlations.
 import type { Precision } from '../model/flow-model.ts';
 import type { FitResult } from './fit.ts';
+import { fittedPointAndCovariance } from './fit-result.ts';
 import type { MixtureLikelihood } from './mixture.ts';
 
 /** Per-event scores of a chunk of events, from any source (a MixtureLikelihood, an exact likelihood, …). */
@@ -114,15 +115,10 @@ export interface SandwichErrors {
  * constraints' 1/σ² (see the module comment).
  */
 export async function sandwichErrors(likelihood: MixtureLikelihood, fit: FitResult): Promise<SandwichErrors> {
-  const names = likelihood.freeNames;
-  if (names.join(',') !== fit.freeNames.join(',')) {
-    throw new Error(`the fit's free parameters (${fit.freeNames.join(', ')}) are not the likelihood's (${names.join(', ')}): pass the likelihood that was fitted`);
-  }
-  if (!fit.covariance) throw new Error(`the fit has no Hessian covariance (${fit.hessianMessage ?? 'not computed'}): the sandwich needs H⁻¹`);
+  const { names, best, covariance: hessianCovariance } = fittedPointAndCovariance(likelihood, fit, 'the sandwich needs H⁻¹');
   const P = names.length;
-  const inverseHessian = Float64Array.from(fit.covariance.flat());
+  const inverseHessian = Float64Array.from(hessianCovariance.flat());
   const hessianErrors = names.map((_, j) => Math.sqrt(inverseHessian[j * P + j]));
-  const best = names.map((name) => fit.parameters.find((p) => p.name === name)!.value);
   const scoreStep = SCORE_STEP[likelihood.precision];
   const { variance } = await weightedScoreMoments(likelihood.eventScores(best, hessianErrors.map((e) => scoreStep * e)), P);
   for (const [name, { width }] of Object.entries(likelihood.constraints)) {

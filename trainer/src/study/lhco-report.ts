@@ -185,7 +185,7 @@ export async function writeLhcoReport(s: LhcoReportInputs): Promise<{ reportPath
   const figure = (name: string, caption: string): ReportFigure => ({ name, caption, ...figures[name] });
   const fitTable: ReportTable = {
     caption: `Fixed fractions f_s = ${data.nSignal}/${data.nSignal + data.nBackground}; L-BFGS-B from ${s.fitStart.from === 'truth' ? 'the truth (no scan)' : `the best point of a ${scale.scanPoints.join('×')} scan`}; errors from the Hessian at the minimum.` +
-      (s.fit.covariance && parameters[0].trainingError !== null
+      (parameters[0].trainingError !== null
         ? ` σ_training: how far the signal flows' training noise moves the fit — the standard deviation over the ensemble's ${s.trained.signal.length} flows of each one's own fit (one Newton step from the best fit), over √${s.trained.signal.length}; the pull beside it adds it to σ in quadrature.`
         : ''),
     columns: [
