@@ -11,6 +11,7 @@ export * from './data/byte-source.ts';
 export * from './data/events.ts';
 export * from './stats/ks.ts';
 export * from './stats/median.ts';
+export * from './stats/quantile.ts';
 export * from './stats/roc.ts';
 export * from './fit/index.ts';
 export * from './likelihood/mixture.ts';

@@ -5,6 +5,7 @@
 // the same from pseudo-experiments. Conventions, including the order of the expected band, follow pyhf 0.7's
 // `infer.hypotest`, so its numbers can be compared one to one.
 import { Rng } from '../random.ts';
+import { quantile } from '../stats/quantile.ts';
 import type { HistFactoryModel } from './model.ts';
 import { fit, fixedPoiFit, type FitSettings, type HistFitResult } from './mle.ts';
 import { normalCdf } from './special.ts';
@@ -192,7 +193,7 @@ export async function toyHypotest(model: HistFactoryModel, data: ArrayLike<numbe
     const p = pvalues(q);
     return kind === 'q0' ? p.clsb : p.cls;
   });
-  const expected = [2.27501319, 15.86552539, 50, 84.13447461, 97.72498681].map((pct) => percentile(perToy, pct));
+  const expected = [2.27501319, 15.86552539, 50, 84.13447461, 97.72498681].map((pct) => quantile(perToy, pct / 100));
   return { poiValue: mu, testStatistic: kind, calculator: 'toys', pValue: kind === 'q0' ? obs.clsb : obs.cls, ...obs, expected, q: observed.value, poiHat: observed.poiHat, toys };
 }
 
@@ -208,15 +209,6 @@ export function sampleData(model: HistFactoryModel, pars: ArrayLike<number>, rng
     for (let k = 0; k < set.size; k++, i++) out[i] = c.type === 'normal' ? expected[i] + c.sigmas[k] * rng.normal() : rng.poisson(expected[i]);
   }
   return out;
-}
-
-/** numpy's default ('linear') percentile of unsorted values. */
-function percentile(values: number[], pct: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const position = (pct / 100) * (sorted.length - 1);
-  const lo = Math.floor(position);
-  const hi = Math.min(lo + 1, sorted.length - 1);
-  return sorted[lo] + (position - lo) * (sorted[hi] - sorted[lo]);
 }
 
 /** One asymptotic hypothesis test (pyhf's `infer.hypotest` with calctype 'asymptotics'). */

@@ -1,6 +1,7 @@
 // Likelihood-scan figures: the 2-D ΔNLL map with the gradient field the flow's θ-gradient graph
 // provides (Saito et al., ISGC 2024, Fig. 3 and 7), and 1-D profile curves with interval levels.
 
+import { quantile } from '../stats/quantile.ts';
 import { contourLines, levelCrossings } from './contours.ts';
 import {
   ARROW_HEAD_PATH,
@@ -14,7 +15,6 @@ import {
   checkMatrix,
   compactNumber,
   fail,
-  quantile,
   type DataRow,
   type VegaLiteSpec,
 } from './spec.ts';

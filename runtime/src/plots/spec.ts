@@ -235,12 +235,3 @@ export function checkMatrix(figure: string, name: string, matrix: readonly (read
   });
 }
 
-/** Quantile of the finite entries of `values` (linear interpolation between order statistics). */
-export function quantile(values: readonly number[], q: number): number {
-  const sorted = values.filter(Number.isFinite).sort((a, b) => a - b);
-  if (sorted.length === 0) return Number.NaN;
-  const position = q * (sorted.length - 1);
-  const lower = Math.floor(position);
-  const upper = Math.min(lower + 1, sorted.length - 1);
-  return sorted[lower] + (position - lower) * (sorted[upper] - sorted[lower]);
-}

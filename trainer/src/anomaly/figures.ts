@@ -1,7 +1,7 @@
 // Figures of the anomaly-detection report as Vega-Lite specs (rendered to SVG/PNG by report/render.ts): the ROC
 // (runtime plots.rocCurve), the SIC curve, the (log p(x|bkg), log p(x|data)) plane and log p against λ⁻¹
 // (Tan 2020, Figs. 2–4), signal and background events in contrasting colours.
-import { plots } from '@flowscan/runtime';
+import { plots, quantile } from '@flowscan/runtime';
 import type { ScoreMetrics } from './metrics.ts';
 
 type VegaLiteSpec = plots.VegaLiteSpec;
@@ -55,12 +55,6 @@ function subsample(count: number, label: Uint8Array, limit: number): number[] {
   const rows: number[] = [];
   for (let i = 0; i < count; i++) if (seen[label[i]]++ % stride[label[i]] === 0) rows.push(i);
   return rows;
-}
-
-/** The q-quantile of finite values (q in [0, 1]). */
-function quantile(values: number[], q: number): number {
-  const sorted = values.filter(Number.isFinite).sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.round(q * (sorted.length - 1))))];
 }
 
 function scatter(title: string, subtitle: string, x: { values: Float64Array; title: string; clip?: boolean }, y: { values: Float64Array; title: string }, label: Uint8Array, limit: number, diagonal: boolean): VegaLiteSpec {

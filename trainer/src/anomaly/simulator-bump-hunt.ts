@@ -3,7 +3,7 @@
 // events the classifier trained on, so no event is scored by a classifier that saw it) is scored by the
 // classifier, cut at fixed fractions of its signal-region events, and fitted (bump-hunt.ts). The classifier sees
 // the substructure features only, so it can score events at any m_jj, sidebands included.
-import { Rng } from '@flowscan/runtime';
+import { Rng, sortedQuantile } from '@flowscan/runtime';
 import { classifierScorer } from '../classifier/export.ts';
 import type { TrainedClassifier } from '../classifier/train.ts';
 import { LHCO_BACKGROUND_MJJ_RANGE, LHCO_BENCHMARK_POINT, LHCO_MODEL, type LhcoEvents, simulateLhcoBackground, simulateLhcoSignal } from '../data/lhco.ts';
@@ -19,8 +19,7 @@ export const BUMP_HUNT_EFFICIENCIES: readonly number[] = [0.2, 0.05, 0.01];
  */
 export function benchmarkSignalShape(seed: number): { mass: number; sigma: number } {
   const mjj = simulateLhcoSignal(new Rng(seed), 20_000, LHCO_BENCHMARK_POINT).mjj.sort();
-  const quantile = (q: number): number => mjj[Math.round(q * (mjj.length - 1))];
-  return { mass: quantile(0.5), sigma: (quantile(0.8413) - quantile(0.1587)) / 2 };
+  return { mass: sortedQuantile(mjj, 0.5), sigma: (sortedQuantile(mjj, 0.8413) - sortedQuantile(mjj, 0.1587)) / 2 };
 }
 
 /** The fit over the simulator's whole spectrum in 100 GeV bins, with the four-parameter dijet function. */

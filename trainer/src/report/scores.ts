@@ -2,7 +2,7 @@
 // --report DIR`): the ROC with the AUC and its DeLong error, the SIC curve, the score distributions of signal and
 // background, and for a classifier's probabilities the calibration (reliability) curve; SVG/PNG and report.html.
 import { join } from 'node:path';
-import { plots } from '@flowscan/runtime';
+import { plots, sortedQuantile } from '@flowscan/runtime';
 import { writeFileAtomic } from '@flowscan/runtime/node';
 import { rocFigure, sicFigure } from '../anomaly/figures.ts';
 import { type ScoreMetrics, scoreMetrics } from '../anomaly/metrics.ts';
@@ -41,11 +41,6 @@ const CALIBRATION_BINS = 10;
 /** Above this ratio of the fullest to the emptiest filled bin the score histograms get a log y axis. */
 const LOG_Y_RATIO = 100;
 
-/** The q-quantile of the finite values (q in [0, 1]). */
-function quantile(sorted: Float64Array, q: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.round(q * (sorted.length - 1))))];
-}
-
 /**
  * The window of the score histograms: the scores' 0.5–99.5 % range widened by a tenth of its width on each side,
  * so a few extreme scores (an anomaly score's far tail) do not squeeze the bulk into a bin or two; [0, 1] for
@@ -54,7 +49,7 @@ function quantile(sorted: Float64Array, q: number): number {
 export function scoreRange(score: ArrayLike<number>, probability: boolean): [number, number] {
   if (probability) return [0, 1];
   const sorted = Float64Array.from(score).filter(Number.isFinite).sort();
-  const [lo, hi] = [quantile(sorted, 0.005), quantile(sorted, 0.995)];
+  const [lo, hi] = [sortedQuantile(sorted, 0.005), sortedQuantile(sorted, 0.995)];
   const pad = 0.1 * (hi - lo) || Math.max(1, Math.abs(lo)) * 0.1;
   return [lo - pad, hi + pad];
 }

@@ -15,6 +15,7 @@ import {
   requestLikelihood,
   sampleComponent,
   sandwichErrors,
+  sortedQuantile,
   yieldName,
 } from '@flowscan/runtime';
 import { type ScanGrid, componentLogDensities, grossVitells, scanStatistic, upcrossings } from './lee.ts';
@@ -365,12 +366,6 @@ function coverage(hits: boolean[][]): CoverageSummary[] {
   return COVERAGE_LEVELS.map((level, l) => ({ nominal: normalContent(level.sigmas), observed: proportion(hits[l].filter(Boolean).length, hits[l].length) }));
 }
 
-function quantileOf(sorted: readonly number[], q: number): number {
-  const at = q * (sorted.length - 1);
-  const lo = Math.floor(at);
-  return sorted[lo] + (sorted[Math.min(lo + 1, sorted.length - 1)] - sorted[lo]) * (at - lo);
-}
-
 export function summarizeToys(config: ToysConfig, results: ToyResult[]): ToysSummary {
   const toys = results.filter((r) => r.kind === 'toy');
   const summary: ToysSummary = { toys: toys.length };
@@ -417,8 +412,8 @@ export function summarizeToys(config: ToysConfig, results: ToyResult[]): ToysSum
     const q0 = fitted.flatMap((r) => (r.fit!.q0 !== undefined ? [r.fit!.q0] : [])).sort((a, b) => a - b);
     if (q0.length > 0) {
       summary.q0 = {
-        median: quantileOf(q0, 0.5),
-        quantiles: Object.fromEntries([0.05, 0.16, 0.5, 0.84, 0.95].map((q) => [String(q), quantileOf(q0, q)])),
+        median: sortedQuantile(q0, 0.5),
+        quantiles: Object.fromEntries([0.05, 0.16, 0.5, 0.84, 0.95].map((q) => [String(q), sortedQuantile(q0, q)])),
         fractionAbove: [1, 4, 9, 16, 25].map((u) => ({ u, fraction: proportion(q0.filter((v) => v >= u).length, q0.length), chi2Half: 0.5 * chi2OneDofSurvival(u) })),
       };
     }
