@@ -28,6 +28,7 @@ import {
   selectRows,
   simulateSelectedSignal,
 } from '../../trainer/src/study/lhco-data.ts';
+import { signalFlowName } from '../../trainer/src/study/lhco.ts';
 import { meanAndWidth } from '../../trainer/src/toys/statistics.ts';
 
 const { values, positionals: folders } = parseArgs({
@@ -120,7 +121,7 @@ for (const folder of folders) {
   const load = (name: string) => loadModel(join(folder, 'models', name), { ep: 'cpu', precision: 'float32' });
   if (member !== null && member > summary.signalFlows) throw new Error(`${folder}: --member ${member}, but the study has ${summary.signalFlows} signal flow(s)`);
   const memberIndices = member === null ? Array.from({ length: summary.signalFlows }, (_, m) => m) : [member - 1];
-  const signal = await Promise.all(memberIndices.map((m) => load(m === 0 ? 'lhco-signal' : `lhco-signal-${m + 1}`)));
+  const signal = await Promise.all(memberIndices.map((m) => load(signalFlowName(m))));
   const background = await load('lhco-background');
   const samples = new Rng(eventSeed).fork(3).fork(summary.seed);
 

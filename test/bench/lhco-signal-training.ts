@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { exportModel } from '../../trainer/src/export/export.ts';
 import { LHCO_SCALES } from '../../trainer/src/study/lhco-config.ts';
-import { lhcoTrainingJob } from '../../trainer/src/study/lhco.ts';
+import { lhcoTrainingJob, signalFlowName } from '../../trainer/src/study/lhco.ts';
 import { runTrainings } from '../../trainer/src/train/parallel.ts';
 import type { TrainRunOptions } from '../../trainer/src/train/run.ts';
 
@@ -17,9 +17,6 @@ export function lhcoSignalTrainingJob(seed: number, member: number, epochs: numb
   const job = lhcoTrainingJob('signal', 'default', seed, out, undefined, member);
   return { ...job, train: { ...job.train, maxEpochs: epochs, patience: epochs } };
 }
-
-/** The study's folder name of member m (0-based): lhco-signal, lhco-signal-2, … */
-const memberName = (m: number): string => (m === 0 ? 'lhco-signal' : `lhco-signal-${m + 1}`);
 
 if (import.meta.url === `file://${process.argv[1]}`) {
   const { values } = parseArgs({
@@ -35,8 +32,8 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   const out = values.out;
   const trained = await runTrainings(members.map((m) => ({ module: import.meta.url, name: 'lhcoSignalTrainingJob', args: [seed, m, epochs, out] })));
   for (const [i, m] of members.entries()) {
-    const dir = join(out, 'models', memberName(m));
-    await exportModel(trained[i], dir, { name: memberName(m), description: `LHCO-like study signal flow, seed ${seed}, member ${m + 1}, ${epochs} epochs (test/bench/lhco-signal-training.ts)` });
+    const dir = join(out, 'models', signalFlowName(m));
+    await exportModel(trained[i], dir, { name: signalFlowName(m), description: `LHCO-like study signal flow, seed ${seed}, member ${m + 1}, ${epochs} epochs (test/bench/lhco-signal-training.ts)` });
     console.log(`${dir}: validation NLL ${trained[i].provenance.validationLoss.toFixed(4)} nats/event (best epoch ${trained[i].provenance.bestEpoch} of ${epochs})`);
   }
 }

@@ -1,7 +1,7 @@
 // Figures of the anomaly-detection report as Vega-Lite specs (rendered to SVG/PNG by report/render.ts): the ROC
 // (runtime plots.rocCurve), the SIC curve, the (log p(x|bkg), log p(x|data)) plane and log p against λ⁻¹
 // (Tan 2020, Figs. 2–4), signal and background events in contrasting colours.
-import { plots, quantile } from '@flowscan/runtime';
+import { plots, sortedQuantile } from '@flowscan/runtime';
 import type { ScoreMetrics } from './metrics.ts';
 
 type VegaLiteSpec = plots.VegaLiteSpec;
@@ -66,7 +66,8 @@ function scatter(title: string, subtitle: string, x: { values: Float64Array; tit
   let xScale: Record<string, unknown> = { zero: false };
   if (x.clip) {
     // The 2–98 % range widened by its own width on each side: robust to a few per cent of such events.
-    const [q02, q98] = [quantile(rows.map((r) => r.x), 0.02), quantile(rows.map((r) => r.x), 0.98)];
+    const sorted = Float64Array.from(rows, (r) => r.x).sort();
+    const [q02, q98] = [sortedQuantile(sorted, 0.02), sortedQuantile(sorted, 0.98)];
     const domain = [q02 - (q98 - q02), q98 + (q98 - q02)];
     rows = rows.filter((r) => r.x >= domain[0] && r.x <= domain[1]);
     xScale = { domain, nice: false };

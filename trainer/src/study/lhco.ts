@@ -178,7 +178,7 @@ export function lhcoTrainingJob(which: 'signal' | 'background', scaleName: keyof
 const SIGNAL_MEMBER_STREAM = 100;
 
 /** Folder and model name of a signal ensemble member: lhco-signal, lhco-signal-2, … */
-function signalFlowName(member: number): string {
+export function signalFlowName(member: number): string {
   return member === 0 ? 'lhco-signal' : `lhco-signal-${member + 1}`;
 }
 
